@@ -106,16 +106,27 @@ class Item:
 
     values: Mapping[str, Any]
     raw: Mapping[str, Any]
-    #: role -> the key it was read from.
+    #: role -> the key it was read from (roles with a non-blank value only).
     keys: Mapping[str, str]
     original: Mapping[str, Any]
+    #: The dialect's table: key -> (role, field class).
+    table: Mapping[str, tuple[str, type[LenientField]]]
 
     def unused(self, roles: set[str] | frozenset[str]) -> list[str]:
-        """The keys of the pushed object not read into any of ``roles``."""
-        used = {self.keys[role] for role in roles if role in self.keys}
-        if "category" in roles:
-            used.update(self.keys[level] for level in CATEGORY_LEVELS[1:] if level in self.keys)
-        return [key for key in self.original if key not in used]
+        """The pushed keys not read into any of ``roles``: unknown keys, keys of other roles and
+        a second spelling of a role already read (blank values are absent, never dropped)."""
+        return [key for key, value in self.original.items() if not self._read(key, value, roles)]
+
+    def _read(self, key: str, value: Any, roles: set[str] | frozenset[str]) -> bool:
+        entry = self.table.get(key)
+        if entry is None or _base_role(entry[0]) not in roles:
+            return False
+        return self.keys.get(entry[0], key) == key or blank(value)
+
+
+def _base_role(role: str) -> str:
+    """``category2``..``category5`` are levels of ``category``."""
+    return "category" if role in CATEGORY_LEVELS else role
 
 
 def _read_roles(
@@ -171,7 +182,7 @@ class ItemSchema(BaseSchema):
             values["category"] = "/".join(levels)
             raw["category"] = raw_levels[0] if len(raw_levels) == 1 else values["category"]
         return Item(MappingProxyType(values), MappingProxyType(raw), MappingProxyType(keys),
-                    MappingProxyType(dict(original)))
+                    MappingProxyType(dict(original)), self.roles)
 
 
 def _by_data_key(data: dict[str, Any]) -> dict[str, Any]:
@@ -325,7 +336,7 @@ def build(
                 if chosen_list is not None and item.values.get("list") == chosen_list:
                     roles = _PRODUCT_USED | {"list"}
                 item_dropped.extend(_paths("items", index, item.unused(roles)))
-    used_keys.update(keys[role] for role in used_roles if role in keys)
+    used_keys.update(key for key, (role, _) in dialect.param_keys.items() if role in used_roles)
     top = [key for key in original if key not in used_keys]
     currency_key = keys.get("currency")
     section = Section(
