@@ -13,7 +13,7 @@ from ga_ee_bridge.errors import EcommerceError
 from ga_ee_bridge.events import EventList, TrackEvent
 from ga_ee_bridge.mappings import MAPPINGS, to_exponea_events
 from ga_ee_bridge.model import KINDS, Ecommerce
-from ga_ee_bridge.readers import parse_ecommerce
+from ga_ee_bridge.readers import detect_source, parse_ecommerce, read_push
 
 logging.getLogger("ga_ee_bridge").addHandler(logging.NullHandler())
 
@@ -27,6 +27,8 @@ __all__ = [
     "EventList",
     "TrackEvent",
     "__version__",
+    "detect_source",
     "parse_ecommerce",
+    "read_push",
     "to_exponea_events",
 ]
