@@ -386,7 +386,7 @@ def _money(part: Mapping[str, Any] | None, column: str, local: bool) -> float | 
     if local:
         value = part.get("local" + column[0].upper() + column[1:])
         if value is not None:
-            return value  # type: ignore[no-any-return]
+            return value
     return part.get(column)
 
 

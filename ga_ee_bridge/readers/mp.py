@@ -62,7 +62,9 @@ PRODUCT_ACTIONS: dict[str, str] = {
 }
 #: ``promoa`` values: ``view`` is the default; analytics.js sends ``promo_click``, the mobile SDKs
 #: ``click``.
-_PROMO_ACTIONS: dict[str, str] = {"view": "promoView", "promo_click": "promoClick", "click": "promoClick"}
+_PROMO_ACTIONS: dict[str, str] = {
+    "view": "promoView", "promo_click": "promoClick", "click": "promoClick"
+}
 
 # MP parameter suffix -> (model attribute, field class), in the order of the parameter reference.
 PRODUCT_PARAMS: dict[str, tuple[str, type[LenientField]]] = {
@@ -259,7 +261,7 @@ def _schemas(strict: bool) -> _Schemas:
 
 
 def _load(
-    schema: Schema, group: Mapping[str, str], prefix: str, errors: dict[str, Any]
+    schema: Schema, group: Mapping[str, str], prefix: str, errors: dict[str | int, Any]
 ) -> Any:
     """Load one grouped object; its errors go into ``errors`` under the full parameter names."""
     try:
@@ -276,7 +278,7 @@ def _load(
         return None
 
 
-def _index(text: str, name: str, strict: bool, errors: dict[str, Any]) -> int:
+def _index(text: str, name: str, strict: bool, errors: dict[str | int, Any]) -> int:
     value = int(text)
     if strict and not 1 <= value <= 200:
         errors[name] = [f"index out of range 1..200: {value}"]
@@ -298,7 +300,7 @@ def read_mp_hit(line: str | Mapping[str, str], *, strict: bool = False) -> Hit:
     else:
         raise EcommerceError([f"not a query string: {show(line)}"])
     schemas = _schemas(strict)
-    errors: dict[str, Any] = {}
+    errors: dict[str | int, Any] = {}
     products: dict[int, dict[str, str]] = {}
     lists: dict[int, dict[int, dict[str, str]]] = {}
     list_names: dict[int, str] = {}
@@ -355,7 +357,8 @@ def read_mp_hit(line: str | Mapping[str, str], *, strict: bool = False) -> Hit:
     if kind is not None:
         action_field = _load(schemas.action_field, params, "", errors)
         if kind in _NEEDS_ID and blank(params.get("ti")):
-            errors["ti"] = [f"missing: a {kind} needs a transaction id, found {show(params.get('ti'))}"]
+            found = show(params.get("ti"))
+            errors["ti"] = [f"missing: a {kind} needs a transaction id, found {found}"]
         items: list[Product] = []
         if kind != "checkout_option":
             for index, group in sorted(products.items()):

@@ -320,7 +320,7 @@ class _EcommerceSchema(_Schema):
 
 
 class FieldSchemas(NamedTuple):
-    """The schemas of UA's field objects, for readers whose objects have UA's keys (analytics.js)."""
+    """The schemas of UA's field objects, for other forms with UA's keys (analytics.js)."""
 
     product: Schema
     impression: Schema
