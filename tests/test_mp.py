@@ -1,4 +1,4 @@
-"""Measurement Protocol reader: Google's documented hits as fixtures, errors, ignored data, batches."""
+"""Measurement Protocol reader: Google's documented hits as fixtures, errors, ignored data."""
 
 from __future__ import annotations
 
