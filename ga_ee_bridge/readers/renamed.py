@@ -20,7 +20,7 @@ from ga_ee_bridge.numbers import NumberError, parse_number
 from ga_ee_bridge.readers.fields import Count, LenientField, Text
 from ga_ee_bridge.readers.ua import _Schema
 
-__all__ = ["Flag", "IntText", "Micros", "NotSetText", "RenamedSchema", "blank"]
+__all__ = ["Flag", "IntText", "Micros", "NotSetText", "RenamedSchema", "blank", "custom_value"]
 
 _INT_TEXT = re.compile(r"\s*-?\d+\s*")
 _MICROS = 1_000_000
