@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from functools import cache
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from marshmallow import Schema, ValidationError
 
@@ -40,7 +40,15 @@ from ga_ee_bridge.readers.fields import (
     Text,
 )
 
-__all__ = ["ACTION_FIELD_TYPES", "IMPRESSION_TYPES", "PRODUCT_TYPES", "PROMOTION_TYPES", "schema"]
+__all__ = [
+    "ACTION_FIELD_TYPES",
+    "IMPRESSION_TYPES",
+    "PRODUCT_TYPES",
+    "PROMOTION_TYPES",
+    "FieldSchemas",
+    "field_schemas",
+    "schema",
+]
 
 # GA key -> field class, in the order of Google's developer guide.
 PRODUCT_TYPES: dict[str, type[LenientField]] = {
@@ -243,26 +251,44 @@ class _EcommerceSchema(BaseSchema):
         )
 
 
+class FieldSchemas(NamedTuple):
+    """The schemas of UA's field objects, for other forms with UA's keys (analytics.js)."""
+
+    product: Schema
+    impression: Schema
+    promotion: Schema
+    action_field: Schema
+
+
+@cache
+def field_schemas(strict: bool = False) -> FieldSchemas:
+    """The field object schemas, built once per mode: ``.product.load(obj)`` -> ``Product``."""
+    tag = "Strict" if strict else "Lenient"
+    return FieldSchemas(
+        product=_object_schema(
+            f"{tag}ProductSchema", Product, PRODUCT_TYPES, strict=strict, keeps_custom=True,
+            needs_id_or_name=True,
+        ),
+        impression=_object_schema(
+            f"{tag}ImpressionSchema", Impression, IMPRESSION_TYPES, strict=strict,
+            keeps_custom=True, needs_id_or_name=True,
+        ),
+        promotion=_object_schema(
+            f"{tag}PromotionSchema", Promotion, PROMOTION_TYPES, strict=strict,
+            keeps_custom=False, needs_id_or_name=True,
+        ),
+        action_field=_object_schema(
+            f"{tag}ActionFieldSchema", ActionField, ACTION_FIELD_TYPES, strict=strict,
+            keeps_custom=False, needs_id_or_name=False,
+        ),
+    )
+
+
 @cache
 def schema(strict: bool = False) -> Schema:
     """The ``ecommerce`` schema, built once per mode: ``schema().load(obj)`` -> ``Ecommerce``."""
     tag = "Strict" if strict else "Lenient"
-    product = _object_schema(
-        f"{tag}ProductSchema", Product, PRODUCT_TYPES, strict=strict, keeps_custom=True,
-        needs_id_or_name=True,
-    )
-    impression = _object_schema(
-        f"{tag}ImpressionSchema", Impression, IMPRESSION_TYPES, strict=strict, keeps_custom=True,
-        needs_id_or_name=True,
-    )
-    promotion = _object_schema(
-        f"{tag}PromotionSchema", Promotion, PROMOTION_TYPES, strict=strict, keeps_custom=False,
-        needs_id_or_name=True,
-    )
-    action_field = _object_schema(
-        f"{tag}ActionFieldSchema", ActionField, ACTION_FIELD_TYPES, strict=strict,
-        keeps_custom=False, needs_id_or_name=False,
-    )
+    product, impression, promotion, action_field = field_schemas(strict)
     declared: dict[str, Any] = {
         "currencyCode": Currency(strict=strict, data_key="currencyCode"),
         "impressions": ItemList(impression, strict=strict, data_key="impressions"),
