@@ -69,8 +69,11 @@ def _kind_section(kind: str) -> list[str]:
     on_all = "every event"
     if kind != "impressions" and kind not in PROMOTION_KINDS:
         for key, name in ACTION_FIELD_PROPERTIES:
-            value = _sdk_value(ACTION_FIELD_TYPES[key])
-            field = f"`{kind}.actionField.{key}`"
+            if key in ACTION_FIELD_TYPES:
+                value = _sdk_value(ACTION_FIELD_TYPES[key])
+                field = f"`{kind}.actionField.{key}`"
+            else:  # read only from other forms (GA4's value); see docs/sources.md
+                value, field = "number", f"GA4 `{key}` (never read from UA data)"
             lines.append(f"| {field} | `{name}` | {on_all} | {value} | {_EXACT} |")
     if item_event:
         prefix, types = _item_types(kind)

@@ -8,8 +8,8 @@ import pytest
 from ga_ee_bridge import EcommerceError, to_exponea_events
 
 ROOT = Path(__file__).resolve().parent.parent / "fixtures"
-#: Fixture folders whose inputs are dataLayer objects or pushes that to_exponea_events reads.
-FORMS = ("ua", "ga4", "gtag")
+#: UA fixture folders (GA4 and gtag fixtures run in test_source_fixtures.py).
+FORMS = ("ua",)
 
 
 def _load(folder: str) -> list[Path]:

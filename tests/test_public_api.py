@@ -14,7 +14,9 @@ PUBLIC = {
     "EventList",
     "TrackEvent",
     "__version__",
+    "detect_source",
     "parse_ecommerce",
+    "read_push",
     "to_exponea_events",
 }
 

@@ -37,7 +37,7 @@ from ga_ee_bridge.readers.renamed import (
     blank,
     custom_value,
 )
-from ga_ee_bridge.readers.ua import _Schema
+from ga_ee_bridge.readers.base import BaseSchema
 
 __all__ = [
     "ACTION_TYPES",
@@ -200,14 +200,14 @@ class _PromotionSchema(RenamedSchema):
     typed_raw = True
 
 
-class _Plain(_Schema):
+class _Plain(BaseSchema):
     """A nested record of a hit (``transaction``, ``eCommerceAction``...) -> a plain dict."""
 
     def _build(self, data: dict[str, Any], original: Mapping[str, Any]) -> dict[str, Any]:
         return data
 
 
-class _HitSchema(_Schema):
+class _HitSchema(BaseSchema):
     """One ``hits`` element -> a dict of its typed parts (the row schema makes the records)."""
 
     def _validate(self, data: dict[str, Any], original: Mapping[str, Any]) -> None:
@@ -236,7 +236,7 @@ class _HitSchema(_Schema):
         return data
 
 
-class _RowSchema(_Schema):
+class _RowSchema(BaseSchema):
     """One session row -> a dict of typed columns and hits."""
 
     def _build(self, data: dict[str, Any], original: Mapping[str, Any]) -> dict[str, Any]:

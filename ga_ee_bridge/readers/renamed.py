@@ -18,7 +18,7 @@ from ga_ee_bridge.errors import show
 from ga_ee_bridge.model import FieldObject
 from ga_ee_bridge.numbers import NumberError, parse_number
 from ga_ee_bridge.readers.fields import Count, LenientField, Text
-from ga_ee_bridge.readers.ua import _Schema
+from ga_ee_bridge.readers.base import BaseSchema
 
 __all__ = ["Flag", "IntText", "Micros", "NotSetText", "RenamedSchema", "blank", "custom_value"]
 
@@ -96,7 +96,7 @@ class Flag(LenientField):
         raise ValidationError(f"not true or false: {show(value)}")
 
 
-class RenamedSchema(_Schema):
+class RenamedSchema(BaseSchema):
     """Loads one field object written under another form's keys into ``model``.
 
     Declare the fields under the model's attribute names with ``data_key`` set to the form's key.
