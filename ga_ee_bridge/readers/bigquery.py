@@ -27,6 +27,7 @@ from ga_ee_bridge.model import (
     Promotion,
     Section,
 )
+from ga_ee_bridge.readers.base import BaseSchema
 from ga_ee_bridge.readers.fields import Currency, Identifier, ItemList, LenientField, Obj, Text
 from ga_ee_bridge.readers.renamed import (
     Flag,
@@ -37,7 +38,6 @@ from ga_ee_bridge.readers.renamed import (
     blank,
     custom_value,
 )
-from ga_ee_bridge.readers.base import BaseSchema
 
 __all__ = [
     "ACTION_TYPES",

@@ -17,8 +17,8 @@ from marshmallow import ValidationError
 from ga_ee_bridge.errors import show
 from ga_ee_bridge.model import FieldObject
 from ga_ee_bridge.numbers import NumberError, parse_number
-from ga_ee_bridge.readers.fields import Count, LenientField, Text
 from ga_ee_bridge.readers.base import BaseSchema
+from ga_ee_bridge.readers.fields import Count, LenientField, Text
 
 __all__ = ["Flag", "IntText", "Micros", "NotSetText", "RenamedSchema", "blank", "custom_value"]
 
