@@ -17,18 +17,13 @@ from marshmallow import ValidationError
 from ga_ee_bridge.errors import show
 from ga_ee_bridge.model import FieldObject
 from ga_ee_bridge.numbers import NumberError, parse_number
-from ga_ee_bridge.readers.base import BaseSchema
+from ga_ee_bridge.readers.base import BaseSchema, blank
 from ga_ee_bridge.readers.fields import Count, LenientField, Text
 
 __all__ = ["Flag", "IntText", "Micros", "NotSetText", "RenamedSchema", "blank", "custom_value"]
 
 _INT_TEXT = re.compile(r"\s*-?\d+\s*")
 _MICROS = 1_000_000
-
-
-def blank(value: Any) -> bool:
-    """True for what GA treats as an omitted field: missing, null or empty text."""
-    return value is None or (isinstance(value, str) and not value.strip())
 
 
 class IntText(Count):
