@@ -254,7 +254,8 @@ def _object_pair(
         for key in draw(st.lists(st.sampled_from(_EXTRA_KEYS), max_size=2, unique=True)):
             raw[key] = draw(st.one_of(st.none(), st.integers(0, 99), _WORDS))
     order = draw(st.permutations(list(raw)))
-    return {key: raw[key] for key in order}, intended
+    in_order = {key: intended[key] for key in order if key in intended}
+    return {key: raw[key] for key in order}, in_order
 
 
 @st.composite
