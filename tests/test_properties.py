@@ -407,3 +407,25 @@ def test_clean_objects_hold_only_documented_shapes(case: gst.EcommerceCase) -> N
         for item in items:
             assert isinstance(item.get("id", ""), str)
             assert item.get("quantity", "") == "" or type(item["quantity"]) is int
+
+
+_JSON_KEYS = st.sampled_from((
+    *gee.KINDS, "id", "name", "price", "quantity", "position", "step", "revenue", "products",
+    "promotions", "actionField", "currencyCode", "ecommerce", "metric1", "dimension2", "sku",
+))
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6) | _JSON_KEYS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_JSON_KEYS, inner, max_size=4),
+    max_leaves=16,
+)
+
+
+@given(_JSON, st.sampled_from(MAPPINGS))
+def test_any_json_value_converts_or_raises_ecommerce_error(obj: Any, mapping: str) -> None:
+    try:
+        events = gee.to_exponea_events(obj, mapping=mapping)
+    except gee.EcommerceError as err:
+        assert err.paths and str(err)
+    else:
+        for event in events:
+            assert command_problems(event.to_command({"registered": "a"}, timestamp=1.0)) == []
