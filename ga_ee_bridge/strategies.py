@@ -391,17 +391,24 @@ def _check_kinds(kinds: Sequence[str] | None) -> Sequence[str] | None:
 _PUSH_EVENTS = ("eec.purchase", "gtm4wp.orderCompletedEEC", "addToCart", "productClick", "checkout")
 
 
-@st.composite
 def cases(
-    draw: st.DrawFn, kinds: Sequence[str] | None = None, *, dirty: bool = True,
-    push: bool | None = False,
-) -> EcommerceCase:
+    kinds: Sequence[str] | None = None, *, dirty: bool = True, push: bool | None = False
+) -> st.SearchStrategy[EcommerceCase]:
     """An :class:`EcommerceCase`: an ``ecommerce`` object plus the clean values it stands for.
 
-    ``kinds``: the sections to include (None: a random mix of one to four kinds). ``push``: wrap
-    the object in a dataLayer push ``{"event": ..., "ecommerce": {...}}`` (None: either).
+    ``kinds``: the sections to include (None: a random mix of one to four kinds; an unknown name
+    is a ``ValueError``). ``push``: wrap the object in a dataLayer push
+    ``{"event": ..., "ecommerce": {...}}`` (None: either).
     """
     chosen = _check_kinds(kinds)
+    return _cases(tuple(chosen) if chosen is not None else None, dirty, push)
+
+
+@st.composite
+def _cases(
+    draw: st.DrawFn, kinds: tuple[str, ...] | None, dirty: bool, push: bool | None
+) -> EcommerceCase:
+    chosen: Sequence[str] | None = kinds
     if chosen is None:
         chosen = draw(st.lists(st.sampled_from(KINDS), min_size=1, max_size=4, unique=True))
     raw: dict[str, Any] = {}
