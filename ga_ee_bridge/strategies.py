@@ -122,7 +122,9 @@ def _money_text(cents: int, style: str) -> str:
 _DIRTY_MONEY_STYLES = (
     "plain", "dollar", "code", "suffix", "en", "de", "fr", "fr-nbsp", "ch", "padded",
 )
-_CENTS = st.one_of(st.just(0), st.integers(1, 2_000), st.integers(0, 200_000_000))
+_CENTS = st.one_of(
+    st.just(0), st.integers(1, 2_000), st.integers(100_000, 99_999_999), st.integers(0, 200_000_000)
+)
 
 
 @st.composite

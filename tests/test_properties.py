@@ -20,7 +20,7 @@ from marshmallow import ValidationError
 
 import ga_ee_bridge as gee
 from ga_ee_bridge import strategies as gst
-from ga_ee_bridge.readers import ua
+from ga_ee_bridge.readers import base
 
 # --- the reference, written out independently of the mapping code --------------------------------
 
@@ -356,7 +356,7 @@ def test_fast_path_and_marshmallow_full_load_read_the_same_model(case: gst.Ecomm
             fast_error: Any = err.messages
         else:
             fast_error = None
-        with mock.patch.object(ua._Schema, "_fast_load", _no_fast_path):
+        with mock.patch.object(base.BaseSchema, "_fast_load", _no_fast_path):
             try:
                 full = gee.parse_ecommerce(case.ecommerce, strict=strict)
             except gee.EcommerceError as err:
@@ -368,16 +368,16 @@ def test_fast_path_and_marshmallow_full_load_read_the_same_model(case: gst.Ecomm
 
 def test_the_fast_path_switch_really_switches_it_off() -> None:
     calls: list[Any] = []
-    original = ua._Schema._fast_load
+    original = base.BaseSchema._fast_load
 
     def spy(self: Any, data: Any) -> Any:
         calls.append(data)
         return original(self, data)
 
-    with mock.patch.object(ua._Schema, "_fast_load", spy):
+    with mock.patch.object(base.BaseSchema, "_fast_load", spy):
         gee.parse_ecommerce({"detail": {"products": [{"id": "1"}]}})
     assert calls
-    with mock.patch.object(ua._Schema, "_fast_load", _no_fast_path):
+    with mock.patch.object(base.BaseSchema, "_fast_load", _no_fast_path):
         parsed = gee.parse_ecommerce({"detail": {"products": [{"id": "1"}]}})
     assert parsed.sections["detail"].items[0].id == "1"
 

@@ -97,3 +97,10 @@ def test_ua_errors_name_the_gtag_paths() -> None:
 def test_select_content_product_without_content_type_is_a_click() -> None:
     events = to_exponea_events(_event("select_content", {"items": [{"id": "A"}]}))
     assert [e.event_type for e in events] == ["product_click"]
+
+
+@pytest.mark.parametrize("push", [[[]], [{"a": 1}], {"0": ["event"]}, {"0": {"x": 1}}])
+def test_unhashable_first_arguments_are_not_gtag(push):
+    from ga_ee_bridge.readers import detect_source
+
+    assert detect_source(push) in (None, "ua")

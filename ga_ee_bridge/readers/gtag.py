@@ -152,11 +152,11 @@ def arguments_of(push: Any) -> tuple[Any, Any, Any] | None:
     """
     if isinstance(push, Mapping):
         command = push.get("0")
-        if command not in COMMANDS:
+        if not isinstance(command, str) or command not in COMMANDS:
             return None
         return command, push.get("1"), push.get("2")
     if isinstance(push, Sequence) and not isinstance(push, str) and push:
-        if push[0] not in COMMANDS:
+        if not isinstance(push[0], str) or push[0] not in COMMANDS:
             return None
         padded = [*push[:3], None, None]
         return padded[0], padded[1], padded[2]
