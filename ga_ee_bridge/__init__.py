@@ -1,11 +1,32 @@
-"""ga-ee-bridge: Google Analytics Enhanced Ecommerce to Exponea (Bloomreach Engagement) tracking."""
+"""ga-ee-bridge: Google Analytics Enhanced Ecommerce to Exponea (Bloomreach Engagement) tracking.
+
+Read GA Enhanced Ecommerce payloads (:func:`parse_ecommerce`), map them to Exponea track events with
+the web SDK's taxonomy (:func:`to_exponea_events`), and build Tracking API commands from them
+(:meth:`TrackEvent.to_command`).
+"""
 
 from __future__ import annotations
 
 import logging
 
-from ga_ee_bridge.events import TrackEvent
+from ga_ee_bridge.errors import EcommerceError
+from ga_ee_bridge.events import EventList, TrackEvent
+from ga_ee_bridge.mappings import MAPPINGS, to_exponea_events
+from ga_ee_bridge.model import KINDS, Ecommerce
+from ga_ee_bridge.readers import parse_ecommerce
 
 logging.getLogger("ga_ee_bridge").addHandler(logging.NullHandler())
 
-__all__ = ["TrackEvent"]
+__version__ = "0.1.0"
+
+__all__ = [
+    "KINDS",
+    "MAPPINGS",
+    "Ecommerce",
+    "EcommerceError",
+    "EventList",
+    "TrackEvent",
+    "__version__",
+    "parse_ecommerce",
+    "to_exponea_events",
+]

@@ -7,12 +7,12 @@ Tracking API batch command only once the customer (and, usually, the time) is kn
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["EVENT_COMMAND", "CUSTOMER_COMMAND", "TrackEvent", "check_customer_ids"]
+__all__ = ["CUSTOMER_COMMAND", "EVENT_COMMAND", "EventList", "TrackEvent", "check_customer_ids"]
 
 EVENT_COMMAND = "customers/events"
 CUSTOMER_COMMAND = "customers"
@@ -87,3 +87,12 @@ class TrackEvent:
     def with_timestamp(self, timestamp: float | None) -> TrackEvent:
         """Return a copy of this event at ``timestamp`` (Unix seconds)."""
         return TrackEvent(self.event_type, self.properties, timestamp)
+
+
+class EventList(list[TrackEvent]):
+    """A list of track events that also says which input keys were left out (``dropped``)."""
+
+    def __init__(self, events: Iterable[TrackEvent] = (), *, dropped: tuple[str, ...] = ()):
+        super().__init__(events)
+        #: Paths of input keys the reader did not understand, e.g. ``purchase.products[0].sku``.
+        self.dropped = dropped

@@ -1,4 +1,4 @@
-"""The ``ga-ee-bridge`` command line: one module per subcommand, each with ``add_parser`` and ``run``."""
+"""The ``ga-ee-bridge`` command line: a module per subcommand, with ``add_parser`` and ``run``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 __all__ = ["main"]
 
-# Subcommand modules under ga_ee_bridge.cli; each defines add_parser(subparsers) and run(args) -> int.
+# Subcommand modules under ga_ee_bridge.cli, each with add_parser(subparsers) and run(args) -> int.
 COMMANDS: tuple[str, ...] = ()
 
 EXIT_OK = 0

@@ -1,0 +1,55 @@
+"""``sdk-exact``: byte for byte what the web SDK v3.15.0 sends, quirks included.
+
+Values as pushed (``"15.25"`` stays text), copied only when JavaScript calls them truthy (so ``0``
+and ``""`` vanish), only the SDK's whitelisted fields, ``tracked_via: eecommerce``. For data that
+must match what the browser SDK already tracked. The reader's structural repairs (a flat product
+where a list belongs) still apply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ga_ee_bridge.events import TrackEvent
+from ga_ee_bridge.mappings.taxonomy import ecommerce_events
+from ga_ee_bridge.model import Ecommerce, FieldObject
+
+__all__ = ["SDK_EXACT", "SdkExactMapping", "js_truthy"]
+
+
+def js_truthy(value: Any) -> bool:
+    """JavaScript truthiness of a JSON value: 0, "", null, false and NaN are false."""
+    if value is None or value is False:
+        return False
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value == value and value != 0  # NaN is falsy
+    if isinstance(value, str):
+        return value != ""
+    return True  # true, lists and objects, even empty ones
+
+
+def _as_pushed(source: FieldObject, key: str) -> Any:
+    value = source.raw.get(key)
+    return value if js_truthy(value) else None
+
+
+@dataclass(frozen=True)
+class SdkExactMapping:
+    """The web SDK's exact output (see the module docstring)."""
+
+    name: str = "sdk-exact"
+    tracked_via: str = "eecommerce"
+
+    def events(
+        self, ecommerce: Ecommerce, kinds: tuple[str, ...], *, tracked_via: str
+    ) -> list[TrackEvent]:
+        """The events of ``kinds`` with values as pushed, truthy ones only."""
+        currency = ecommerce.raw_currency_code
+        return ecommerce_events(
+            ecommerce, kinds, currency=currency if js_truthy(currency) else None,
+            tracked_via=tracked_via, read=_as_pushed, keep_custom=False,
+        )
+
+
+SDK_EXACT = SdkExactMapping()

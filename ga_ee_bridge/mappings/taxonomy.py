@@ -1,0 +1,158 @@
+"""The event taxonomy of Exponea's web SDK ``trackEnhancedEcommerce`` (v3.15.0), as data.
+
+Both built-in mappings follow it: which events a section yields, in which order, and which GA field
+becomes which event property. They differ only in how a value is read (see ``sdk`` / ``sdk_exact``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ga_ee_bridge.events import TrackEvent
+from ga_ee_bridge.model import ActionField, Ecommerce, FieldObject, Section
+
+__all__ = [
+    "ACTION_FIELD_PROPERTIES",
+    "IMPRESSION_PROPERTIES",
+    "ITEM_PROPERTIES",
+    "PRODUCT_PROPERTIES",
+    "PROMOTION_PROPERTIES",
+    "SECTION_EVENTS",
+    "section_events",
+]
+
+#: kind -> (event per product/impression/promotion, summary event after them).
+SECTION_EVENTS: dict[str, tuple[str | None, str | None]] = {
+    "impressions": ("product_impression", None),
+    "click": ("product_click", None),
+    "detail": ("product_detail", None),
+    "add": ("product_add_to_cart", None),
+    "remove": ("product_remove_from_cart", None),
+    "promoView": ("promo_impression", None),
+    "promoClick": ("promo_click", None),
+    "checkout": ("product_checkout", "checkout"),
+    "checkout_option": (None, "checkout_option"),
+    "purchase": ("product_purchase", "transaction"),
+    "refund": ("product_refund", "refund"),
+}
+
+# (GA key, Exponea property), in the order the SDK copies them.
+ACTION_FIELD_PROPERTIES: tuple[tuple[str, str], ...] = (
+    ("id", "transaction_id"),
+    ("affiliation", "affiliation"),
+    ("revenue", "revenue"),
+    ("tax", "tax"),
+    ("shipping", "shipping"),
+    ("coupon", "coupon"),
+    ("list", "list"),
+    ("step", "step"),
+    ("option", "option"),
+)
+PRODUCT_PROPERTIES: tuple[tuple[str, str], ...] = (
+    ("id", "product_id"),
+    ("name", "name"),
+    ("brand", "brand"),
+    ("category", "category"),
+    ("variant", "variant"),
+    ("price", "price"),
+    ("quantity", "quantity"),
+    ("coupon", "coupon"),
+    ("position", "position"),
+)
+IMPRESSION_PROPERTIES: tuple[tuple[str, str], ...] = (
+    ("id", "product_id"),
+    ("name", "name"),
+    ("price", "price"),
+    ("brand", "brand"),
+    ("category", "category"),
+    ("variant", "variant"),
+    ("list", "list"),
+    ("position", "position"),
+)
+PROMOTION_PROPERTIES: tuple[tuple[str, str], ...] = (
+    ("id", "promo_id"),
+    ("name", "name"),
+    ("creative", "creative"),
+    ("position", "position"),
+)
+#: kind -> the item properties of its events.
+ITEM_PROPERTIES: dict[str, tuple[tuple[str, str], ...]] = {
+    kind: (
+        IMPRESSION_PROPERTIES if kind == "impressions"
+        else PROMOTION_PROPERTIES if kind in ("promoView", "promoClick")
+        else PRODUCT_PROPERTIES
+    )
+    for kind in SECTION_EVENTS
+}
+#: The refund summary's extra property: "partial" with products, else "full".
+REFUND_TYPE = "refund_type"
+
+#: How a mapping reads one GA field: the value to send, or None to leave the property out.
+Reader = Callable[[FieldObject, str], Any]
+
+
+def section_events(
+    section: Section,
+    *,
+    currency: Any,
+    tracked_via: str,
+    read: Reader,
+    keep_custom: bool,
+) -> list[TrackEvent]:
+    """The events of one section, in the SDK's order: one per item, then the summary event."""
+    item_event, summary_event = SECTION_EVENTS[section.kind]
+    base: dict[str, Any] = {"tracked_via": tracked_via}
+    if currency is not None:
+        base["currency_code"] = currency
+    if section.kind != "impressions" and section.kind not in ("promoView", "promoClick"):
+        _copy(base, section.action_field, ACTION_FIELD_PROPERTIES, read)
+    events: list[TrackEvent] = []
+    if item_event is not None:
+        item_properties = ITEM_PROPERTIES[section.kind]
+        for item in section.items:
+            properties = dict(base)
+            _copy(properties, item, item_properties, read)
+            if keep_custom and item.custom:
+                properties.update(item.custom)
+            events.append(TrackEvent(item_event, properties))
+    if summary_event is not None:
+        if section.kind == "refund":
+            base[REFUND_TYPE] = "partial" if section.has_products else "full"
+        events.append(TrackEvent(summary_event, base))
+    return events
+
+
+def _copy(
+    target: dict[str, Any],
+    source: FieldObject | ActionField,
+    table: tuple[tuple[str, str], ...],
+    read: Reader,
+) -> None:
+    for key, name in table:
+        value = read(source, key)
+        if value is not None:
+            target[name] = value
+
+
+def ecommerce_events(
+    ecommerce: Ecommerce,
+    kinds: tuple[str, ...],
+    *,
+    currency: Any,
+    tracked_via: str,
+    read: Reader,
+    keep_custom: bool,
+) -> list[TrackEvent]:
+    """The events of every section of ``kinds`` present in ``ecommerce``, in ``kinds`` order."""
+    events: list[TrackEvent] = []
+    for kind in kinds:
+        section = ecommerce.sections.get(kind)
+        if section is not None:
+            events.extend(
+                section_events(
+                    section, currency=currency, tracked_via=tracked_via, read=read,
+                    keep_custom=keep_custom,
+                )
+            )
+    return events

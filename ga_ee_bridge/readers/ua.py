@@ -1,0 +1,353 @@
+"""Universal Analytics Enhanced Ecommerce, the GTM dataLayer form: marshmallow schemas -> model.
+
+One schema per GA field object, built once for lenient and once for strict reading. The field tables
+below are the only place that says which GA key has which type.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import cache
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+from marshmallow import EXCLUDE, Schema, ValidationError, post_load, pre_load, validates_schema
+
+from ga_ee_bridge.errors import show
+from ga_ee_bridge.model import (
+    KINDS,
+    PRODUCT_KINDS,
+    PROMOTION_KINDS,
+    ActionField,
+    Ecommerce,
+    FieldObject,
+    Impression,
+    Product,
+    Promotion,
+    Section,
+)
+from ga_ee_bridge.numbers import NumberError, parse_number
+from ga_ee_bridge.readers.fields import (
+    Count,
+    Currency,
+    Identifier,
+    ItemList,
+    LenientField,
+    Money,
+    Obj,
+    Text,
+)
+
+__all__ = ["ACTION_FIELD_TYPES", "IMPRESSION_TYPES", "PRODUCT_TYPES", "PROMOTION_TYPES", "schema"]
+
+# GA key -> field class, in the order of Google's developer guide.
+PRODUCT_TYPES: dict[str, type[LenientField]] = {
+    "id": Identifier,
+    "name": Text,
+    "brand": Text,
+    "category": Text,
+    "variant": Text,
+    "price": Money,
+    "quantity": Count,
+    "coupon": Text,
+    "position": Count,
+}
+IMPRESSION_TYPES: dict[str, type[LenientField]] = {
+    "id": Identifier,
+    "name": Text,
+    "list": Text,
+    "brand": Text,
+    "category": Text,
+    "variant": Text,
+    "position": Count,
+    "price": Money,
+}
+PROMOTION_TYPES: dict[str, type[LenientField]] = {
+    "id": Identifier,
+    "name": Text,
+    "creative": Text,
+    "position": Text,
+}
+ACTION_FIELD_TYPES: dict[str, type[LenientField]] = {
+    "id": Identifier,
+    "affiliation": Text,
+    "revenue": Money,
+    "tax": Money,
+    "shipping": Money,
+    "coupon": Text,
+    "list": Text,
+    "step": Count,
+    "option": Text,
+}
+
+_CUSTOM = re.compile(r"(dimension|metric)([1-9][0-9]*)")
+#: Kinds whose actionField must carry the order id.
+_NEEDS_ID = frozenset({"purchase", "refund"})
+
+
+class _Schema(Schema):
+    """Base of every schema here: marshmallow's hooks and a fast path share one set of rules.
+
+    ``_prepare`` repairs the input, ``_validate`` checks the whole object, ``_build`` makes the
+    model.
+    ``load`` first tries a fast path that reads only the keys present; on any error it runs
+    marshmallow's full load, which reports every bad path at once.
+    """
+
+    strict: ClassVar[bool]
+
+    class Meta:
+        unknown = EXCLUDE
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._by_key = {
+            field.data_key or name: (name, field) for name, field in self.load_fields.items()
+        }
+
+    def load(self, data: Any, **kwargs: Any) -> Any:
+        """Load ``data`` into the model; raises ``ValidationError`` with every error found."""
+        if not kwargs and isinstance(data, Mapping):
+            try:
+                return self._fast_load(data)
+            except ValidationError:
+                pass
+        return super().load(data, **kwargs)
+
+    def _fast_load(self, original: Mapping[str, Any]) -> Any:
+        data = self._prepare(original)
+        result: dict[str, Any] = {}
+        by_key = self._by_key
+        for key, value in data.items():
+            entry = by_key.get(key)
+            if entry is not None:
+                name, field = entry
+                result[name] = None if value is None else field._deserialize(value, key, data)
+        self._validate(result, original)
+        return self._build(result, original)
+
+    @pre_load
+    def _pre_load(self, data: Any, **_: Any) -> Any:
+        return self._prepare(data)
+
+    @validates_schema(pass_original=True, skip_on_field_errors=False)
+    def _validates(self, data: dict[str, Any], original: Any, **_: Any) -> None:
+        if isinstance(original, Mapping):
+            self._validate(data, original)
+
+    @post_load(pass_original=True)
+    def _post_load(self, data: dict[str, Any], original: Mapping[str, Any], **_: Any) -> Any:
+        return self._build(data, original)
+
+    def _prepare(self, data: Any) -> Any:
+        return data
+
+    def _validate(self, data: dict[str, Any], original: Mapping[str, Any]) -> None:
+        return None
+
+    def _build(self, data: dict[str, Any], original: Mapping[str, Any]) -> Any:
+        raise NotImplementedError
+
+
+def _blank(value: Any) -> bool:
+    """True for what GA treats as an omitted field: missing, null or empty text."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+class _FieldObjectSchema(_Schema):
+    """Loads one GA field object into ``model``; keeps raw values, custom keys and dropped keys."""
+
+    model: ClassVar[type[FieldObject]]
+    keeps_custom: ClassVar[bool] = True
+    needs_id_or_name: ClassVar[bool] = False
+
+    def _validate(self, data: dict[str, Any], original: Mapping[str, Any]) -> None:
+        errors: dict[str, list[str]] = {}
+        if (
+            self.needs_id_or_name
+            and _blank(original.get("id"))
+            and _blank(original.get("name"))
+        ):
+            errors["_schema"] = [f"needs an 'id' or a 'name', found neither: {show(original)}"]
+        custom: dict[str, str | float] = {}
+        if self.keeps_custom:
+            for key, value in original.items():
+                if key[:1] not in ("d", "m") or _blank(value) or not _CUSTOM.fullmatch(key):
+                    continue
+                if key[0] == "m":
+                    try:
+                        custom[key] = parse_number(value, strict=self.strict)
+                    except NumberError as err:
+                        errors[key] = [str(err)]
+                elif isinstance(value, str):
+                    custom[key] = value.strip()
+                elif isinstance(value, int | float) and not isinstance(value, bool):
+                    if self.strict:
+                        errors[key] = [f"expected text, got a number: {show(value)}"]
+                    else:
+                        custom[key] = str(value)
+                else:
+                    errors[key] = [f"not text: {show(value)}"]
+        if errors:
+            raise ValidationError(errors)
+        data["\0custom"] = custom
+
+    def _build(self, data: dict[str, Any], original: Mapping[str, Any]) -> FieldObject:
+        custom = data.pop("\0custom", None) or {}
+        known = self._by_key
+        keeps_custom = self.keeps_custom
+        dropped = tuple(
+            key for key in original
+            if key not in known and not (keeps_custom and _CUSTOM.fullmatch(key))
+        )
+        return self.model(
+            raw=MappingProxyType(dict(original)),
+            custom=MappingProxyType(custom),
+            dropped=dropped,
+            **data,
+        )
+
+
+def _object_schema(
+    name: str, model: type[FieldObject], types: dict[str, type[LenientField]], *,
+    strict: bool, keeps_custom: bool, needs_id_or_name: bool,
+) -> Schema:
+    declared: dict[str, Any] = {
+        key: field_cls(strict=strict, data_key=key) for key, field_cls in types.items()
+    }
+    declared.update(
+        model=model, strict=strict, keeps_custom=keeps_custom, needs_id_or_name=needs_id_or_name
+    )
+    return type(name, (_FieldObjectSchema,), declared)()
+
+
+class _SectionSchema(_Schema):
+    """One action section (``purchase``, ``detail``, ``promoView``...) -> :class:`Section`."""
+
+    kind: ClassVar[str]
+    list_key: ClassVar[str | None]
+
+    def _is_flat(self, data: Any) -> bool:
+        """gtm4wp pushes ``detail: {id, name, ...}``: one product where a section belongs."""
+        return (
+            self.list_key == "products"
+            and isinstance(data, Mapping)
+            and "products" not in data
+            and "actionField" not in data
+            and ("id" in data or "name" in data)
+        )
+
+    def _prepare(self, data: Any) -> Any:
+        if self._is_flat(data):
+            if self.strict:
+                raise ValidationError(
+                    "expected {'products': [...]}, got a product object (lenient mode would read "
+                    f"it as one product): {show(data)}"
+                )
+            return {"products": [data]}
+        return data
+
+    def _validate(self, data: dict[str, Any], original: Mapping[str, Any]) -> None:
+        if self.kind not in _NEEDS_ID:
+            return
+        action_field = original.get("actionField")
+        if not isinstance(action_field, Mapping):
+            if _blank(action_field):
+                raise ValidationError(
+                    {"actionField": [f"missing: a {self.kind} needs actionField.id"]}
+                )
+            return  # the field itself reports a non-object
+        value = action_field.get("id")
+        if _blank(value):
+            message = f"missing: a {self.kind} needs an id, found {show(value)}"
+            raise ValidationError({"actionField": {"id": [message]}})
+
+    def _build(self, data: dict[str, Any], original: Mapping[str, Any]) -> Section:
+        items = data.get(self.list_key) if self.list_key else None
+        known = self._by_key
+        dropped = () if self._is_flat(original) else tuple(k for k in original if k not in known)
+        return Section(
+            kind=self.kind,
+            action_field=data.get("actionField") or _NO_ACTION_FIELD,
+            items=items or (),
+            dropped=dropped,
+            has_products=bool(items) and self.list_key == "products",
+        )
+
+
+_NO_ACTION_FIELD = ActionField()
+
+
+def _section_schema(
+    kind: str, *, strict: bool, list_key: str | None, items: Schema | None, action_field: Schema
+) -> Schema:
+    declared: dict[str, Any] = {"kind": kind, "strict": strict, "list_key": list_key}
+    if kind not in PROMOTION_KINDS:
+        declared["actionField"] = Obj(action_field, strict=strict, data_key="actionField")
+    if list_key and items is not None:
+        declared[list_key] = ItemList(items, strict=strict, data_key=list_key)
+    return type(f"{kind}SectionSchema", (_SectionSchema,), declared)()
+
+
+class _EcommerceSchema(_Schema):
+    """The ``ecommerce`` object: ``currencyCode`` and the sections of :data:`KINDS`."""
+
+    def _build(self, data: dict[str, Any], original: Mapping[str, Any]) -> Ecommerce:
+        sections: dict[str, Section] = {}
+        for kind in KINDS:
+            value = data.get(kind)
+            if value is None:
+                continue
+            if kind == "impressions":
+                value = Section(kind=kind, items=value)
+            sections[kind] = value
+        known = self._by_key
+        return Ecommerce(
+            currency_code=data.get("currencyCode"),
+            raw_currency_code=original.get("currencyCode"),
+            sections=MappingProxyType(sections),
+            dropped_keys=tuple(key for key in original if key not in known),
+        )
+
+
+@cache
+def schema(strict: bool = False) -> Schema:
+    """The ``ecommerce`` schema, built once per mode: ``schema().load(obj)`` -> ``Ecommerce``."""
+    tag = "Strict" if strict else "Lenient"
+    product = _object_schema(
+        f"{tag}ProductSchema", Product, PRODUCT_TYPES, strict=strict, keeps_custom=True,
+        needs_id_or_name=True,
+    )
+    impression = _object_schema(
+        f"{tag}ImpressionSchema", Impression, IMPRESSION_TYPES, strict=strict, keeps_custom=True,
+        needs_id_or_name=True,
+    )
+    promotion = _object_schema(
+        f"{tag}PromotionSchema", Promotion, PROMOTION_TYPES, strict=strict, keeps_custom=False,
+        needs_id_or_name=True,
+    )
+    action_field = _object_schema(
+        f"{tag}ActionFieldSchema", ActionField, ACTION_FIELD_TYPES, strict=strict,
+        keeps_custom=False, needs_id_or_name=False,
+    )
+    declared: dict[str, Any] = {
+        "currencyCode": Currency(strict=strict, data_key="currencyCode"),
+        "impressions": ItemList(impression, strict=strict, data_key="impressions"),
+        "strict": strict,
+    }
+    for kind in KINDS[1:]:
+        if kind in PRODUCT_KINDS:
+            list_key, items = "products", product
+        elif kind in PROMOTION_KINDS:
+            list_key, items = "promotions", promotion
+        else:  # checkout_option: actionField only
+            list_key, items = None, None
+        declared[kind] = Obj(
+            _section_schema(
+                kind, strict=strict, list_key=list_key, items=items, action_field=action_field
+            ),
+            strict=strict,
+            data_key=kind,
+        )
+    return type(f"{tag}EcommerceSchema", (_EcommerceSchema,), declared)()
