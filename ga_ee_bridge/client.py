@@ -185,16 +185,19 @@ class Exponea:
 
     def send_commands(self, commands: Sequence[Mapping[str, Any]], *,
                       on_success: OnSuccess | None = None, on_error: OnError | None = None,
-                      immediate: bool = False) -> None:
+                      immediate: bool = False, progress: tuple[str, str] | None = None) -> None:
         """Queue ready-made Tracking API commands (``{"name", "data"}``), checked first.
 
-        A command without a timestamp gets one now, so that retries stay identical.
+        A command without a timestamp gets one now, so that retries stay identical. With a spool,
+        ``progress`` (key, value) is stored in the same transaction as the commands (this is how
+        ``ga-ee-bridge send --spool`` resumes without sending a line twice).
         """
-        checked = [self._check_command(c, f"commands[{i}]") for i, c in enumerate(commands)]
+        checked = [self.check_command(c, f"commands[{i}]") for i, c in enumerate(commands)]
         self._sender.submit(checked, on_success=on_success, on_error=on_error,
-                            immediate=immediate)
+                            immediate=immediate, progress=progress)
 
-    def _check_command(self, command: Mapping[str, Any], where: str) -> dict[str, Any]:
+    def check_command(self, command: Mapping[str, Any], where: str = "command") -> dict[str, Any]:
+        """A checked, time-stamped copy of a Tracking API command; ``ValueError`` names the key."""
         if not isinstance(command, Mapping):
             raise ValueError(f"{where}: a command must be an object, got {command!r:.80}")
         name = command.get("name")

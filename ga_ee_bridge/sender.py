@@ -182,13 +182,17 @@ class Sender:
     # -- producer side -----------------------------------------------------------------------
 
     def submit(self, commands: Sequence[dict[str, Any]], *, on_success: OnSuccess | None = None,
-               on_error: OnError | None = None, immediate: bool = False) -> None:
+               on_error: OnError | None = None, immediate: bool = False,
+               progress: tuple[str, str] | None = None) -> None:
         """Queue ready-made commands (already validated and time-stamped).
 
-        With a spool, returns once they are on disk. Without one, waits up to ``queue_timeout``
-        for room and then raises :class:`QueueFullError` (nothing of this call is queued).
+        With a spool, returns once they are on disk (``progress``, a key and value, is stored in
+        the same transaction). Without one, waits up to ``queue_timeout`` for room and then raises
+        :class:`QueueFullError` (nothing of this call is queued).
         """
         if not commands:
+            if progress is not None and self.spool is not None:
+                self.spool.set_meta(*progress)
             if on_success is not None:
                 _safely(on_success)
             return
@@ -197,7 +201,7 @@ class Sender:
         call = _Call(len(commands), on_success, on_error) if (on_success or on_error) else None
         n = len(commands)
         if self.spool is not None:
-            ids = self.spool.add(commands)
+            ids = self.spool.add(commands, meta=progress)
             with self._cond:
                 if call is not None:
                     for spool_id in ids:
