@@ -91,13 +91,17 @@ class Fault:
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """One request the server saw: path, auth kind, answer status (None when dropped), fault."""
+    """One request the server saw: path, auth kind, answer status (None when dropped), fault.
+
+    ``commands`` counts the commands it accepted; ``at`` is ``time.monotonic()`` on arrival.
+    """
 
     path: str
     auth: str | None
     status: int | None
     commands: int
     fault: str | None
+    at: float = 0.0
 
 
 @dataclass
@@ -159,8 +163,7 @@ class ExponeaServer:
         if self._httpd is not None:
             return self
         handler = type("_BoundHandler", (_Handler,), {"app": self})
-        httpd = ThreadingHTTPServer((self._host, self._port), handler)
-        httpd.daemon_threads = True
+        httpd = _HTTPServer((self._host, self._port), handler)
         self._httpd = httpd
         self._thread = threading.Thread(
             target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
@@ -341,10 +344,21 @@ def _check_command_data(name: str, data: Any) -> str | None:
     return None
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that timed out or went away mid-answer is normal here; no traceback on stderr.
+        logger.debug("connection from %s ended with an error", client_address, exc_info=True)
+
+
 class _Handler(BaseHTTPRequestHandler):
     app: ExponeaServer
     protocol_version = "HTTP/1.1"
     server_version = "ExponeaTestServer/1"
+    disable_nagle_algorithm = True
+    wbufsize = -1  # headers and body leave in one write (flushed after each request)
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s " + format, self.address_string(), *args)
@@ -375,6 +389,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         app = self.app
         raw = self._read_body()
+        arrived = time.monotonic()
         fault = app._next_fault()
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
@@ -408,7 +423,7 @@ class _Handler(BaseHTTPRequestHandler):
             if not fault.process:
                 accepted, anonymized = [], None
             if fault.drop:
-                app._record(RecordedRequest(self.path, auth, None, n_commands, "drop"),
+                app._record(RecordedRequest(self.path, auth, None, n_commands, "drop", arrived),
                             accepted, anonymized)
                 self._drop()
                 return
@@ -421,7 +436,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Retry-After"] = f"{fault.retry_after:g}"
         app._record(
             RecordedRequest(self.path, auth, status, n_commands,
-                            fault.describe() if fault else None),
+                            fault.describe() if fault else None, arrived),
             accepted, anonymized,
         )
         self._send(status, answer, headers)
