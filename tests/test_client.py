@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import threading
 import uuid
 from decimal import Decimal
@@ -193,9 +194,9 @@ def test_validation_errors_name_the_attribute(client: Exponea, exponea_server: E
 
 
 def test_bad_customer_ids(client: Exponea) -> None:
-    with pytest.raises(ValueError, match="customer_ids.registered"):
+    with pytest.raises(ValueError, match=r"customer_ids\.registered"):
         client.customer(registered="  ")
-    with pytest.raises(ValueError, match="default_properties.x"):
+    with pytest.raises(ValueError, match=r"default_properties\.x"):
         Exponea("p", public_token="t", default_properties={"x": {1, 2}})
 
 
@@ -241,7 +242,7 @@ def test_events_in_call_order_have_increasing_timestamps(
     assert client.flush(5)
     events = sorted(exponea_server.events, key=lambda e: e["properties"]["n"])
     stamps = [e["timestamp"] for e in events]
-    assert all(b > a for a, b in zip(stamps, stamps[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(stamps))
 
 
 # -- enhanced ecommerce --------------------------------------------------------------------------

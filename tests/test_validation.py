@@ -66,5 +66,5 @@ def test_big_values_are_measured_as_json() -> None:
     check_properties({"list": ["x" * 100] * 150})  # ~15.5 KB
     with pytest.raises(ValueError, match=r"properties.list: value is \d+ bytes"):
         check_properties({"list": ["x" * 100] * 170})
-    with pytest.raises(ValueError, match="properties.quote"):
+    with pytest.raises(ValueError, match=r"properties\.quote"):
         check_properties({"quote": '"' * 9000})  # escaping doubles it past 16 KB
