@@ -459,7 +459,8 @@ class Sender:
         self.stats.failures[reason] += 1
         data = item.command.get("data") or {}
         what = data.get("event_type") or item.command.get("name")
-        logger.error("command %s not delivered (HTTP %s): %s", what, status, reason)
+        logger.error("command %s not delivered%s: %s", what,
+                     f" (HTTP {status})" if status else "", reason)
         if self.spool is None:
             self._dead.append(DeadLetter(item.command, reason, status, time.time()))
         if item.call is not None:

@@ -65,7 +65,7 @@ def _describe(letter: DeadLetter) -> str:
     data = letter.command.get("data") or {}
     what = data.get("event_type") or letter.command.get("name")
     when = dt.datetime.fromtimestamp(letter.failed_at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-    status = f"HTTP {letter.status}" if letter.status else "refused"
+    status = f"HTTP {letter.status}" if letter.status else "rejected"
     return f"{letter.id}\t{when}\t{what}\t{status}: {letter.reason}"
 
 
