@@ -217,18 +217,26 @@ class Sender:
                             f"the send queue stayed full ({len(self._memory)} commands) for "
                             f"{self.queue_timeout:g} s; {n} command(s) not queued")
                     self._cond.wait(remaining)
-                self._memory.extend(_Item(c, call) for c in commands)
+                if n == 1:
+                    self._memory.append(_Item(commands[0], call))
+                else:
+                    self._memory.extend([_Item(c, call) for c in commands])
                 self._add_ready(n, immediate)
-        self._ensure_thread()
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            self._ensure_thread()
 
     def _add_ready(self, n: int, immediate: bool) -> None:
-        # Called with self._cond held.
-        if self._ready == 0:
+        # Called with self._cond held. Wake the consumer only when a batch may have become due.
+        was_ready = self._ready
+        if was_ready == 0:
             self._first_ready = time.monotonic()
-        self._ready += n
+        self._ready = was_ready + n
         self._unfinished += n
-        self._immediate = self._immediate or immediate
-        self._cond.notify_all()
+        if immediate:
+            self._immediate = True
+        if was_ready == 0 or immediate or self._ready >= self.batch_size:
+            self._cond.notify_all()
 
     def _ensure_thread(self) -> None:
         if self._thread is not None and self._thread.is_alive():

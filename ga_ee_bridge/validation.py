@@ -33,6 +33,7 @@ __all__ = [
 MAX_PROPERTIES = 255
 MAX_VALUE_BYTES = 16 * 1024
 
+_SAFE_STRING = (MAX_VALUE_BYTES - 2) // 6  # even if every character were escaped
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE_NOISE = re.compile(r"[\s\-()]")
 _PHONE = re.compile(r"^\+\d{8,15}$")
@@ -92,10 +93,18 @@ def check_properties(properties: Mapping[str, Any] | None, where: str = "propert
         raise ValueError(f"{where}: {len(properties)} properties, at most {MAX_PROPERTIES}")
     out: dict[str, Any] = {}
     for name, value in properties.items():
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"{where}: property names must be non-empty strings, got {name!r}")
-        if not name.isascii():
-            raise ValueError(f"{where}.{name}: property names must be ASCII")
+        if type(name) is not str or not name.isascii() or not name:
+            if not isinstance(name, str) or not name:
+                raise ValueError(
+                    f"{where}: property names must be non-empty strings, got {name!r}")
+            if not name.isascii():
+                raise ValueError(f"{where}.{name}: property names must be ASCII")
+        kind = type(value)
+        # Fast path for the common scalars (this runs for every property of every event).
+        if (kind is str and len(value) <= _SAFE_STRING) or kind is int or kind is bool \
+                or value is None or (kind is float and math.isfinite(value)):
+            out[name] = value
+            continue
         converted = to_json_value(value, f"{where}.{name}")
         size = _size(converted)
         if size > MAX_VALUE_BYTES:
