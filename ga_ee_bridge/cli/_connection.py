@@ -29,7 +29,8 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--public-token", default=os.environ.get("EXPONEA_PUBLIC_TOKEN"))
     group.add_argument("--base-url", default=os.environ.get("EXPONEA_BASE_URL") or DEFAULT_BASE_URL)
     group.add_argument("--max-rps", type=float, default=None, metavar="N",
-                       help="at most N requests per second (the API allows 100 per IP)")
+                       help="at most N requests per second "
+                            "(the API's default limit: 6,000 a minute per IP)")
     group.add_argument("--max-retry-time", type=float, default=300.0, metavar="SECONDS",
                        help="keep retrying a failing batch this long (default: 300)")
     group.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
