@@ -324,7 +324,12 @@ class Sender:
                 if items is None:
                     return
                 if items:
-                    self._deliver(items)
+                    try:
+                        self._deliver(items)
+                    except Exception as error:  # a bug or a broken spool: fail loudly, go on
+                        logger.exception("delivering a batch failed unexpectedly")
+                        self._fail(items, f"internal error: {type(error).__name__}: {error}",
+                                   None)
         except Exception:
             logger.exception("the sender thread failed; %d command(s) not delivered",
                              self._unfinished)
