@@ -14,7 +14,7 @@ from ga_ee_bridge.errors import EcommerceError
 from ga_ee_bridge.events import EventList, TrackEvent
 from ga_ee_bridge.mappings import MAPPINGS, to_exponea_events
 from ga_ee_bridge.model import KINDS, Ecommerce
-from ga_ee_bridge.readers import parse_ecommerce
+from ga_ee_bridge.readers import detect_source, parse_ecommerce, read_push
 from ga_ee_bridge.request import APIError
 from ga_ee_bridge.sender import DeliveryError, QueueFullError
 from ga_ee_bridge.spool import DeadLetter, Spool
@@ -38,6 +38,8 @@ __all__ = [
     "Spool",
     "TrackEvent",
     "__version__",
+    "detect_source",
     "parse_ecommerce",
+    "read_push",
     "to_exponea_events",
 ]

@@ -16,6 +16,7 @@ __all__ = [
     "KINDS",
     "PRODUCT_KINDS",
     "PROMOTION_KINDS",
+    "SOURCES",
     "ActionField",
     "Ecommerce",
     "FieldObject",
@@ -109,11 +110,16 @@ class ActionField(FieldObject):
     """An actionFieldObject: the order or step a section's products belong to.
 
     ``revenue`` is UA's total, tax and shipping included (GA sums the lines when it is absent).
+    ``value`` is GA4's ``value``, which excludes tax and shipping; the GA4 readers set ``revenue``
+    only where it can be computed honestly (``value + tax + shipping``, all three pushed), so the
+    two meanings never mix.
     """
 
     id: str | None = None
     affiliation: str | None = None
     revenue: float | None = None
+    #: GA4's event ``value``: the items' total without tax and shipping (None for UA data).
+    value: float | None = None
     tax: float | None = None
     shipping: float | None = None
     coupon: str | None = None
@@ -138,6 +144,10 @@ class Section:
     has_products: bool = False
 
 
+#: The forms a push can come in (:attr:`Ecommerce.source`).
+SOURCES: tuple[str, ...] = ("ua", "ga4", "gtag")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Ecommerce:
     """A parsed ``ecommerce`` object: the currency and the sections present, in KINDS order."""
@@ -146,8 +156,16 @@ class Ecommerce:
     sections: Mapping[str, Section] = field(default_factory=_empty)
     #: The ``currencyCode`` as pushed, for mappings that copy values unchanged.
     raw_currency_code: Any = None
-    #: Keys of the ecommerce object the reader did not understand.
+    #: Keys of the ecommerce object the reader did not understand. The UA reader lists top-level
+    #: keys only (:attr:`dropped` adds the section and item paths); readers of other forms list
+    #: every path in the form read (``items[0].discount``), which :attr:`dropped` returns as is.
     dropped_keys: tuple[str, ...] = ()
+    #: The form the data was read from: ``"ua"`` (GTM dataLayer EE), ``"ga4"``, ``"gtag"``...
+    source: str = "ua"
+    #: The GA4 / gtag.js ecommerce event read that has no UA Enhanced Ecommerce counterpart
+    #: (``view_cart``, ``add_to_wishlist``...): it yields no section, and its keys are all in
+    #: :attr:`dropped`. A converter counts it as a skip reason.
+    unsupported_event: str | None = None
 
     def __iter__(self) -> Iterator[Section]:
         return iter(self.sections.values())
@@ -159,6 +177,8 @@ class Ecommerce:
     @property
     def dropped(self) -> tuple[str, ...]:
         """Paths of every key left out, e.g. ``purchase.products[0].sku`` (empty when none)."""
+        if self.source != "ua":
+            return self.dropped_keys
         paths = list(self.dropped_keys)
         for section in self.sections.values():
             paths.extend(f"{section.kind}.{key}" for key in section.dropped)

@@ -22,6 +22,8 @@ from __future__ import annotations
 import math
 import re
 
+from ga_ee_bridge.errors import show
+
 __all__ = ["NumberError", "parse_int", "parse_number", "plain_number"]
 
 _LEAD = re.compile(r"^[^0-9.\-]*")
@@ -78,7 +80,10 @@ def parse_number(value: object, *, strict: bool = False) -> float:
     if isinstance(value, bool):
         raise NumberError(f"not a number: {value!r}")
     if isinstance(value, int | float):
-        result = float(value)
+        try:
+            result = float(value)
+        except OverflowError:  # json.loads reads "1000...0" (400 digits) as an int
+            raise NumberError(f"not a finite number: {show(value)}") from None
     elif isinstance(value, str):
         text = value.strip()
         if plain_number(text):

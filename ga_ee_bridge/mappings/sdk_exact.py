@@ -30,6 +30,8 @@ def js_truthy(value: Any) -> bool:
 
 
 def _as_pushed(source: FieldObject, key: str) -> Any:
+    if key == "value" and getattr(source, "value", None) is None:
+        return None  # GA4's value: read only where a reader understood it, never from UA data
     value = source.raw.get(key)
     return value if js_truthy(value) else None
 

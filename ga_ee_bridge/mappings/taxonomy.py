@@ -42,6 +42,7 @@ ACTION_FIELD_PROPERTIES: tuple[tuple[str, str], ...] = (
     ("id", "transaction_id"),
     ("affiliation", "affiliation"),
     ("revenue", "revenue"),
+    ("value", "value"),
     ("tax", "tax"),
     ("shipping", "shipping"),
     ("coupon", "coupon"),

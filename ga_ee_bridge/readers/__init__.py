@@ -1,4 +1,9 @@
-"""Readers: each GA form of ecommerce data, read by marshmallow schemas into the model."""
+"""Readers: each GA form of ecommerce data, read by marshmallow schemas into the model.
+
+:func:`read_push` is the one entry point per dataLayer push (what a dump converter calls);
+:func:`detect_source` says which form a push is in; :func:`parse_ecommerce` reads a UA
+``ecommerce`` object, or any whole push.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +13,89 @@ from typing import Any
 from marshmallow import ValidationError
 
 from ga_ee_bridge.errors import EcommerceError, show
-from ga_ee_bridge.model import Ecommerce
-from ga_ee_bridge.readers import ua
+from ga_ee_bridge.model import KINDS, Ecommerce
+from ga_ee_bridge.readers import ga4, gtag, ua
 
-__all__ = ["parse_ecommerce"]
+__all__ = ["READ_SOURCES", "detect_source", "parse_ecommerce", "read_push"]
+
+#: The values of ``source`` :func:`read_push` takes besides ``"auto"``.
+READ_SOURCES: tuple[str, ...] = ("ua", "ga4", "gtag")
 
 _EMPTY = Ecommerce()
+_UA_KEYS = frozenset(KINDS)
+_GA4_EVENTS = frozenset(ga4.EVENTS) | frozenset(ga4.UNSUPPORTED_EVENTS)
+
+
+def detect_source(push: Any) -> str | None:
+    """The form of one dataLayer push: ``"ua"``, ``"ga4"``, ``"gtag"``, or None for no ecommerce.
+
+    - ``"gtag"``: a gtag.js ``arguments`` object (``{"0": "event", "1": name, "2": params}``)
+      of the ``event`` command; other commands (``config``, ``set``...) are None.
+    - ``"ua"``: ``ecommerce`` holds a UA section key (``impressions``, ``purchase``...). UA comes
+      first, as in Google's tags: a push holding both UA sections and GA4 ``items`` reads once, as
+      UA, and the GA4 keys are listed in ``dropped``.
+    - ``"ga4"``: otherwise, when ``event`` is a GA4 ecommerce event or ``ecommerce`` has ``items``.
+    - ``"ua"`` for any other ``ecommerce`` object (the UA reader lists what it drops), None for
+      ``{"ecommerce": null}`` (a clear) and for pushes without ``ecommerce``.
+    """
+    parsed = gtag.arguments_of(push)
+    if parsed is not None:
+        return "gtag" if parsed[0] == "event" else None
+    if not isinstance(push, Mapping) or "ecommerce" not in push:
+        return None
+    ecommerce = push["ecommerce"]
+    if ecommerce is None:
+        return None
+    if not isinstance(ecommerce, Mapping) or not _UA_KEYS.isdisjoint(ecommerce):
+        return "ua"
+    if push.get("event") in _GA4_EVENTS or "items" in ecommerce:
+        return "ga4"
+    return "ua"
+
+
+def read_push(push: Any, *, source: str = "auto", strict: bool = False) -> Ecommerce:
+    """Read one dataLayer push, in any form, into the model (the converter's call per push).
+
+    ``source`` forces a form (one of :data:`READ_SOURCES`); ``"auto"`` detects it with
+    :func:`detect_source`, and a push with no ecommerce reads as an empty model. The result says
+    its form (``source``), what was left out (``dropped``, paths as pushed) and whether it was an
+    ecommerce event with no UA counterpart (``unsupported_event``). Raises
+    :class:`EcommerceError` for bad input and ``ValueError`` for an unknown ``source``.
+    """
+    if source == "auto":
+        found = detect_source(push)
+        if found is None:
+            return _EMPTY
+        source = found
+    if source == "ua":
+        return _read_ua(push, strict=strict)
+    if source == "ga4":
+        return _read_ga4(push, strict=strict)
+    if source == "gtag":
+        return gtag.read_arguments(push, strict=strict)
+    raise ValueError(
+        f"unknown source {source!r}: expected 'auto' or one of {', '.join(READ_SOURCES)}"
+    )
 
 
 def parse_ecommerce(ecommerce: Any, *, strict: bool = False) -> Ecommerce:
     """Read a GA ``ecommerce`` object, or a whole dataLayer push holding one, into the model.
 
-    ``{"ecommerce": null}`` and ``None`` read as an empty object. Raises :class:`EcommerceError`
-    naming every bad path and value at once; ``strict=True`` also rejects what lenient reading
-    would repair (numeric ids, ``"$275.00"``, a flat product where a list belongs...).
+    A whole push may be in any form :func:`detect_source` knows (GA4, gtag.js); a bare
+    ``ecommerce`` object is read as UA. ``{"ecommerce": null}`` and ``None`` read as an empty
+    object. Raises :class:`EcommerceError` naming every bad path and value at once;
+    ``strict=True`` also rejects what lenient reading would repair (numeric ids, ``"$275.00"``, a
+    flat product where a list belongs...).
     """
     if isinstance(ecommerce, Ecommerce):
         return ecommerce
+    source = detect_source(ecommerce)
+    if source is not None and source != "ua":
+        return read_push(ecommerce, source=source, strict=strict)
+    return _read_ua(ecommerce, strict=strict)
+
+
+def _read_ua(ecommerce: Any, *, strict: bool) -> Ecommerce:
     if isinstance(ecommerce, Mapping) and "ecommerce" in ecommerce:
         ecommerce = ecommerce["ecommerce"]
     if ecommerce is None:
@@ -36,3 +107,20 @@ def parse_ecommerce(ecommerce: Any, *, strict: bool = False) -> Ecommerce:
     except ValidationError as err:
         raise EcommerceError(err.messages) from None
     return result
+
+
+def _read_ga4(push: Any, *, strict: bool) -> Ecommerce:
+    """``{"event": name, "ecommerce": params}``; error paths are relative to ``ecommerce``."""
+    if not isinstance(push, Mapping):
+        raise EcommerceError([f"not a dataLayer push (an object): {show(push)}"])
+    params = push.get("ecommerce")
+    if params is None:
+        return Ecommerce(source="ga4")
+    if not isinstance(params, Mapping):
+        raise EcommerceError({"ecommerce": [f"not an object: {show(params)}"]})
+    event = push.get("event")
+    if not isinstance(event, str) or not event.strip():
+        raise EcommerceError(
+            {"event": [f"missing: a GA4 ecommerce push needs its event name, found {show(event)}"]}
+        )
+    return ga4.read_event(event.strip(), params, strict=strict)

@@ -10,9 +10,9 @@ import re
 from collections.abc import Mapping
 from functools import cache
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
-from marshmallow import EXCLUDE, Schema, ValidationError, post_load, pre_load, validates_schema
+from marshmallow import Schema, ValidationError
 
 from ga_ee_bridge.errors import show
 from ga_ee_bridge.model import (
@@ -28,6 +28,7 @@ from ga_ee_bridge.model import (
     Section,
 )
 from ga_ee_bridge.numbers import NumberError, parse_number
+from ga_ee_bridge.readers.base import BaseSchema, blank
 from ga_ee_bridge.readers.fields import (
     Count,
     Currency,
@@ -39,7 +40,15 @@ from ga_ee_bridge.readers.fields import (
     Text,
 )
 
-__all__ = ["ACTION_FIELD_TYPES", "IMPRESSION_TYPES", "PRODUCT_TYPES", "PROMOTION_TYPES", "schema"]
+__all__ = [
+    "ACTION_FIELD_TYPES",
+    "IMPRESSION_TYPES",
+    "PRODUCT_TYPES",
+    "PROMOTION_TYPES",
+    "FieldSchemas",
+    "field_schemas",
+    "schema",
+]
 
 # GA key -> field class, in the order of Google's developer guide.
 PRODUCT_TYPES: dict[str, type[LenientField]] = {
@@ -86,76 +95,7 @@ _CUSTOM = re.compile(r"(dimension|metric)([1-9][0-9]*)")
 _NEEDS_ID = frozenset({"purchase", "refund"})
 
 
-class _Schema(Schema):
-    """Base of every schema here: marshmallow's hooks and a fast path share one set of rules.
-
-    ``_prepare`` repairs the input, ``_validate`` checks the whole object, ``_build`` makes the
-    model.
-    ``load`` first tries a fast path that reads only the keys present; on any error it runs
-    marshmallow's full load, which reports every bad path at once.
-    """
-
-    strict: ClassVar[bool]
-
-    class Meta:
-        unknown = EXCLUDE
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._by_key = {
-            field.data_key or name: (name, field) for name, field in self.load_fields.items()
-        }
-
-    def load(self, data: Any, **kwargs: Any) -> Any:
-        """Load ``data`` into the model; raises ``ValidationError`` with every error found."""
-        if not kwargs and isinstance(data, Mapping):
-            try:
-                return self._fast_load(data)
-            except ValidationError:
-                pass
-        return super().load(data, **kwargs)
-
-    def _fast_load(self, original: Mapping[str, Any]) -> Any:
-        data = self._prepare(original)
-        result: dict[str, Any] = {}
-        by_key = self._by_key
-        for key, value in data.items():
-            entry = by_key.get(key)
-            if entry is not None:
-                name, field = entry
-                result[name] = None if value is None else field._deserialize(value, key, data)
-        self._validate(result, original)
-        return self._build(result, original)
-
-    @pre_load
-    def _pre_load(self, data: Any, **_: Any) -> Any:
-        return self._prepare(data)
-
-    @validates_schema(pass_original=True, skip_on_field_errors=False)
-    def _validates(self, data: dict[str, Any], original: Any, **_: Any) -> None:
-        if isinstance(original, Mapping):
-            self._validate(data, original)
-
-    @post_load(pass_original=True)
-    def _post_load(self, data: dict[str, Any], original: Mapping[str, Any], **_: Any) -> Any:
-        return self._build(data, original)
-
-    def _prepare(self, data: Any) -> Any:
-        return data
-
-    def _validate(self, data: dict[str, Any], original: Mapping[str, Any]) -> None:
-        return None
-
-    def _build(self, data: dict[str, Any], original: Mapping[str, Any]) -> Any:
-        raise NotImplementedError
-
-
-def _blank(value: Any) -> bool:
-    """True for what GA treats as an omitted field: missing, null or empty text."""
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-class _FieldObjectSchema(_Schema):
+class _FieldObjectSchema(BaseSchema):
     """Loads one GA field object into ``model``; keeps raw values, custom keys and dropped keys."""
 
     model: ClassVar[type[FieldObject]]
@@ -166,14 +106,14 @@ class _FieldObjectSchema(_Schema):
         errors: dict[str, list[str]] = {}
         if (
             self.needs_id_or_name
-            and _blank(original.get("id"))
-            and _blank(original.get("name"))
+            and blank(original.get("id"))
+            and blank(original.get("name"))
         ):
             errors["_schema"] = [f"needs an 'id' or a 'name', found neither: {show(original)}"]
         custom: dict[str, str | float] = {}
         if self.keeps_custom:
             for key, value in original.items():
-                if key[:1] not in ("d", "m") or _blank(value) or not _CUSTOM.fullmatch(key):
+                if key[:1] not in ("d", "m") or blank(value) or not _CUSTOM.fullmatch(key):
                     continue
                 if key[0] == "m":
                     try:
@@ -222,7 +162,7 @@ def _object_schema(
     return type(name, (_FieldObjectSchema,), declared)()
 
 
-class _SectionSchema(_Schema):
+class _SectionSchema(BaseSchema):
     """One action section (``purchase``, ``detail``, ``promoView``...) -> :class:`Section`."""
 
     kind: ClassVar[str]
@@ -253,13 +193,13 @@ class _SectionSchema(_Schema):
             return
         action_field = original.get("actionField")
         if not isinstance(action_field, Mapping):
-            if _blank(action_field):
+            if blank(action_field):
                 raise ValidationError(
                     {"actionField": [f"missing: a {self.kind} needs actionField.id"]}
                 )
             return  # the field itself reports a non-object
         value = action_field.get("id")
-        if _blank(value):
+        if blank(value):
             message = f"missing: a {self.kind} needs an id, found {show(value)}"
             raise ValidationError({"actionField": {"id": [message]}})
 
@@ -290,7 +230,7 @@ def _section_schema(
     return type(f"{kind}SectionSchema", (_SectionSchema,), declared)()
 
 
-class _EcommerceSchema(_Schema):
+class _EcommerceSchema(BaseSchema):
     """The ``ecommerce`` object: ``currencyCode`` and the sections of :data:`KINDS`."""
 
     def _build(self, data: dict[str, Any], original: Mapping[str, Any]) -> Ecommerce:
@@ -311,26 +251,44 @@ class _EcommerceSchema(_Schema):
         )
 
 
+class FieldSchemas(NamedTuple):
+    """The schemas of UA's field objects, for other forms with UA's keys (analytics.js)."""
+
+    product: Schema
+    impression: Schema
+    promotion: Schema
+    action_field: Schema
+
+
+@cache
+def field_schemas(strict: bool = False) -> FieldSchemas:
+    """The field object schemas, built once per mode: ``.product.load(obj)`` -> ``Product``."""
+    tag = "Strict" if strict else "Lenient"
+    return FieldSchemas(
+        product=_object_schema(
+            f"{tag}ProductSchema", Product, PRODUCT_TYPES, strict=strict, keeps_custom=True,
+            needs_id_or_name=True,
+        ),
+        impression=_object_schema(
+            f"{tag}ImpressionSchema", Impression, IMPRESSION_TYPES, strict=strict,
+            keeps_custom=True, needs_id_or_name=True,
+        ),
+        promotion=_object_schema(
+            f"{tag}PromotionSchema", Promotion, PROMOTION_TYPES, strict=strict,
+            keeps_custom=False, needs_id_or_name=True,
+        ),
+        action_field=_object_schema(
+            f"{tag}ActionFieldSchema", ActionField, ACTION_FIELD_TYPES, strict=strict,
+            keeps_custom=False, needs_id_or_name=False,
+        ),
+    )
+
+
 @cache
 def schema(strict: bool = False) -> Schema:
     """The ``ecommerce`` schema, built once per mode: ``schema().load(obj)`` -> ``Ecommerce``."""
     tag = "Strict" if strict else "Lenient"
-    product = _object_schema(
-        f"{tag}ProductSchema", Product, PRODUCT_TYPES, strict=strict, keeps_custom=True,
-        needs_id_or_name=True,
-    )
-    impression = _object_schema(
-        f"{tag}ImpressionSchema", Impression, IMPRESSION_TYPES, strict=strict, keeps_custom=True,
-        needs_id_or_name=True,
-    )
-    promotion = _object_schema(
-        f"{tag}PromotionSchema", Promotion, PROMOTION_TYPES, strict=strict, keeps_custom=False,
-        needs_id_or_name=True,
-    )
-    action_field = _object_schema(
-        f"{tag}ActionFieldSchema", ActionField, ACTION_FIELD_TYPES, strict=strict,
-        keeps_custom=False, needs_id_or_name=False,
-    )
+    product, impression, promotion, action_field = field_schemas(strict)
     declared: dict[str, Any] = {
         "currencyCode": Currency(strict=strict, data_key="currencyCode"),
         "impressions": ItemList(impression, strict=strict, data_key="impressions"),

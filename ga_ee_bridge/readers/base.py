@@ -1,0 +1,84 @@
+"""What every reader's marshmallow schema shares: one set of rules for a fast path and a full load.
+
+A schema says how to repair its input (``_prepare``), check the whole object (``_validate``) and
+build the model (``_build``); :class:`BaseSchema` runs those rules on a fast path and, on any error,
+through marshmallow's full load, which reports every bad path at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from marshmallow import EXCLUDE, Schema, ValidationError, post_load, pre_load, validates_schema
+
+__all__ = ["BaseSchema", "blank"]
+
+
+class BaseSchema(Schema):
+    """Base of every reader's schema: marshmallow's hooks and a fast path share one set of rules.
+
+    ``_prepare`` repairs the input, ``_validate`` checks the whole object, ``_build`` makes the
+    model.
+    ``load`` first tries a fast path that reads only the keys present; on any error it runs
+    marshmallow's full load, which reports every bad path at once.
+    """
+
+    strict: ClassVar[bool]
+
+    class Meta:
+        unknown = EXCLUDE
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._by_key = {
+            field.data_key or name: (name, field) for name, field in self.load_fields.items()
+        }
+
+    def load(self, data: Any, **kwargs: Any) -> Any:
+        """Load ``data`` into the model; raises ``ValidationError`` with every error found."""
+        if not kwargs and isinstance(data, Mapping):
+            try:
+                return self._fast_load(data)
+            except ValidationError:
+                pass
+        return super().load(data, **kwargs)
+
+    def _fast_load(self, original: Mapping[str, Any]) -> Any:
+        data = self._prepare(original)
+        result: dict[str, Any] = {}
+        by_key = self._by_key
+        for key, value in data.items():
+            entry = by_key.get(key)
+            if entry is not None:
+                name, field = entry
+                result[name] = None if value is None else field._deserialize(value, key, data)
+        self._validate(result, original)
+        return self._build(result, original)
+
+    @pre_load
+    def _pre_load(self, data: Any, **_: Any) -> Any:
+        return self._prepare(data)
+
+    @validates_schema(pass_original=True, skip_on_field_errors=False)
+    def _validates(self, data: dict[str, Any], original: Any, **_: Any) -> None:
+        if isinstance(original, Mapping):
+            self._validate(data, original)
+
+    @post_load(pass_original=True)
+    def _post_load(self, data: dict[str, Any], original: Mapping[str, Any], **_: Any) -> Any:
+        return self._build(data, original)
+
+    def _prepare(self, data: Any) -> Any:
+        return data
+
+    def _validate(self, data: dict[str, Any], original: Mapping[str, Any]) -> None:
+        return None
+
+    def _build(self, data: dict[str, Any], original: Mapping[str, Any]) -> Any:
+        raise NotImplementedError
+
+
+def blank(value: Any) -> bool:
+    """True for what GA treats as an omitted field: missing, null or empty text."""
+    return value is None or (isinstance(value, str) and not value.strip())
