@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import logging
 
+from ga_ee_bridge.client import Customer, Exponea
 from ga_ee_bridge.errors import EcommerceError
 from ga_ee_bridge.events import EventList, TrackEvent
 from ga_ee_bridge.mappings import MAPPINGS, to_exponea_events
 from ga_ee_bridge.model import KINDS, Ecommerce
 from ga_ee_bridge.readers import detect_source, parse_ecommerce, read_push
+from ga_ee_bridge.request import APIError
+from ga_ee_bridge.sender import DeliveryError, QueueFullError
+from ga_ee_bridge.spool import DeadLetter, Spool
 
 logging.getLogger("ga_ee_bridge").addHandler(logging.NullHandler())
 
@@ -22,9 +26,16 @@ __version__ = "0.1.0"
 __all__ = [
     "KINDS",
     "MAPPINGS",
+    "APIError",
+    "Customer",
+    "DeadLetter",
+    "DeliveryError",
     "Ecommerce",
     "EcommerceError",
     "EventList",
+    "Exponea",
+    "QueueFullError",
+    "Spool",
     "TrackEvent",
     "__version__",
     "detect_source",

@@ -1,0 +1,102 @@
+"""Events per second through ``Exponea`` into the local server, next to bare httpx; spool overhead.
+
+Run: ``PYTHONPATH=. python benchmarks/bench_sender.py [--events N]``. Every path posts the same
+shape of commands to the same local server (``ga_ee_bridge.testing``) in the same run, in batches
+of 50, one request at a time. ``ratio`` is bare-httpx throughput over client throughput (target:
+at most 1.5). The spool rows add a durable write per call (SQLite WAL; ``full`` fsyncs each call).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ga_ee_bridge import Exponea
+from ga_ee_bridge.testing import ExponeaServer
+
+
+def _properties(n: int) -> dict[str, Any]:
+    return {"product_id": f"P{n % 500}", "name": "Shirt", "price": 15.25, "quantity": 1 + n % 3,
+            "currency_code": "EUR", "n": n}
+
+
+def bare_httpx(server: ExponeaServer, events: int) -> float:
+    """Post pre-built batches with one httpx.Client; returns events/s."""
+    base = time.time()
+    commands = [{"name": "customers/events", "data": {
+        "customer_ids": {"registered": f"user{n % 1000}"}, "event_type": "product_detail",
+        "timestamp": base + n / 1000, "properties": _properties(n)}} for n in range(events)]
+    batches = [commands[i:i + 50] for i in range(0, events, 50)]
+    raw = f"{server.api_key_id}:{server.api_secret}".encode()
+    headers = {"Authorization": "Basic " + base64.b64encode(raw).decode(),
+               "Content-Type": "application/json"}
+    url = f"{server.url}/track/v2/projects/{server.project_token}/batch"
+    with httpx.Client(headers=headers) as client:
+        started = time.perf_counter()
+        for batch in batches:
+            response = client.post(url, content=json.dumps({"commands": batch}).encode())
+            response.raise_for_status()
+        elapsed = time.perf_counter() - started
+    return events / elapsed
+
+
+def through_client(server: ExponeaServer, events: int, **options: Any) -> tuple[float, float]:
+    """Track through Exponea and flush; returns (events/s end to end, mean µs per track call)."""
+    client = Exponea(server.project_token, api_key_id=server.api_key_id,
+                     api_secret=server.api_secret, base_url=server.url, **options)
+    visitors = [client.customer(registered=f"user{n}") for n in range(1000)]
+    calls = 0.0
+    started = time.perf_counter()
+    for n in range(events):
+        before = time.perf_counter()
+        visitors[n % 1000].track("product_detail", _properties(n))
+        calls += time.perf_counter() - before
+    assert client.flush(600), "not everything was delivered"
+    elapsed = time.perf_counter() - started
+    assert client.stats.accepted == events and client.stats.failed == 0
+    client.close()
+    return events / elapsed, calls / events * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    n = args.events
+    rows: dict[str, list[tuple[float, float]]] = {
+        "bare httpx": [], "Exponea": [], "Exponea + spool (normal)": [],
+        "Exponea + spool (full)": []}
+    with ExponeaServer() as server, tempfile.TemporaryDirectory() as tmp:
+        through_client(server, 200)  # warm up: imports, connections
+        for round_ in range(args.rounds):
+            server.reset()
+            rows["bare httpx"].append((bare_httpx(server, n), 0.0))
+            server.reset()
+            rows["Exponea"].append(through_client(server, n))
+            server.reset()
+            rows["Exponea + spool (normal)"].append(through_client(
+                server, n, spool=Path(tmp) / f"normal{round_}.db", spool_synchronous="normal"))
+            server.reset()
+            rows["Exponea + spool (full)"].append(through_client(
+                server, n, spool=Path(tmp) / f"full{round_}.db", spool_synchronous="full"))
+    medians = {name: (statistics.median(r[0] for r in runs),
+                      statistics.median(r[1] for r in runs)) for name, runs in rows.items()}
+    bare = medians["bare httpx"][0]
+    print(f"{n} events per run, median of {args.rounds} runs, local server on 127.0.0.1")
+    print(f"{'path':<28}{'events/s':>12}{'ratio':>8}{'µs/call':>10}")
+    for name, (rate, per_call) in medians.items():
+        call = f"{per_call:10.1f}" if per_call else f"{'':>10}"
+        print(f"{name:<28}{rate:12.0f}{bare / rate:8.2f}{call}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""``ga-ee-bridge spool list|retry|export PATH``: inspect and handle a spool's dead letters.
+
+``list`` shows how many commands wait and the dead letters with their reasons; ``retry`` puts dead
+letters back (all, or the given ids) and, when a project token is configured, sends them now;
+``export`` writes dead letters as JSON lines (plain commands that ``send`` accepts, or with
+``--details`` the reason and time too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ga_ee_bridge.cli import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from ga_ee_bridge.cli._connection import (
+    ConfigError,
+    add_connection_arguments,
+    client_from_args,
+    has_connection,
+)
+from ga_ee_bridge.spool import DeadLetter, Spool
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``spool`` with its ``list``, ``retry`` and ``export`` actions."""
+    parser = subparsers.add_parser(
+        "spool", help="list, retry or export the dead letters of a spool",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    listing = actions.add_parser("list", help="counts and dead letters")
+    listing.add_argument("path", metavar="SPOOL")
+    listing.add_argument("--json", action="store_true", help="one JSON object per dead letter")
+
+    retry = actions.add_parser("retry", help="put dead letters back and send them")
+    retry.add_argument("path", metavar="SPOOL")
+    retry.add_argument("ids", nargs="*", type=int, metavar="ID", help="default: all")
+    add_connection_arguments(retry)
+
+    export = actions.add_parser("export", help="write dead letters as JSON lines")
+    export.add_argument("path", metavar="SPOOL")
+    export.add_argument("ids", nargs="*", type=int, metavar="ID", help="default: all")
+    export.add_argument("-o", "--output", metavar="FILE", help="default: stdout")
+    export.add_argument("--details", action="store_true",
+                        help="write {id, failed_at, status, reason, command} records")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen action."""
+    if not Path(args.path).is_file():
+        print(f"ga-ee-bridge spool: no such spool: {args.path}", file=sys.stderr)
+        return EXIT_USAGE
+    action = {"list": _list, "retry": _retry, "export": _export}[args.action]
+    return action(args)
+
+
+def _describe(letter: DeadLetter) -> str:
+    data = letter.command.get("data") or {}
+    what = data.get("event_type") or letter.command.get("name")
+    when = dt.datetime.fromtimestamp(letter.failed_at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    status = f"HTTP {letter.status}" if letter.status else "rejected"
+    return f"{letter.id}\t{when}\t{what}\t{status}: {letter.reason}"
+
+
+def _list(args: argparse.Namespace) -> int:
+    spool = Spool(args.path)
+    try:
+        letters = spool.dead_letters()
+        if args.json:
+            for letter in letters:
+                print(json.dumps(letter.to_dict(), ensure_ascii=False))
+            return EXIT_OK
+        counts = spool.counts()
+        print(f"{counts['pending']} pending, {counts['dead']} dead letter(s)")
+        for letter in letters:
+            print(_describe(letter))
+        return EXIT_OK
+    finally:
+        spool.close()
+
+
+def _export(args: argparse.Namespace) -> int:
+    spool = Spool(args.path)
+    try:
+        letters = spool.dead_letters(args.ids or None)
+    finally:
+        spool.close()
+    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    try:
+        for letter in letters:
+            record = letter.to_dict() if args.details else dict(letter.command)
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    print(f"exported {len(letters)} dead letter(s)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _retry(args: argparse.Namespace) -> int:
+    spool = Spool(args.path)
+    try:
+        count = spool.retry(args.ids or None)
+    finally:
+        spool.close()
+    print(f"{count} dead letter(s) put back", file=sys.stderr)
+    if not has_connection(args):
+        print("no project token configured: they go out with the next client using this spool",
+              file=sys.stderr)
+        return EXIT_OK
+    try:
+        client = client_from_args(args, spool=args.path, exit_timeout=0.0)
+    except (ConfigError, ValueError) as error:
+        print(f"ga-ee-bridge spool: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    client.flush()
+    client.close(0)
+    stats = client.stats
+    print(f"sent: {stats.accepted} accepted, {stats.failed} failed", file=sys.stderr)
+    for reason, n in stats.failures.most_common(10):
+        print(f"  {n} x {reason}", file=sys.stderr)
+    if stats.failed == 0:
+        return EXIT_OK
+    return EXIT_PARTIAL if stats.accepted else EXIT_FAILURE
