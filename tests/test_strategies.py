@@ -92,7 +92,7 @@ def _section_items(obj: Any, kind: str, key: str) -> Any:
 
 
 DIRT: dict[str, Callable[[Any], bool]] = {
-    "dollar price": lambda o: '"$' in _text(o),
+    "dollar price": lambda o: re.search(r'"\$-?[0-9]', _text(o)) is not None,
     "thousands comma": lambda o: any(f"{d},{d}" in _text(o) for d in "123456789"),
     "decimal comma with grouping": lambda o: "." in _text(o) and ",00" in _text(o),
     "narrow space grouping": lambda o: "\u202f" in _text(o),
