@@ -254,7 +254,8 @@ class JsonForm:
         try:
             yield from _json_values(scanner, keep_text)
         except _BrokenJson as err:
-            yield err.line, err.index, None, Broken(err.message, err.text)
+            message = f"{err.message}; everything before it was read, nothing after it"
+            yield err.line, err.index, None, Broken(message, err.text)
 
 
 #: Input forms in detection order; the first whose ``detect`` accepts the head reads the input.
