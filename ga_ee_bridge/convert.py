@@ -461,7 +461,7 @@ class Converter:
             return
         stats.ecommerce += 1
         if parsed.dropped:
-            self._note_dropped(line, parsed.dropped)
+            self._note_dropped(line, self._container(page, index), parsed.dropped)
         groups = self._events(parsed)
         try:
             ids, ids_json = self._ids(page)
@@ -686,13 +686,15 @@ class Converter:
         self.stats.ecommerce += 1
         self._reject(line, index, page, INVALID_ECOMMERCE, errors, push)
 
-    def _note_dropped(self, line: int, dropped: tuple[str, ...]) -> None:
+    def _note_dropped(self, line: int, container: str, dropped: tuple[str, ...]) -> None:
         stats = self.stats
         for path in dropped:
-            general = _INDEX.sub("[]", path)
+            general = "ecommerce." + _INDEX.sub("[]", path)
             stats.dropped[general] += 1
             if general not in stats.dropped_first:
-                stats.dropped_first[general] = f"{self.name}:{line}"
+                stats.dropped_first[general] = f"{self.name}:{line}" + (
+                    f" {container}" if container else ""
+                )
 
 
 # -- running: one process or several ---------------------------------------------------------

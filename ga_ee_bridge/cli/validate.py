@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
         status = run_items(args, options, "none", stats, handle)
         for path, count in stats.dropped.most_common():
             out.write(f"{stats.dropped_first[path]} {path}: warning: not an Enhanced Ecommerce "
-                      f"field, left out ({count:,} pushes)\n")
+                      f"field, left out ({count:,} push{'es' if count > 1 else ''}; the first "
+                      "here)\n")
         out.flush()
     except BrokenPipeError:
         return EXIT_FAILURE
