@@ -1,5 +1,6 @@
-"""Converting dumps: pages, customer ids, time, duplicates, rejects, the same output for any jobs."""
+"""Converting dumps: pages, ids, time, duplicates, rejects, the same output for any jobs."""
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -378,6 +379,6 @@ def test_every_ecommerce_push_is_converted_or_rejected_and_time_goes_forward(tmp
     for command in commands:
         pages.setdefault(command["customer_ids"]["cookie"], []).append(command["timestamp"])
     for stamps in pages.values():
-        assert all(a < b for a, b in zip(stamps, stamps[1:], strict=False))
+        assert all(a < b for a, b in itertools.pairwise(stamps))
         assert all(math.isfinite(s) for s in stamps)
     assert len(pages) <= max(1, steps.count("gtm"))

@@ -87,7 +87,7 @@ def test_a_truncated_json_list_keeps_what_came_before_and_says_where(tmp_path):
     cut = text.index('"detail"')
     records = list(read_dump(write(tmp_path / "x.json", text[:cut])))
     assert pushes(records[:2]) == PUSHES[:2]
-    line, index, broken = records[2]
+    _line, index, broken = records[2]
     assert isinstance(broken, Broken) and index == 2
     assert "ends inside push [2]" in broken.message
     start = text.index('{"ecommerce')
