@@ -41,36 +41,50 @@ def _merged(old: Any, new: Any) -> Any:
 class DataModel:
     """The data-model state of one page.
 
-    ``only`` limits the state to the top-level names a caller will read (the first segments of
-    its paths); other keys are not stored, which keeps merging cheap and memory small. Every key of
-    a push is merged when ``only`` is None.
+    ``only`` limits the state to what a caller will read: dotted paths (``"user.email"``,
+    ``"gtm.start"``); a pushed key is kept when it lies on or under one of them, so that
+    ``{"gtm.uniqueEventId": 7}`` costs nothing when only ``gtm.start`` is read. Every key is
+    merged when ``only`` is None.
     """
 
-    __slots__ = ("_only", "state")
+    __slots__ = ("_dotted", "_heads", "_paths", "state")
 
     def __init__(self, initial: Mapping[str, Any] | None = None, *,
                  only: Iterable[str] | None = None):
-        self._only: frozenset[str] | None = None if only is None else frozenset(only)
+        self._paths = None if only is None else tuple(split_path(path) for path in only)
+        self._heads = None if self._paths is None else frozenset(p[0] for p in self._paths)
+        self._dotted: dict[str, bool] = {}
         self.state: dict[str, Any] = {}
         if initial:
             self.push(initial)
 
+    def _wanted(self, key: str) -> bool:
+        """Whether a dotted key lies on or under a wanted path (cached: keys repeat)."""
+        wanted = self._dotted.get(key)
+        if wanted is None:
+            parts = tuple(key.split("."))
+            assert self._paths is not None
+            wanted = self._dotted[key] = any(
+                path[: len(parts)] == parts[: len(path)] for path in self._paths
+            )
+        return wanted
+
     def push(self, push: Mapping[str, Any]) -> None:
         """Merge one dataLayer push (a JSON object) into the state."""
-        only = self._only
+        heads = self._heads
         state = self.state
         for key, value in push.items():
             if key in NOT_MERGED:
                 continue
             if "." in key:
-                head, _, rest = key.partition(".")
-                if only is not None and head not in only:
+                if heads is not None and not self._wanted(key):
                     continue
+                head, _, rest = key.partition(".")
                 # GTM expands "a.b.c": v into {"a": {"b": {"c": v}}} before merging.
                 for part in reversed(rest.split(".")):
                     value = {part: value}
                 key = head
-            elif only is not None and key not in only:
+            elif heads is not None and key not in heads:
                 continue
             state[key] = _merged(state.get(key), value)
 

@@ -16,8 +16,34 @@ from ga_ee_bridge.events import EVENT_COMMAND
 
 __all__ = ["ENCODERS", "Encoder", "dumps"]
 
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"not JSON: {value!r}")
+
+
+def _make_dumps() -> Callable[[Any], str]:
+    """``json.dumps`` (same separators, ASCII) refusing NaN and infinities, built once.
+
+    ``JSONEncoder.encode`` builds its C encoder on every call; for millions of small objects
+    building it once halves the cost. Falls back to ``encode`` without the C accelerator.
+    """
+    encoder = json.JSONEncoder(allow_nan=False)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return encoder.encode
+    # markers=None: no cycle check (decoded JSON has no cycles).
+    iterencode = make(None, _refuse, json.encoder.encode_basestring_ascii, None, ": ", ", ",
+                      False, False, False)
+    join = "".join
+
+    def dumps(value: Any) -> str:
+        return join(iterencode(value, 0))
+
+    return dumps
+
+
 #: ``json.dumps`` refusing NaN and infinities, which the Tracking API cannot read.
-dumps = json.JSONEncoder(allow_nan=False).encode
+dumps = _make_dumps()
 
 #: ``encode(customer_ids, ids_json, event_type, timestamp_seconds_or_None, properties)``.
 Encoder = Callable[[dict[str, Any], str, str, float | None, dict[str, Any]], Any]
