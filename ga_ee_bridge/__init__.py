@@ -2,13 +2,23 @@
 
 Read GA Enhanced Ecommerce payloads (:func:`parse_ecommerce`), map them to Exponea track events with
 the web SDK's taxonomy (:func:`to_exponea_events`), and build Tracking API commands from them
-(:meth:`TrackEvent.to_command`).
+(:meth:`TrackEvent.to_command`); convert whole dataLayer dumps with :func:`convert_dump`.
 """
 
 from __future__ import annotations
 
 import logging
 
+from ga_ee_bridge.convert import (
+    ConvertOptions,
+    ConvertStats,
+    IdSpec,
+    Reject,
+    convert_dump,
+    push_to_ecommerce,
+)
+from ga_ee_bridge.datamodel import DataModel
+from ga_ee_bridge.dumps import DumpError, read_dump
 from ga_ee_bridge.errors import EcommerceError
 from ga_ee_bridge.events import EventList, TrackEvent
 from ga_ee_bridge.mappings import MAPPINGS, to_exponea_events
@@ -22,11 +32,20 @@ __version__ = "0.1.0"
 __all__ = [
     "KINDS",
     "MAPPINGS",
+    "ConvertOptions",
+    "ConvertStats",
+    "DataModel",
+    "DumpError",
     "Ecommerce",
     "EcommerceError",
     "EventList",
+    "IdSpec",
+    "Reject",
     "TrackEvent",
     "__version__",
+    "convert_dump",
     "parse_ecommerce",
+    "push_to_ecommerce",
+    "read_dump",
     "to_exponea_events",
 ]

@@ -13,7 +13,6 @@ already had one (GTM loading again means a new page view). Pushes before a page'
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -40,6 +39,7 @@ from ga_ee_bridge.dumps import (
     input_name,
     is_gtm_js,
     is_page_object,
+    jsonl_blocks,
     open_input,
 )
 from ga_ee_bridge.encoders import ENCODERS, Encoder
@@ -55,6 +55,7 @@ __all__ = [
     "ConvertStats",
     "IdSpec",
     "Reject",
+    "Run",
     "Segment",
     "convert_dump",
     "iter_results",
@@ -257,7 +258,14 @@ class Segment(NamedTuple):
     events: list[tuple[str, Any]]
 
 
-Item = Segment | Reject
+class Run(NamedTuple):
+    """Several pushes' encoded commands, joined (from worker processes: less to pickle)."""
+
+    text: str
+    counts: dict[str, int]
+
+
+Item = Segment | Reject | Run
 
 
 class _PushError(Exception):
@@ -720,10 +728,13 @@ class Converter:
 
 #: Records converted between two hand-overs to the caller (one process).
 BATCH = 2000
-#: Records per task for a worker process (cut at page boundaries only).
+#: Records per worker task for framed records (JSON lists); cut at page boundaries only.
 TASK_RECORDS = 4000
-#: A page longer than this many records is converted in the main process, in order.
+#: Bytes per worker task for JSON lines; cut at page boundaries only.
+TASK_BYTES = 1 << 20
+#: A page longer than this (records, or bytes of JSON lines) is converted in the main process.
 LONG_PAGE = 200_000
+LONG_BYTES = 1 << 26
 
 
 def _not_a_dump(name: str, err: DumpError, stats: ConvertStats) -> Reject:
@@ -735,11 +746,13 @@ def iter_results(
     inputs: Iterable[str], options: ConvertOptions, *, encoder: str = "commands", jobs: int = 1,
     stats: ConvertStats | None = None,
 ) -> Iterator[list[Item]]:
-    """Batches of :class:`Segment`/:class:`Reject`, in input order, before duplicate removal.
+    """Batches of :class:`Segment`/:class:`Run`/:class:`Reject`, in input order, before
+    duplicate removal.
 
     ``encoder`` names an entry of :data:`~ga_ee_bridge.encoders.ENCODERS`. With ``jobs`` > 1 the
-    records are framed here and converted by that many worker processes, page by page; the
-    result is the same as with one. Raises :class:`DumpError` for an input that cannot be opened.
+    input is framed here, cut at page boundaries, and converted by that many worker processes;
+    the result is the same as with one. Raises :class:`DumpError` for an input that cannot be
+    opened.
     """
     stats = stats if stats is not None else ConvertStats()
     encode = ENCODERS[encoder]
@@ -784,28 +797,109 @@ def _serial(path: str, options: ConvertOptions, encode: Encoder,
         out.clear()
 
 
-_WORKER: tuple[ConvertOptions, Encoder] | None = None
+_WORKER: tuple[ConvertOptions, Encoder, bool] | None = None
 
 
 def _init_worker(options: ConvertOptions, encoder: str) -> None:
     global _WORKER
-    _WORKER = (options, ENCODERS[encoder])
+    _WORKER = (options, ENCODERS[encoder], encoder == "commands")
 
 
-def _work(name: str, records: list[RawRecord]) -> tuple[list[Item], ConvertStats]:
-    assert _WORKER is not None
-    options, encode = _WORKER
-    converter = Converter(options, encode, name)
+def _feed_lines(converter: Converter, pieces: list[tuple[int, bytes]]) -> None:
+    """Feed whole JSON lines (``(first line number, bytes)`` pieces) as JSONL reading does."""
     feed = converter.feed
-    for record in records:
-        feed(record)
+    for first, data in pieces:
+        for number, line in enumerate(data.split(b"\n"), first):
+            if line.strip():
+                feed((number, None, line, UNDECODED))
+
+
+def _work(name: str, records: list[RawRecord] | None,
+          pieces: list[tuple[int, bytes]] | None) -> tuple[list[Item], ConvertStats]:
+    """A worker's task: whole pages, as records or as JSON-lines bytes."""
+    assert _WORKER is not None
+    options, encode, joinable = _WORKER
+    converter = Converter(options, encode, name)
+    if pieces is not None:
+        _feed_lines(converter, pieces)
+    else:
+        feed = converter.feed
+        for record in records or ():
+            feed(record)
     converter.finish()
-    return converter.out, converter.stats
+    out = _joined(converter.out) if joinable else converter.out
+    return out, converter.stats
 
 
-def _candidate(raw: Any) -> bool:
-    """Could this undecoded line be a ``gtm.js`` push or a page object? (cheap, no decoding)."""
-    return b"gtm.js" in raw or b"dataLayer" in raw or b"\\u" in raw
+def _joined(items: list[Item]) -> list[Item]:
+    """Commands of pushes that are no purchase joined into :class:`Run`s (in order)."""
+    result: list[Item] = []
+    texts: list[str] = []
+    counts: dict[str, int] = {}
+    for item in items:
+        if type(item) is Segment and item.transaction is None:
+            for event_type, text in item.events:
+                texts.append(text)
+                counts[event_type] = counts.get(event_type, 0) + 1
+            continue
+        if texts:
+            result.append(Run("".join(texts), counts))
+            texts, counts = [], {}
+        result.append(item)
+    if texts:
+        result.append(Run("".join(texts), counts))
+    return result
+
+
+_CANDIDATE = re.compile(rb"gtm\.js|dataLayer|\\u")
+
+
+class _Framer:
+    """Where pages begin, seen from the main process, exactly as :class:`Converter` decides."""
+
+    __slots__ = ("after_page", "has_gtm", "in_object")
+
+    def __init__(self) -> None:
+        self.has_gtm = self.in_object = self.after_page = False
+
+    def boundary(self, value: Any) -> bool:
+        """Whether a page begins at the record whose (decoded, if known) value this is."""
+        boundary = self.after_page
+        self.after_page = False
+        if type(value) is PageStart:
+            boundary = self.in_object = True
+        elif value is PAGE_END:
+            self.in_object = self.has_gtm = False
+            self.after_page = True
+        elif is_page_object(value):
+            boundary = self.after_page = True
+            self.has_gtm = False
+        elif not self.in_object and is_gtm_js(value):
+            boundary = boundary or self.has_gtm
+            self.has_gtm = True
+        return boundary
+
+    def line_boundaries(self, block: bytes) -> list[int]:
+        """Offsets in a block of whole JSON lines where pages begin (candidates only decoded)."""
+        found: list[int] = []
+        if self.after_page:
+            found.append(0)
+            self.after_page = False
+        last_start = -1
+        for match in _CANDIDATE.finditer(block):
+            start = block.rfind(b"\n", 0, match.start()) + 1
+            if start == last_start:
+                continue
+            last_start = start
+            end = block.find(b"\n", match.start())
+            end = len(block) if end < 0 else end + 1
+            value = _decode_line(block[start:end])
+            if self.boundary(value):
+                found.append(start)
+            if self.after_page:
+                found.append(end)
+                self.after_page = False
+        return found
 
 
 def _parallel(inputs: list[str], options: ConvertOptions, encoder: str, jobs: int,
@@ -823,6 +917,12 @@ def _parallel(inputs: list[str], options: ConvertOptions, encoder: str, jobs: in
 
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
                              initargs=(options, encoder)) as pool:
+
+        def submit(name: str, records: list[RawRecord] | None,
+                   pieces: list[tuple[int, bytes]] | None) -> Iterator[list[Item]]:
+            pending.append(pool.submit(_work, name, records, pieces))
+            yield from collect(2 * jobs)
+
         for path in inputs:
             stream, form, problem = _open(path, stats)
             if problem is not None:
@@ -831,60 +931,107 @@ def _parallel(inputs: list[str], options: ConvertOptions, encoder: str, jobs: in
                 continue
             name = input_name(path)
             with stream:
-                chunk: list[RawRecord] = []
-                local: Converter | None = None  # converting a long page here, in order
-                has_gtm = in_object = False
-                after_page = False
-                for record in form.raw_records(stream, keep_text=True):
-                    line, index, raw, value = record
-                    if value is UNDECODED and _candidate(raw):
-                        with contextlib.suppress(ValueError):
-                            value = json.loads(raw)
-                    # Page boundaries, exactly where Converter starts a page.
-                    boundary = after_page
-                    after_page = False
-                    if type(value) is PageStart:
-                        boundary, in_object = True, True
-                    elif value is PAGE_END:
-                        in_object, has_gtm, after_page = False, False, True
-                    elif is_page_object(value):
-                        boundary, after_page, has_gtm = True, True, False
-                    elif not in_object and is_gtm_js(value):
-                        boundary = boundary or has_gtm
-                        has_gtm = True
-                    if boundary:
-                        if local is not None:
-                            local.finish()
-                            stats.add(local.stats)
-                            yield local.out
-                            local = None
-                        elif len(chunk) >= TASK_RECORDS:
-                            pending.append(pool.submit(_work, name, chunk))
-                            chunk = []
-                            yield from collect(2 * jobs)
-                    if raw is not None and value is not UNDECODED:
-                        record = (line, index, raw, UNDECODED)  # text pickles faster
-                    if local is not None:
-                        local.feed(record)
-                        if len(local.out) >= BATCH:
-                            yield local.out[:]
-                            local.out.clear()
-                        continue
-                    chunk.append(record)
-                    if len(chunk) > LONG_PAGE:
-                        yield from collect(0)
-                        local = Converter(options, encode, name)
-                        for earlier in chunk:
-                            local.feed(earlier)
-                        chunk = []
-                if local is not None:
-                    local.finish()
-                    stats.add(local.stats)
-                    yield local.out
-                elif chunk:
-                    pending.append(pool.submit(_work, name, chunk))
-            yield from collect(2 * jobs)
+                if form.name == "jsonl":
+                    yield from _parallel_lines(stream, name, options, encode, stats, submit,
+                                               collect)
+                else:
+                    yield from _parallel_records(form.raw_records(stream, keep_text=True), name,
+                                                 options, encode, stats, submit, collect)
         yield from collect(0)
+
+
+Submit = Callable[[str, "list[RawRecord] | None", "list[tuple[int, bytes]] | None"],
+                  Iterator[list[Item]]]
+Collect = Callable[[int], Iterator[list[Item]]]
+
+
+def _parallel_lines(stream: Any, name: str, options: ConvertOptions, encode: Encoder,
+                    stats: ConvertStats, submit: Submit, collect: Collect
+                    ) -> Iterator[list[Item]]:
+    """JSON lines in blocks: the main process only looks at lines that may begin a page."""
+    framer = _Framer()
+    pieces: list[tuple[int, bytes]] = []
+    size = 0
+    local: Converter | None = None  # converting a long page here, in order
+    for first, block in jsonl_blocks(stream):
+        cuts = framer.line_boundaries(block)
+        done = 0
+        line = first
+        for cut in cuts:
+            if local is not None:
+                _feed_lines(local, [(line, block[done:cut])])
+                line += block.count(b"\n", done, cut)
+                done = cut
+                local.finish()
+                stats.add(local.stats)
+                yield local.out
+                local = None
+            elif size + cut - done >= TASK_BYTES:
+                pieces.append((line, block[done:cut]))
+                line += block.count(b"\n", done, cut)
+                done = cut
+                yield from submit(name, None, pieces)
+                pieces, size = [], 0
+        rest = block[done:]
+        if local is not None:
+            _feed_lines(local, [(line, rest)])
+            yield local.out[:]
+            local.out.clear()
+            continue
+        pieces.append((line, rest))
+        size += len(rest)
+        if size > LONG_BYTES:
+            yield from collect(0)
+            local = Converter(options, encode, name)
+            _feed_lines(local, pieces)
+            pieces, size = [], 0
+    if local is not None:
+        local.finish()
+        stats.add(local.stats)
+        yield local.out
+    elif pieces:
+        yield from submit(name, None, pieces)
+
+
+def _parallel_records(records: Iterable[RawRecord], name: str, options: ConvertOptions,
+                      encode: Encoder, stats: ConvertStats, submit: Submit, collect: Collect
+                      ) -> Iterator[list[Item]]:
+    """Framed records (JSON text): decoded here to find pages, sent on as their text."""
+    framer = _Framer()
+    chunk: list[RawRecord] = []
+    local: Converter | None = None
+    for record in records:
+        line, index, raw, value = record
+        if framer.boundary(value):
+            if local is not None:
+                local.finish()
+                stats.add(local.stats)
+                yield local.out
+                local = None
+            elif len(chunk) >= TASK_RECORDS:
+                yield from submit(name, chunk, None)
+                chunk = []
+        if raw is not None and value is not UNDECODED:
+            record = (line, index, raw, UNDECODED)  # text pickles faster than objects
+        if local is not None:
+            local.feed(record)
+            if len(local.out) >= BATCH:
+                yield local.out[:]
+                local.out.clear()
+            continue
+        chunk.append(record)
+        if len(chunk) > LONG_PAGE:
+            yield from collect(0)
+            local = Converter(options, encode, name)
+            for earlier in chunk:
+                local.feed(earlier)
+            chunk = []
+    if local is not None:
+        local.finish()
+        stats.add(local.stats)
+        yield local.out
+    elif chunk:
+        yield from submit(name, chunk, None)
 
 
 class _Deduplicator:
@@ -917,11 +1064,14 @@ def kept_items(
     for batch in iter_results(inputs, options, encoder=encoder, jobs=jobs, stats=stats):
         kept: list[Item] = []
         for item in batch:
-            if type(item) is Segment:
-                if not keep(item):
+            kind = type(item)
+            if kind is Segment:
+                if not keep(item):  # type: ignore[arg-type]
                     continue
-                for event_type, _ in item.events:
+                for event_type, _ in item.events:  # type: ignore[union-attr]
                     events[event_type] += 1
+            elif kind is Run:
+                events.update(item.counts)  # type: ignore[union-attr]
             kept.append(item)
         yield kept
 
@@ -958,8 +1108,8 @@ def convert_dump(
     paths = [inputs] if isinstance(inputs, str) else list(inputs)
     for batch in kept_items(paths, options, encoder="dict", jobs=jobs, stats=stats):
         for item in batch:
-            if type(item) is Segment:
+            if isinstance(item, Segment):
                 for _, command in item.events:
                     yield command
-            else:
-                yield item  # type: ignore[misc]
+            elif isinstance(item, Reject):
+                yield item

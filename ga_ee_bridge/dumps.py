@@ -45,6 +45,7 @@ __all__ = [
     "input_name",
     "is_gtm_js",
     "is_page_object",
+    "jsonl_blocks",
     "open_input",
     "read_dump",
 ]
@@ -500,6 +501,27 @@ def _object(sc: _Scanner, line: int) -> Iterator[RawRecord]:
         yield line, None, None, PageStart(meta, "dataLayer")
         yield from held
     yield sc.line_at(sc.pos), None, None, PAGE_END
+
+
+def jsonl_blocks(stream: IO[bytes], size: int = _CHUNK) -> Iterator[tuple[int, bytes]]:
+    """Whole lines in blocks of about ``size`` bytes: ``(number of the first line, bytes)``."""
+    number = 1
+    carry = b""
+    while True:
+        data = stream.read(size)
+        if not data:
+            if carry:
+                yield number, carry
+            return
+        if carry:
+            data = carry + data
+        cut = data.rfind(b"\n") + 1
+        if not cut:  # a line longer than a block: read on
+            carry = data
+            continue
+        block, carry = data[:cut], data[cut:]
+        yield number, block
+        number += block.count(b"\n")
 
 
 def decode_raw(record: RawRecord) -> Iterator[Record]:

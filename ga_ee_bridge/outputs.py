@@ -14,7 +14,7 @@ import tempfile
 from collections import Counter
 from typing import IO, Any
 
-from ga_ee_bridge.convert import ConvertStats, Reject, Segment
+from ga_ee_bridge.convert import ConvertStats, Reject, Run, Segment
 
 __all__ = ["CommandsWriter", "CsvWriter", "RejectsWriter", "csv_cell", "format_summary"]
 
@@ -27,9 +27,12 @@ class CommandsWriter:
     def __init__(self, stream: IO[str]):
         self.stream = stream
 
-    def write(self, segment: Segment) -> None:
-        """Write the commands of one push."""
-        self.stream.write("".join([line for _, line in segment.events]))
+    def write(self, segment: Segment | Run) -> None:
+        """Write the commands of one push (or of a run of pushes)."""
+        if isinstance(segment, Run):
+            self.stream.write(segment.text)
+        else:
+            self.stream.write("".join([line for _, line in segment.events]))
 
     def close(self) -> list[str]:
         """Flush; returns the files written (none: the stream belongs to the caller)."""

@@ -351,6 +351,8 @@ def many_pages(count):
 def test_the_output_is_the_same_whatever_the_jobs(tmp_path, monkeypatch, name):
     monkeypatch.setattr(convert_module, "TASK_RECORDS", 50)  # many tasks for a small input
     monkeypatch.setattr(convert_module, "LONG_PAGE", 400)
+    monkeypatch.setattr(convert_module, "TASK_BYTES", 3000)
+    monkeypatch.setattr(convert_module, "LONG_BYTES", 20_000)
     pushes = many_pages(200)
     pushes[500:500] = [detail(f"L{i}") for i in range(450)]  # one page too long for a task
     one = run(tmp_path, pushes, name=name, ids=["registered=user.email"])
