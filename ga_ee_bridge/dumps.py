@@ -503,8 +503,9 @@ def _object(sc: _Scanner, line: int) -> Iterator[RawRecord]:
     yield sc.line_at(sc.pos), None, None, PAGE_END
 
 
-def jsonl_blocks(stream: IO[bytes], size: int = _CHUNK) -> Iterator[tuple[int, bytes]]:
+def jsonl_blocks(stream: IO[bytes], size: int | None = None) -> Iterator[tuple[int, bytes]]:
     """Whole lines in blocks of about ``size`` bytes: ``(number of the first line, bytes)``."""
+    size = size or _CHUNK
     number = 1
     carry = b""
     while True:

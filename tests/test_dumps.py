@@ -170,3 +170,15 @@ def test_the_shipped_fixtures_read_without_broken_records():
         records = list(read_dump(str(path)))
         assert records, path
         assert not any(isinstance(value, Broken) for _, _, value in records), path
+
+
+def test_jsonl_blocks_hold_whole_lines_with_their_numbers(tmp_path):
+    text = b"".join(b'{"n": %d, "pad": "%s"}\n' % (i, b"x" * (i * 7 % 50)) for i in range(40))
+    path = write(tmp_path / "x.jsonl", text + b'{"last": true}')  # no final newline
+    stream, _ = open_input(path)
+    blocks = list(dumps.jsonl_blocks(stream, 32))  # most lines are longer than a block
+    assert b"".join(block for _, block in blocks) == text + b'{"last": true}'
+    for first, block in blocks:
+        assert block.endswith(b"\n") or block == b'{"last": true}'
+        assert json.loads(block.split(b"\n")[0]) == ({"last": True} if first == 41 else
+                                                     json.loads(text.split(b"\n")[first - 1]))
