@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 from ga_ee_bridge.datamodel import DataModel, split_path
 from ga_ee_bridge.dumps import (
     PAGE_END,
+    READ_ERRORS,
     UNDECODED,
     Broken,
     DumpError,
@@ -41,6 +42,7 @@ from ga_ee_bridge.dumps import (
     is_page_object,
     jsonl_blocks,
     open_input,
+    unreadable,
 )
 from ga_ee_bridge.encoders import ENCODERS, Encoder
 from ga_ee_bridge.errors import EcommerceError, flatten_messages, format_path
@@ -953,7 +955,21 @@ def _parallel_lines(stream: Any, name: str, options: ConvertOptions, encode: Enc
     pieces: list[tuple[int, bytes]] = []
     size = 0
     local: Converter | None = None  # converting a long page here, in order
-    for first, block in jsonl_blocks(stream):
+    blocks = jsonl_blocks(stream)
+    last = 1
+    while True:
+        try:
+            first, block = next(blocks)
+        except StopIteration:
+            break
+        except READ_ERRORS as err:
+            # Everything read so far goes on as usual, then the reject (see JsonLinesForm).
+            yield from _lines_then(pieces, local, name, options, encode, stats, submit)
+            broken = Converter(options, encode, name, stats)
+            broken.feed((last, None, None, unreadable(err, f"line {last}")))
+            yield broken.out
+            return
+        last = first + block.count(b"\n")
         cuts = framer.line_boundaries(block)
         done = 0
         line = first
@@ -985,6 +1001,13 @@ def _parallel_lines(stream: Any, name: str, options: ConvertOptions, encode: Enc
             local = Converter(options, encode, name)
             _feed_lines(local, pieces)
             pieces, size = [], 0
+    yield from _lines_then(pieces, local, name, options, encode, stats, submit)
+
+
+def _lines_then(pieces: list[tuple[int, bytes]], local: Converter | None, name: str,
+                options: ConvertOptions, encode: Encoder, stats: ConvertStats,
+                submit: Submit) -> Iterator[list[Item]]:
+    """The end of JSON lines: finish the long page converted here, or send the last task."""
     if local is not None:
         local.finish()
         stats.add(local.stats)

@@ -69,6 +69,16 @@ _BOMS = (b"\xef\xbb\xbf",)
 GZIP_MAGIC = b"\x1f\x8b"
 
 
+#: What reading a damaged input raises (a truncated or corrupt gzip stream, an I/O error).
+READ_ERRORS = (OSError, EOFError)
+
+
+def unreadable(err: BaseException, where: str) -> Broken:
+    """The :class:`Broken` record for an input that cannot be read on from ``where``."""
+    return Broken(f"the input cannot be read on from {where}: {err}; everything before it was "
+                  "read", "")
+
+
 class DumpError(Exception):
     """An input that cannot be read at all (missing file, not a dump); the message says why."""
 
@@ -161,8 +171,53 @@ class _Prefixed(io.RawIOBase):
         super().close()
 
 
+class _Steady(io.RawIOBase):
+    """Reads its source in fixed pieces, whoever asks and for how much.
+
+    A damaged gzip stream then breaks at the same byte for every reader, which keeps the output
+    the same whatever ``--jobs`` is.
+    """
+
+    PIECE = 1 << 16
+
+    def __init__(self, source: IO[bytes]):
+        self._source = source
+        self._data = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if not self._data:
+            piece = self._source.read(self.PIECE)  # may raise: then again on the next call
+            if not piece:
+                return 0
+            self._data = memoryview(piece)
+        size = min(len(buffer), len(self._data))
+        buffer[:size] = self._data[:size]
+        self._data = self._data[size:]
+        return size
+
+    def close(self) -> None:
+        self._source.close()
+        super().close()
+
+
 def _peek(stream: IO[bytes], size: int) -> tuple[bytes, IO[bytes]]:
-    head = stream.read(size)
+    """The first ``size`` bytes and a stream replaying them; a damaged stream gives what it can
+    (its error comes again when reading on)."""
+    pieces: list[bytes] = []
+    got = 0
+    try:
+        while got < size:
+            piece = stream.read(min(8192, size - got))
+            if not piece:
+                break
+            pieces.append(piece)
+            got += len(piece)
+    except READ_ERRORS:
+        pass
+    head = b"".join(pieces)
     return head, io.BufferedReader(_Prefixed(head, stream), _CHUNK)
 
 
@@ -178,12 +233,8 @@ def open_input(path: str) -> tuple[IO[bytes], bytes]:
         raise DumpError(f"cannot read {path}: {err.strerror or err}") from None
     head, stream = _peek(raw, HEAD_SIZE)
     if head.startswith(GZIP_MAGIC):
-        unzipped = gzip.GzipFile(fileobj=stream, mode="rb")
-        try:
-            head, stream = _peek(unzipped, HEAD_SIZE)  # type: ignore[arg-type]
-        except (OSError, EOFError) as err:
-            stream.close()
-            raise DumpError(f"cannot read {path}: broken gzip data: {err}") from None
+        unzipped = _Steady(gzip.GzipFile(fileobj=stream, mode="rb"))  # type: ignore[arg-type]
+        head, stream = _peek(unzipped, HEAD_SIZE)  # type: ignore[arg-type]
     for bom in _BOMS:
         if head.startswith(bom):
             stream.read(len(bom))
@@ -234,9 +285,13 @@ class JsonLinesForm:
 
     def raw_records(self, stream: IO[bytes], *, keep_text: bool) -> Iterator[RawRecord]:
         """Each non-blank line, undecoded."""
-        for number, line in enumerate(stream, 1):
-            if line.strip():
-                yield number, None, line, UNDECODED
+        number = 0
+        try:
+            for number, line in enumerate(stream, 1):
+                if line.strip():
+                    yield number, None, line, UNDECODED
+        except READ_ERRORS as err:
+            yield number + 1, None, None, unreadable(err, f"line {number + 1}")
 
 
 class JsonForm:
@@ -308,6 +363,8 @@ class _Scanner:
             chunk = self._read(max(_CHUNK, len(self.buf) - self.pos))
         except UnicodeDecodeError as err:
             raise self.broken(f"not UTF-8 text ({err.reason})", None, self.pos) from None
+        except READ_ERRORS as err:
+            raise self.broken(f"the input cannot be read on: {err}", None, self.pos) from None
         self.base += self.pos
         self.buf = self.buf[self.pos:] + chunk
         self._counted -= self.pos
@@ -504,25 +561,43 @@ def _object(sc: _Scanner, line: int) -> Iterator[RawRecord]:
 
 
 def jsonl_blocks(stream: IO[bytes], size: int | None = None) -> Iterator[tuple[int, bytes]]:
-    """Whole lines in blocks of about ``size`` bytes: ``(number of the first line, bytes)``."""
+    """Whole lines in blocks of about ``size`` bytes: ``(number of the first line, bytes)``.
+
+    Reads with ``read1`` so that nothing read is lost when the input breaks: the whole lines
+    before the break come out, then the read error is raised.
+    """
     size = size or _CHUNK
+    read1 = stream.read1  # type: ignore[attr-defined]
     number = 1
-    carry = b""
+    pending: list[bytes] = []
+    pending_size = 0
     while True:
-        data = stream.read(size)
+        try:
+            data = read1(size)
+        except READ_ERRORS:
+            whole = b"".join(pending)
+            cut = whole.rfind(b"\n") + 1
+            if cut:
+                yield number, whole[:cut]
+            raise
         if not data:
-            if carry:
-                yield number, carry
+            if pending:
+                yield number, b"".join(pending)
             return
-        if carry:
-            data = carry + data
-        cut = data.rfind(b"\n") + 1
-        if not cut:  # a line longer than a block: read on
-            carry = data
+        pending.append(data)
+        pending_size += len(data)
+        if pending_size < size:
             continue
-        block, carry = data[:cut], data[cut:]
+        whole = b"".join(pending)
+        cut = whole.rfind(b"\n") + 1
+        if not cut:  # a line longer than a block: read on
+            pending = [whole]
+            continue
+        block = whole[:cut]
         yield number, block
         number += block.count(b"\n")
+        pending = [whole[cut:]] if cut < len(whole) else []
+        pending_size = len(whole) - cut
 
 
 def decode_raw(record: RawRecord) -> Iterator[Record]:

@@ -216,3 +216,27 @@ def test_quiet_and_progress_bar_on_a_terminal(tmp_path):
     assert done.returncode == 0
     assert b"pushes" in shown and b"ga-ee-bridge: read 19 pushes" in shown
     assert b"\r" in shown  # the bar redraws in place
+
+
+def test_a_truncated_gzip_keeps_what_came_before_whatever_the_jobs(tmp_path):
+    lines_ = [json.dumps({"gtm.start": (T0 + i) * 1000, "event": "gtm.js"}) + "\n" +
+              json.dumps({"ecommerce": {"detail": {"products": [{"id": f"P{i}"}]}}}) + "\n"
+              for i in range(20000)]
+    whole = gzip.compress("".join(lines_).encode())
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(whole[: len(whole) * 2 // 3])
+    results = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out{jobs}.jsonl"
+        done = cli("convert", path, "--jobs", jobs, "-o", out)
+        assert done.returncode == 3, done.stderr
+        rejects = tmp_path / f"out{jobs}.jsonl.rejects.jsonl"
+        results.append((out.read_bytes(), rejects.read_bytes()))
+    assert results[0] == results[1]
+    commands = lines(results[0][0])
+    assert len(commands) > 5000
+    assert [c["data"]["properties"]["product_id"] for c in commands] == [
+        f"P{i}" for i in range(len(commands))]
+    (reject,) = lines(results[0][1])
+    assert "cannot be read on from line" in reject["errors"][0]["message"]
+    assert reject["line"] in (2 * len(commands) + 1, 2 * len(commands) + 2)
