@@ -167,6 +167,7 @@ def test_the_output_is_byte_identical_whatever_the_jobs(tmp_path):
         (["--timestamp", "a..b"], "bad path"),
         (["--jobs", "-1"], "--jobs"),
         (["--kind", "purchases"], "invalid choice"),
+        (["-o", "x.jsonl", "--rejects", "x.jsonl"], "must not be the --output"),
     ],
 )
 def test_usage_errors_exit_2(args, message):

@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from typing import IO, Any
 
 from ga_ee_bridge.convert import (
@@ -143,6 +144,10 @@ def run_items(
     except DumpError as err:
         print(f"ga-ee-bridge: {err}", file=sys.stderr)
         return EXIT_FAILURE
+    except BrokenProcessPool:
+        print("ga-ee-bridge: a worker process died (out of memory?); run again with fewer "
+              "--jobs", file=sys.stderr)
+        return EXIT_FAILURE
     finally:
         if progress is not None:
             progress.close()
@@ -179,6 +184,11 @@ def run(args: argparse.Namespace) -> int:
         rejects_path = os.path.join(output, "rejects.jsonl")
     else:
         rejects_path = output + ".rejects.jsonl"
+
+    if rejects_path is not None and output is not None and (
+        os.path.abspath(rejects_path) == os.path.abspath(output)
+    ):
+        return usage_error(PROG, "--rejects must not be the --output file")
 
     stats = ConvertStats()
     started = time.perf_counter()
