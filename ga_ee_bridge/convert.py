@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import re
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ga_ee_bridge.datamodel import DataModel, split_path
 from ga_ee_bridge.dumps import (
@@ -50,6 +48,9 @@ from ga_ee_bridge.mappings import get_mapping, resolve_kinds
 from ga_ee_bridge.model import Ecommerce
 from ga_ee_bridge.readers import parse_ecommerce
 from ga_ee_bridge.timestamps import TimestampError, to_micros
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = [
     "DEFAULT_TIMESTAMP_PATHS",
@@ -906,6 +907,9 @@ class _Framer:
 
 def _parallel(inputs: list[str], options: ConvertOptions, encoder: str, jobs: int,
               stats: ConvertStats) -> Iterator[list[Item]]:
+    import multiprocessing  # here: most runs use one process
+    from concurrent.futures import ProcessPoolExecutor
+
     encode = ENCODERS[encoder]
     context = multiprocessing.get_context("fork" if "fork" in
                                           multiprocessing.get_all_start_methods() else None)

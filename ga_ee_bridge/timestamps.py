@@ -12,8 +12,6 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from dateutil.parser import isoparse
-
 from ga_ee_bridge.errors import show
 
 __all__ = ["TimestampError", "micros_to_seconds", "to_micros"]
@@ -53,6 +51,8 @@ def _text_to_micros(text: str) -> int:
     if _NUMERIC.fullmatch(text):
         number = float(text) if any(c in text for c in ".eE") else int(text)
         return _number_to_micros(number, text)
+    from dateutil.parser import isoparse  # here: most dumps carry numbers
+
     try:
         moment = isoparse(text.strip())
     except (ValueError, OverflowError):
