@@ -9,7 +9,9 @@ process, measures:
 - ``convert`` with ``--jobs 1`` and ``--jobs 2``;
 
 and prints pushes/s, CPU seconds, peak RSS (the largest process, from ``wait4``), the ratio
-ours/floor, the RSS growth from the smallest to the largest size and the jobs speed-up.
+ours/floor (wall and CPU), the RSS growth from the smallest to the largest size and the jobs
+speed-up (wall, and the bound its CPU time allows on two idle cores: a shared machine's other
+processes take cores away, which the load average printed before each size shows).
 
     python benchmarks/bench_convert.py                  # 100k and 1M pushes, JSONL
     python benchmarks/bench_convert.py --form json --sizes 100000
@@ -173,6 +175,11 @@ def main() -> None:
                           str(out), "-q", "--id", "registered=user.email", "--jobs", "2"],
             }
             results[size] = {}
+            load = os.getloadavg()[0]
+            if load > 0.5:
+                print(f"warning: load average {load:.2f} before measuring: other processes "
+                      "compete for the CPUs, wall times (and the jobs speed-up) suffer",
+                      flush=True)
             for name, command in runs.items():
                 best = min((measure(command) for _ in range(options.repeat)),
                            key=lambda run: run["wall"])
@@ -181,9 +188,11 @@ def main() -> None:
                       f"{best['cpu']:7.2f} s cpu {size / best['wall']:>10,.0f} pushes/s "
                       f"peak RSS {best['rss']:6.1f} MiB", flush=True)
             floor, one, two = (results[size][key] for key in ("floor", "jobs1", "jobs2"))
-            print(f"{size:>9,} pushes: ours/floor {one['wall'] / floor['wall']:.2f} "
-                  f"(target <= 6), jobs 2 vs 1 {one['wall'] / two['wall']:.2f}x "
-                  "(target >= 1.6)", flush=True)
+            print(f"{size:>9,} pushes: ours/floor {one['wall'] / floor['wall']:.2f} wall, "
+                  f"{one['cpu'] / floor['cpu']:.2f} cpu (target <= 6); jobs 2 vs 1 "
+                  f"{one['wall'] / two['wall']:.2f}x wall (target >= 1.6), "
+                  f"{2 * one['cpu'] / two['cpu']:.2f}x at most on 2 idle cores "
+                  f"(cpu {two['cpu'] / one['cpu']:.2f} of jobs 1)", flush=True)
     small, large = min(results), max(results)
     if small != large:
         growth = results[large]["jobs1"]["rss"] / results[small]["jobs1"]["rss"]

@@ -439,9 +439,9 @@ class Converter:
         self._pending = None
 
     def _broken(self, line: int, index: int | None, broken: Broken) -> None:
-        self.stats.rejects[BROKEN_JSON] += 1
+        self.stats.rejects[broken.reason] += 1
         self.out.append(
-            Reject(self.name, line, index, BROKEN_JSON, (("", broken.message, None),),
+            Reject(self.name, line, index, broken.reason, (("", broken.message, None),),
                    broken.text)
         )
 

@@ -76,7 +76,7 @@ READ_ERRORS = (OSError, EOFError)
 def unreadable(err: BaseException, where: str) -> Broken:
     """The :class:`Broken` record for an input that cannot be read on from ``where``."""
     return Broken(f"the input cannot be read on from {where}: {err}; everything before it was "
-                  "read", "")
+                  "read", "", "unreadable input")
 
 
 class DumpError(Exception):
@@ -85,10 +85,14 @@ class DumpError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Broken:
-    """Text that is not JSON: ``message`` says what and where; ``text`` is what was read."""
+    """Text that is not JSON: ``message`` says what and where; ``text`` is what was read.
+
+    ``reason`` is the reject reason it becomes.
+    """
 
     message: str
     text: str
+    reason: str = "broken JSON"
 
 
 @dataclass(frozen=True, slots=True)
@@ -538,7 +542,8 @@ def _object(sc: _Scanner, line: int) -> Iterator[RawRecord]:
                     f"page metadata {key!r} comes after a dataLayer of more than {HOLD_PUSHES} "
                     "pushes and was not applied; write the metadata keys before 'dataLayer'"
                 )
-                yield key_line, None, None, Broken(message, json.dumps({key: value}))
+                yield key_line, None, None, Broken(message, json.dumps({key: value}),
+                                                   "bad page metadata")
             else:
                 meta[key] = value
         char = sc.peek()

@@ -239,5 +239,6 @@ def test_a_truncated_gzip_keeps_what_came_before_whatever_the_jobs(tmp_path):
     assert [c["data"]["properties"]["product_id"] for c in commands] == [
         f"P{i}" for i in range(len(commands))]
     (reject,) = lines(results[0][1])
+    assert reject["reason"] == "unreadable input"
     assert "cannot be read on from line" in reject["errors"][0]["message"]
     assert reject["line"] in (2 * len(commands) + 1, 2 * len(commands) + 2)

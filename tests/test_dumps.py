@@ -141,6 +141,7 @@ def test_a_long_page_object_streams_and_reports_late_metadata(tmp_path, monkeypa
     assert records[0][2] == PageStart({}, "dataLayer")
     assert pushes(records[1:6]) == [{"i": i} for i in range(5)]
     assert isinstance(records[6][2], Broken) and "'url' comes after" in records[6][2].message
+    assert records[6][2].reason == "bad page metadata"
 
 
 def test_lists_one_after_another_are_separate_pages(tmp_path):
