@@ -35,8 +35,9 @@ def add_dump_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="dump files: JSON list, JSONL or {\"dataLayer\": [...]} object, "
                         "gzip-compressed or not; '-' reads standard input")
-    parser.add_argument("--kind", default="all", choices=("all", *KINDS),
-                        help="convert only this ecommerce section (default: all)")
+    parser.add_argument("--kind", default="all", choices=("all", *KINDS), metavar="KIND",
+                        help="convert only this ecommerce section: " + ", ".join(KINDS)
+                        + " (default: all)")
     parser.add_argument("--mapping", default="sdk", choices=tuple(MAPPINGS),
                         help="sdk: typed values (default); sdk-exact: what the web SDK sends")
     parser.add_argument("--tracked-via", metavar="TEXT",
