@@ -671,7 +671,8 @@ class Converter:
                         (event.event_type,
                          encode(ids, ids_json, event.event_type, seconds, properties))
                     )
-                segments.append(Segment(transaction, encoded))
+                if encoded:
+                    segments.append(Segment(transaction, encoded))
         except ValueError as err:  # NaN or infinity, which JSON cannot carry
             self._reject(line, index, page, INVALID_ECOMMERCE,
                          [("ecommerce", f"cannot be sent as JSON: {err}", None)], push)
