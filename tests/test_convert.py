@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ga_ee_bridge import convert as convert_module
-from ga_ee_bridge import dumps
+from ga_ee_bridge import dumps, parallel
 from ga_ee_bridge.convert import (
     ConvertOptions,
     ConvertStats,
@@ -350,10 +350,10 @@ def many_pages(count):
 
 @pytest.mark.parametrize("name", ["many.json", "many.jsonl"])
 def test_the_output_is_the_same_whatever_the_jobs(tmp_path, monkeypatch, name):
-    monkeypatch.setattr(convert_module, "TASK_RECORDS", 50)  # many tasks for a small input
-    monkeypatch.setattr(convert_module, "LONG_PAGE", 400)
-    monkeypatch.setattr(convert_module, "TASK_BYTES", 3000)
-    monkeypatch.setattr(convert_module, "LONG_BYTES", 20_000)
+    monkeypatch.setattr(parallel, "TASK_RECORDS", 50)  # many tasks for a small input
+    monkeypatch.setattr(parallel, "LONG_PAGE", 400)
+    monkeypatch.setattr(parallel, "TASK_BYTES", 3000)
+    monkeypatch.setattr(parallel, "LONG_BYTES", 20_000)
     monkeypatch.setattr(dumps, "_CHUNK", 4096)  # JSON lines come in blocks of this size
     pushes = many_pages(200)
     pushes[500:500] = [detail(f"L{i}") for i in range(450)]  # one page too long for a task
