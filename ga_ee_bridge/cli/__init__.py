@@ -10,7 +10,7 @@ from collections.abc import Sequence
 __all__ = ["main"]
 
 # Subcommand modules under ga_ee_bridge.cli, each with add_parser(subparsers) and run(args) -> int.
-COMMANDS: tuple[str, ...] = ("send", "spool")
+COMMANDS: tuple[str, ...] = ("convert", "validate", "send", "spool")
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

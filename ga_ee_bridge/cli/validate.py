@@ -1,0 +1,70 @@
+"""``ga-ee-bridge validate``: read dumps as ``convert`` does and report every problem."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from ga_ee_bridge.cli.convert import (
+    EXIT_FAILURE,
+    add_dump_options,
+    check_inputs,
+    options_from_args,
+    run_items,
+    usage_error,
+)
+from ga_ee_bridge.convert import ConvertStats, Item, Reject
+from ga_ee_bridge.outputs import format_summary
+
+__all__ = ["add_parser", "run"]
+
+PROG = "ga-ee-bridge validate"
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``validate``."""
+    parser = subparsers.add_parser(
+        "validate", help="check dataLayer dumps: every problem as file:line path: message",
+        description="Read dumps exactly as 'convert' does, write nothing, and report every "
+        "problem on standard output as 'file:line path: message'. Exit status: 0 no problem, "
+        "3 problems found, 2 usage error, 1 failure.",
+    )
+    add_dump_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``validate``; returns the exit status."""
+    try:
+        options = options_from_args(args)
+    except ValueError as err:
+        return usage_error(PROG, str(err))
+    if args.jobs < 0:
+        return usage_error(PROG, "--jobs must be 0 (one per CPU) or more")
+    problem = check_inputs(PROG, args.inputs)
+    if problem:
+        print(f"{PROG}: {problem}", file=sys.stderr)
+        return EXIT_FAILURE
+    stats = ConvertStats()
+    started = time.perf_counter()
+    out = sys.stdout
+
+    def handle(item: Item) -> None:
+        if type(item) is Reject:
+            for line in item.report_lines():
+                out.write(f"{line} [{item.reason}]\n")
+
+    try:
+        status = run_items(args, options, "none", stats, handle)
+        for path, count in stats.dropped.most_common():
+            out.write(f"{stats.dropped_first[path]} {path}: warning: not an Enhanced Ecommerce "
+                      f"field, left out ({count:,} push{'es' if count > 1 else ''}; the first "
+                      "here)\n")
+        out.flush()
+    except BrokenPipeError:
+        return EXIT_FAILURE
+    if not args.quiet:
+        print(format_summary(stats, time.perf_counter() - started), file=sys.stderr)
+    return status
