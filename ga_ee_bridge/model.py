@@ -24,6 +24,7 @@ __all__ = [
     "Product",
     "Promotion",
     "Section",
+    "item_path",
 ]
 
 #: The section names of GA's ``ecommerce`` object, in the order the web SDK sends them.
@@ -184,17 +185,14 @@ class Ecommerce:
             paths.extend(f"{section.kind}.{key}" for key in section.dropped)
             action_keys = section.action_field.dropped
             paths.extend(f"{section.kind}.actionField.{key}" for key in action_keys)
-            list_key = _LIST_KEYS.get(section.kind, section.kind)
             for index, item in enumerate(section.items):
-                prefix = f"{list_key}[{index}]" if section.kind == "impressions" else (
-                    f"{section.kind}.{list_key}[{index}]"
-                )
+                prefix = item_path(section.kind, index)
                 paths.extend(f"{prefix}.{key}" for key in item.dropped)
         return tuple(paths)
 
 
-_LIST_KEYS = {
-    **{kind: "products" for kind in PRODUCT_KINDS},
-    **{kind: "promotions" for kind in PROMOTION_KINDS},
-    "impressions": "impressions",
-}
+def item_path(kind: str, index: int) -> str:
+    """The UA path of a section's item: ``purchase.products[2]``, ``impressions[0]``..."""
+    if kind == "impressions":
+        return f"impressions[{index}]"
+    return f"{kind}.{'promotions' if kind in PROMOTION_KINDS else 'products'}[{index}]"

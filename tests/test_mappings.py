@@ -197,3 +197,12 @@ def test_a_parsed_ecommerce_is_accepted():
 
     parsed = parse_ecommerce(ORDER)
     assert to_exponea_events(parsed) == to_exponea_events(ORDER)
+
+
+def test_more_than_255_properties_is_an_error_naming_the_item():
+    dims = {f"dimension{i}": "x" for i in range(1, 260)}
+    ecommerce = {"add": {"products": [{"id": "a"}, {"id": "b", **dims}]}}
+    with pytest.raises(EcommerceError, match=r"add\.products\[1\]: 26\d properties") as info:
+        to_exponea_events(ecommerce)
+    assert info.value.paths == ["add.products[1]"]
+    assert len(to_exponea_events(ecommerce, mapping="sdk-exact")) == 2  # the SDK drops them

@@ -9,8 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ga_ee_bridge.errors import EcommerceError
 from ga_ee_bridge.events import TrackEvent
-from ga_ee_bridge.model import ActionField, Ecommerce, FieldObject, Section
+from ga_ee_bridge.model import (
+    PROMOTION_KINDS,
+    ActionField,
+    Ecommerce,
+    FieldObject,
+    Section,
+)
 
 __all__ = [
     "ACTION_FIELD_PROPERTIES",
@@ -81,11 +88,13 @@ PROMOTION_PROPERTIES: tuple[tuple[str, str], ...] = (
 ITEM_PROPERTIES: dict[str, tuple[tuple[str, str], ...]] = {
     kind: (
         IMPRESSION_PROPERTIES if kind == "impressions"
-        else PROMOTION_PROPERTIES if kind in ("promoView", "promoClick")
+        else PROMOTION_PROPERTIES if kind in PROMOTION_KINDS
         else PRODUCT_PROPERTIES
     )
     for kind in SECTION_EVENTS
 }
+#: The Tracking API's limit of properties per event.
+MAX_PROPERTIES = 255
 #: The refund summary's extra property: "partial" with products, else "full".
 REFUND_TYPE = "refund_type"
 
@@ -106,22 +115,36 @@ def section_events(
     base: dict[str, Any] = {"tracked_via": tracked_via}
     if currency is not None:
         base["currency_code"] = currency
-    if section.kind != "impressions" and section.kind not in ("promoView", "promoClick"):
+    if section.kind != "impressions" and section.kind not in PROMOTION_KINDS:
         _copy(base, section.action_field, ACTION_FIELD_PROPERTIES, read)
     events: list[TrackEvent] = []
     if item_event is not None:
         item_properties = ITEM_PROPERTIES[section.kind]
-        for item in section.items:
+        for index, item in enumerate(section.items):
             properties = dict(base)
             _copy(properties, item, item_properties, read)
             if keep_custom and item.custom:
                 properties.update(item.custom)
+                if len(properties) > MAX_PROPERTIES:
+                    raise _too_many(section.kind, index, len(properties))
             events.append(TrackEvent(item_event, properties))
     if summary_event is not None:
         if section.kind == "refund":
             base[REFUND_TYPE] = "partial" if section.has_products else "full"
         events.append(TrackEvent(summary_event, base))
     return events
+
+
+def _too_many(kind: str, index: int, count: int) -> EcommerceError:
+    """The error for an item whose custom keys take an event past the API's property limit."""
+    message = (
+        f"{count} properties with its custom dimensions and metrics; "
+        f"Exponea takes at most {MAX_PROPERTIES}"
+    )
+    if kind == "impressions":
+        return EcommerceError({kind: {index: [message]}})
+    list_key = "promotions" if kind in PROMOTION_KINDS else "products"
+    return EcommerceError({kind: {list_key: {index: [message]}}})
 
 
 def _copy(
