@@ -287,7 +287,7 @@ class Converter:
         """A file-level form's record: its pages, each unit converted like a push."""
         stats = self.stats
         for page in expand(line, index, record, self.options):
-            if type(page) is Broken:
+            if isinstance(page, Broken):
                 self._broken(line, index, page)
                 continue
             self._start(PageStart(page.meta, ""))
@@ -475,9 +475,10 @@ class Converter:
     def _no_timestamp(self, page: _Page, held: tuple[Any, ...], why: str) -> None:
         line, index, push = held[:3]
         paths = ", ".join(".".join(path) for path in self._ts_paths)
+        hint = f"{push.time_hint}, " if type(push) is Unit and push.time_hint else ""
         message = (
-            f"no timestamp: none of {paths} was set before {why}; pass --timestamp PATH, or "
-            "--no-timestamp-ok to let the server use its receive time"
+            f"no timestamp: none of {paths} was set before {why}; {hint}pass --timestamp "
+            "PATH, or --no-timestamp-ok to let the server use its receive time"
         )
         self._reject(line, index, page, NO_TIMESTAMP, [(".".join(self._ts_paths[0]), message,
                                                         None)], push, state=True)

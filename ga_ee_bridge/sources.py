@@ -1,4 +1,4 @@
-"""File-level forms in the converter: Measurement Protocol hits, BigQuery rows, analytics.js commands.
+"""File-level forms in the converter: MP hits, BigQuery rows, analytics.js commands.
 
 A :class:`~ga_ee_bridge.dumps.Source` record (framed by its form in :mod:`ga_ee_bridge.dumps`) is
 expanded here, where the converter runs (a worker process with ``--jobs``), into
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ga_ee_bridge.dumps import Broken, Source, broken_line, split_mp_line
@@ -42,9 +42,12 @@ __all__ = ["BROKEN_HIT", "SourcePage", "Unit", "expand"]
 #: Reject reason of a Measurement Protocol line that is no hit at all.
 BROKEN_HIT = "broken hit"
 _CURRENCY_FIELDS = ("&cu", "currencyCode")
+_MP_TIME = ("a Measurement Protocol hit carries no receive time: write the log lines as "
+            'TIME<TAB>HIT or {"timestamp": TIME, "hit": HIT}')
 
 
-class Unit(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Unit:
     """One ecommerce unit of a source record, read: what the converter treats as a push."""
 
     line: int
@@ -61,6 +64,8 @@ class Unit(NamedTuple):
     container: str
     #: How many input pushes (hits, commands) the unit stands for.
     pushes: int = 1
+    #: Added to a ``no timestamp`` reject's message: where this form's time comes from.
+    time_hint: str = ""
 
 
 class SourcePage(NamedTuple):
@@ -140,7 +145,7 @@ def _mp_unit(line: int, index: int | None, receive: Any, hit: str, strict: bool)
         result = _with_dropped(read.ecommerce, read.ignored)
         if not result.sections and not result.dropped_keys:
             result = None  # a pageview or event without ecommerce
-    return Unit(line, index, state, result, hit, params, "")
+    return Unit(line, index, state, result, hit, params, "", time_hint=_MP_TIME)
 
 
 # -- BigQuery export ----------------------------------------------------------------------------
