@@ -300,8 +300,14 @@ class JsonLinesForm:
     name = "jsonl"
 
     def detect(self, head: bytes) -> bool:
-        """JSONL when the first line is a whole JSON object (or the next line starts one)."""
-        if _first_char(head) != b"{":
+        """JSONL when the first line is a whole JSON object (or the next line starts one), or a
+        whole command array (gtag.js ``arguments`` as ``["event", name, params]``)."""
+        first = _first_char(head)
+        if first == b"[":
+            line, whole = _first_line(head)
+            value = _loads(line) if whole else UNDECODED
+            return type(value) is list and bool(value) and type(value[0]) is str
+        if first != b"{":
             return False
         lines = head.lstrip(b" \t\r\n").split(b"\n")
         if len(lines) < 2:
