@@ -23,12 +23,18 @@ from typing import Any, NamedTuple
 
 from ga_ee_bridge.datamodel import split_path
 from ga_ee_bridge.encoders import ENCODERS
+from ga_ee_bridge.errors import EcommerceError
 from ga_ee_bridge.mappings import get_mapping, resolve_kinds
-from ga_ee_bridge.model import Ecommerce
-from ga_ee_bridge.readers import parse_ecommerce
+from ga_ee_bridge.model import KINDS, Ecommerce
+from ga_ee_bridge.readers import READ_SOURCES, detect_source, read_push
+from ga_ee_bridge.readers.bigquery import CUSTOMER_ID_FIELDS
+from ga_ee_bridge.readers.gtag import arguments_of
 
 __all__ = [
     "DEFAULT_TIMESTAMP_PATHS",
+    "FILE_SOURCES",
+    "PUSH_SOURCES",
+    "SOURCES",
     "ConvertOptions",
     "ConvertStats",
     "IdSpec",
@@ -56,19 +62,99 @@ BAD_PAGE = "bad page metadata"
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 
 
-def push_to_ecommerce(push: Any, *, strict: bool = False) -> Ecommerce | None:
-    """The one place a dataLayer push becomes the model: its ``ecommerce``, parsed.
+#: Forms read push by push (in any dataLayer dump), detected per push unless forced.
+PUSH_SOURCES: tuple[str, ...] = READ_SOURCES
+#: Forms read file by file (their own input forms in :data:`ga_ee_bridge.dumps.FORMS`).
+FILE_SOURCES: tuple[str, ...] = ("analyticsjs", "mp", "bq")
+#: Every value of ``--source`` besides ``auto``.
+SOURCES: tuple[str, ...] = (*PUSH_SOURCES, *FILE_SOURCES)
+_UA_KEYS = frozenset(KINDS)
 
-    None when the push carries no ecommerce data (no ``ecommerce`` key, ``null`` or ``{}``);
-    raises :class:`EcommerceError` for bad data. Readers of other forms (GA4, gtag...) replace
-    this function through :attr:`ConvertOptions.reader`.
+
+def push_to_ecommerce(push: Any, *, strict: bool = False, source: str = "auto"
+                      ) -> Ecommerce | None:
+    """The one place a dataLayer push becomes the model: UA, GA4 or gtag.js, detected per push.
+
+    ``source`` forces the form (``"ua"``, ``"ga4"``, ``"gtag"``); ``"auto"`` detects it with
+    :func:`~ga_ee_bridge.readers.detect_source` (UA first: a push with both UA sections and GA4
+    ``items`` reads once, as UA). None when the push carries no ecommerce data (no
+    ``ecommerce``, ``null`` or ``{}``; a gtag.js command or event without ecommerce; a push not
+    in the forced form). A GA4/gtag event with no UA counterpart comes back with
+    ``unsupported_event`` set. Raises :class:`EcommerceError` with paths from the push's root
+    (``ecommerce.items[1].price``, ``2.items[0].price`` for gtag's params).
     """
-    if type(push) is not dict:
-        return None
-    ecommerce = push.get("ecommerce")
-    if ecommerce is None or ecommerce == {}:
-        return None
-    return parse_ecommerce(ecommerce, strict=strict)
+    if type(push) is dict:
+        ecommerce = push.get("ecommerce")
+        if type(ecommerce) is dict:
+            if not ecommerce:
+                return None
+            # The cheap path of UA dumps: a UA section key decides at once (UA first).
+            if source == "ua" or (source == "auto" and not _UA_KEYS.isdisjoint(ecommerce)):
+                return _read(push, "ua", strict)
+        elif ecommerce is None and "0" not in push:
+            return None
+    if source == "auto":
+        found = detect_source(push)
+        if found is None:
+            return None
+        source = found
+    elif source == "gtag":
+        parsed = arguments_of(push)
+        if parsed is None or parsed[0] != "event":
+            return None
+    elif source in ("ua", "ga4"):
+        if type(push) is not dict or push.get("ecommerce") is None:
+            return None
+    else:
+        raise ValueError(
+            f"unknown source {source!r}: expected 'auto' or one of {', '.join(PUSH_SOURCES)}"
+        )
+    result = _read(push, source, strict)
+    if source != "ua" and not result.sections and result.unsupported_event is None and (
+        not result.dropped_keys
+    ):
+        return None  # a gtag.js page_view, a GA4 push with nothing to read
+    return result
+
+
+def _read(push: Any, source: str, strict: bool) -> Ecommerce:
+    try:
+        return read_push(push, source=source, strict=strict)
+    except EcommerceError as err:
+        raise EcommerceError(_rooted(push, source, err.messages)) from None
+
+
+def _rooted(push: Any, source: str, messages: Any) -> Any:
+    """Error messages with paths from the push's root (readers give them from the data)."""
+    if source == "gtag":
+        params: str | int = 2 if isinstance(push, list | tuple) else "2"
+        rooted: dict[Any, Any] = {}
+        inner = {}
+        for key, value in messages.items():
+            if key == "_schema":
+                rooted[key] = value  # about the arguments object itself
+            elif key in ("1", "2"):
+                rooted[int(key) if params == 2 else key] = value
+            else:
+                inner[key] = value
+        if inner:
+            rooted.setdefault(params, {})
+            if isinstance(rooted[params], dict):
+                rooted[params].update(inner)
+            else:
+                rooted[params] = [rooted[params], inner]
+        return rooted
+    if source == "ga4":
+        rooted = {key: value for key, value in messages.items()
+                  if key in ("event", "ecommerce")}
+        inner = {key: value for key, value in messages.items()
+                 if key not in ("event", "ecommerce")}
+        if inner:
+            rooted["ecommerce"] = inner
+        return rooted
+    if source == "ua" and isinstance(push, dict) and "ecommerce" not in push:
+        return messages
+    return {"ecommerce": messages}
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +216,14 @@ class ConvertOptions:
     keep_duplicates: bool = False
     #: Ecommerce pushes held per page while waiting for its first timestamp.
     max_held: int = 1000
+    #: ``auto`` or one of :data:`SOURCES`: the form of every push (UA, GA4, gtag) or every file
+    #: (analytics.js commands, Measurement Protocol hits, BigQuery rows).
+    source: str = "auto"
+    #: BigQuery rows: the id columns tried in order for the customer (``userId`` -> the
+    #: ``registered`` id, ``clientId`` / ``fullVisitorId`` -> ``cookie``).
+    bq_customer_id: tuple[str, ...] = ("fullVisitorId",)
     #: Turns one push into the model (or None); module-level so worker processes can use it.
+    #: Called as ``reader(push, strict=..., source=...)``.
     reader: Callable[..., Ecommerce | None] = push_to_ecommerce
 
     def __post_init__(self) -> None:
@@ -145,6 +238,16 @@ class ConvertOptions:
             raise ValueError(f"customer id given twice: {names}")
         if self.max_held < 1:
             raise ValueError("max_held must be at least 1")
+        if self.source != "auto" and self.source not in SOURCES:
+            raise ValueError(
+                f"unknown source {self.source!r}: expected auto or one of {', '.join(SOURCES)}"
+            )
+        bad = [name for name in self.bq_customer_id if name not in CUSTOMER_ID_FIELDS]
+        if bad or not self.bq_customer_id:
+            raise ValueError(
+                f"bad BigQuery customer id column {', '.join(bad) or '(none)'}: expected one or "
+                f"more of {', '.join(CUSTOMER_ID_FIELDS)}"
+            )
 
     @property
     def timestamp_paths(self) -> tuple[tuple[str, ...], ...]:
@@ -169,6 +272,10 @@ class ConvertStats:
     dropped: Counter[str] = field(default_factory=Counter)
     #: Where each dropped path was first seen (``file:line``).
     dropped_first: dict[str, str] = field(default_factory=dict)
+    #: GA4 / gtag.js ecommerce events with no UA counterpart (``view_cart``...), skipped, by name.
+    unsupported: Counter[str] = field(default_factory=Counter)
+    #: Where each such event was first seen (``file:line``).
+    unsupported_first: dict[str, str] = field(default_factory=dict)
 
     def add(self, other: ConvertStats) -> None:
         """Add the counts of ``other`` (a later part of the same run) to these."""
@@ -183,6 +290,9 @@ class ConvertStats:
         self.dropped.update(other.dropped)
         for path, where in other.dropped_first.items():
             self.dropped_first.setdefault(path, where)
+        self.unsupported.update(other.unsupported)
+        for name, where in other.unsupported_first.items():
+            self.unsupported_first.setdefault(name, where)
 
     @property
     def rejected(self) -> int:
@@ -322,6 +432,8 @@ def convert_dump(
     timestamp: str | None = None,
     no_timestamp_ok: bool = False,
     keep_duplicates: bool = False,
+    source: str = "auto",
+    bq_customer_id: str | Iterable[str] = ("fullVisitorId",),
     jobs: int = 1,
     stats: ConvertStats | None = None,
 ) -> Iterator[dict[str, Any] | Reject]:
@@ -330,6 +442,8 @@ def convert_dump(
     ``inputs``: paths (``-`` for standard input), each a JSON list, JSONL or page object, maybe
     gzipped. ``ids``: :class:`IdSpec`s or ``"NAME=PATH"`` / ``"NAME=:VALUE"`` strings;
     ``timestamp``: the dotted state path of the time (default :data:`DEFAULT_TIMESTAMP_PATHS`).
+    ``source``: ``"auto"`` (detected per file, then per push) or one of :data:`SOURCES`;
+    ``bq_customer_id``: the BigQuery id column(s) tried in order (see docs/cli.md).
     Other options as in :func:`~ga_ee_bridge.to_exponea_events`. Everything comes in input order;
     duplicate purchases are left out (counted in ``stats``) unless ``keep_duplicates``.
     Raises ValueError for bad options and :class:`~ga_ee_bridge.dumps.DumpError` for an input
@@ -339,6 +453,9 @@ def convert_dump(
         kind=kind, mapping=mapping, tracked_via=tracked_via, strict=strict,
         ids=tuple(spec if isinstance(spec, IdSpec) else IdSpec.parse(spec) for spec in ids),
         timestamp=timestamp, no_timestamp_ok=no_timestamp_ok, keep_duplicates=keep_duplicates,
+        source=source,
+        bq_customer_id=(bq_customer_id,) if isinstance(bq_customer_id, str)
+        else tuple(bq_customer_id),
     )
     paths = [inputs] if isinstance(inputs, str) else list(inputs)
     for batch in kept_items(paths, options, encoder="dict", jobs=jobs, stats=stats):

@@ -15,8 +15,16 @@ The form is detected from the content (after gzip, told by its magic bytes), nev
 - ``jsonl``: one JSON value a line (a push or a page object). A line that is not JSON is a
   :class:`Broken` record and reading goes on with the next line.
 
-Forms are pluggable: :data:`FORMS` lists them in detection order; another reader (Measurement
-Protocol query strings, BigQuery rows...) adds an :class:`InputForm` there.
+Three more forms carry other GA data; their records hold a :class:`Source` value that the
+converter expands (:mod:`ga_ee_bridge.sources`), in a worker process with ``--jobs``:
+
+- ``mp``: Measurement Protocol hits, one a line (``/collect`` payloads, ``/batch`` bodies), bare or
+  as ``TIME<TAB>HIT`` or ``{"timestamp": TIME, "hit": HIT}`` (a batch body: hits one a line);
+- ``bq``: GA360 BigQuery export rows (``ga_sessions_*``), one session a line (NDJSON);
+- ``analyticsjs``: analytics.js command lists: a JSON list of ``["ec:addProduct", {...}]``
+  arrays, JSONL of such arrays, or page objects ``{"commands": [...], "timestamp": ...}``.
+
+Forms are pluggable: :data:`FORMS` lists them in detection order.
 """
 
 from __future__ import annotations
@@ -30,6 +38,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
+from ga_ee_bridge.readers.gtag import COMMANDS as GTAG_COMMANDS
+from ga_ee_bridge.readers.mp import is_mp_hit
+
 __all__ = [
     "FORMS",
     "PAGE_END",
@@ -40,6 +51,7 @@ __all__ = [
     "PageStart",
     "RawRecord",
     "Record",
+    "Source",
     "decode_raw",
     "detect_form",
     "input_name",
@@ -105,6 +117,19 @@ class PageStart:
 
     meta: dict[str, Any] = field(default_factory=dict)
     prefix: str = "dataLayer"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A record of a file-level form (``form``: ``mp``, ``bq``, ``analyticsjs``), not decoded yet.
+
+    ``data`` is what the form framed: a line's bytes (``mp``, ``bq``) or ``(meta, commands)``
+    (``analyticsjs``: the page's metadata and its ``(line, index, command)`` triples). The converter
+    expands it into pages (see :mod:`ga_ee_bridge.sources`); each is a page of its own.
+    """
+
+    form: str
+    data: Any
 
 
 class _PageEnd:
@@ -275,8 +300,14 @@ class JsonLinesForm:
     name = "jsonl"
 
     def detect(self, head: bytes) -> bool:
-        """JSONL when the first line is a whole JSON object (or the next line starts one)."""
-        if _first_char(head) != b"{":
+        """JSONL when the first line is a whole JSON object (or the next line starts one), or a
+        whole command array (gtag.js ``arguments`` as ``["event", name, params]``)."""
+        first = _first_char(head)
+        if first == b"[":
+            line, whole = _first_line(head)
+            value = _loads(line) if whole else UNDECODED
+            return type(value) is list and bool(value) and type(value[0]) is str
+        if first != b"{":
             return False
         lines = head.lstrip(b" \t\r\n").split(b"\n")
         if len(lines) < 2:
@@ -318,19 +349,221 @@ class JsonForm:
             yield err.line, err.index, None, Broken(message, err.text)
 
 
+
+
+def _first_line(head: bytes) -> tuple[bytes, bool]:
+    """The first non-blank line of the head, and whether it is whole (a newline ends it)."""
+    stripped = head.lstrip(b" \t\r\n")
+    cut = stripped.find(b"\n")
+    if cut < 0:
+        return stripped, False
+    return stripped[:cut].rstrip(b"\r"), True
+
+
+def _loads(text: bytes) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return UNDECODED
+
+
+def split_mp_line(text: str) -> tuple[Any, str]:
+    """``(receive time or None, hits)`` of one line of a Measurement Protocol log.
+
+    ``TIME<TAB>HIT`` and ``{"timestamp": TIME, "hit": HIT}`` carry the time the hit was received;
+    a bare hit carries none. Raises ValueError for a JSON line without a ``hit`` text.
+    """
+    if text.startswith("{"):
+        value = json.loads(text)
+        if type(value) is not dict or not isinstance(value.get("hit"), str):
+            raise ValueError('expected {"timestamp": ..., "hit": "v=1&t=..."}')
+        return value.get("timestamp"), value["hit"]
+    time, tab, rest = text.partition("\t")
+    if tab:
+        return time.strip(), rest
+    return None, text
+
+
+class _LineForm:
+    """A form read one line a record, each line a :class:`Source` expanded by the converter."""
+
+    name = ""
+
+    def raw_records(self, stream: IO[bytes], *, keep_text: bool) -> Iterator[RawRecord]:
+        """Each non-blank line as a :class:`Source` record."""
+        number = 0
+        name = self.name
+        try:
+            for number, line in enumerate(stream, 1):
+                if line.strip():
+                    yield number, None, None, Source(name, line)
+        except READ_ERRORS as err:
+            yield number + 1, None, None, unreadable(err, f"line {number + 1}")
+
+
+class MeasurementProtocolForm(_LineForm):
+    """``mp``: Measurement Protocol v1 hits, one a line (see :func:`split_mp_line`)."""
+
+    name = "mp"
+
+    def detect(self, head: bytes) -> bool:
+        """The first line is a hit (a query string with ``t`` and ``v``/``tid``, or ``pa``...)."""
+        line, _ = _first_line(head)
+        try:
+            text = line.decode("utf-8")
+            _, hits = split_mp_line(text)
+        except ValueError:
+            return False
+        return is_mp_hit(hits.split("\n", 1)[0])
+
+
+class BigQueryForm(_LineForm):
+    """``bq``: GA360 BigQuery export rows, one session a line (``ga_sessions_*`` as NDJSON)."""
+
+    name = "bq"
+
+    def detect(self, head: bytes) -> bool:
+        """The first line is an object with a ``hits`` list and visit columns."""
+        line, whole = _first_line(head)
+        if not line.startswith(b"{"):
+            return False
+        value = _loads(line)
+        if value is not UNDECODED:
+            return type(value) is dict and type(value.get("hits")) is list and (
+                "visitStartTime" in value or "fullVisitorId" in value or "visitId" in value
+            )
+        # A row longer than the head: its first bytes name the export's columns.
+        return not whole and b'"hits"' in line and (
+            b'"visitStartTime"' in line or b'"fullVisitorId"' in line
+        )
+
+
+_AJS_LIST = re.compile(rb"\[\s*\[\s*\"")
+_AJS_PAGE = re.compile(rb'"commands"\s*:\s*\[')
+
+
+class AnalyticsJsForm:
+    """``analyticsjs``: ``ga()`` command lists: a JSON list of commands, JSONL of commands, or
+    page objects ``{"commands": [...], ...}`` (whole file or one a line).
+
+    A page is a page object, or a run of commands up to the next ``create`` after a ``create``
+    (analytics.js loading again is a new page view).
+    """
+
+    name = "analyticsjs"
+
+    def detect(self, head: bytes) -> bool:
+        """Commands as JSON arrays starting with a command name other than gtag.js's, or page
+        objects holding ``commands``."""
+        stripped = head.lstrip(b" \t\r\n")
+        if _AJS_LIST.match(stripped):
+            value = _loads(_first_line(head)[0])
+            first = value[0] if type(value) is list and value else None
+            if type(first) is list and first and type(first[0]) is str:
+                return self._looks_like_ga(first[0], head)
+            return b"ec:" in head
+        if stripped.startswith(b"["):
+            value = _loads(_first_line(head)[0])
+            if type(value) is list and value and type(value[0]) is str:
+                return self._looks_like_ga(value[0], head)
+            return False
+        if stripped.startswith(b"{"):
+            value = _loads(_first_line(head)[0])
+            if value is not UNDECODED:
+                return type(value) is dict and type(value.get("commands")) is list
+            return bool(_AJS_PAGE.search(stripped[:4096]))
+        return False
+
+    @staticmethod
+    def _looks_like_ga(name: str, head: bytes) -> bool:
+        if name in GTAG_COMMANDS and name != "set":
+            return False  # gtag.js arguments written as arrays: a dataLayer
+        return b'"ec:' in head or b'.ec:' in head or b'"send"' in head or b'"create"' in head
+
+    def raw_records(self, stream: IO[bytes], *, keep_text: bool) -> Iterator[RawRecord]:
+        """One :class:`Source` record a page, holding its metadata and commands."""
+        peek = getattr(stream, "peek", None)
+        head = peek(HEAD_SIZE) if peek is not None else b""
+        stripped = head.lstrip(b" \t\r\n")
+        records: Iterator[RawRecord]
+        if _AJS_LIST.match(stripped) or (
+            stripped.startswith(b"{") and not JsonLinesForm().detect(head)
+        ):
+            records = JsonForm().raw_records(stream, keep_text=False)
+        else:
+            records = JsonLinesForm().raw_records(stream, keep_text=False)
+        yield from _command_pages(records)
+
+
+def _command_pages(records: Iterator[RawRecord]) -> Iterator[RawRecord]:
+    meta: dict[str, Any] = {}
+    commands: list[tuple[int, int | None, Any]] = []
+    created = False
+
+    def page() -> Iterator[RawRecord]:
+        if commands:
+            yield commands[0][0], None, None, Source("analyticsjs", (dict(meta), commands[:]))
+        commands.clear()
+
+    for line, index, raw, value in records:
+        if value is UNDECODED:
+            try:
+                value = json.loads(raw)
+            except ValueError as err:
+                yield from page()
+                created = False
+                yield line, index, None, broken_line(line, raw, err)
+                continue
+        if type(value) is Broken or value is PAGE_END:
+            yield from page()
+            created = False
+            if value is not PAGE_END:
+                yield line, index, None, value
+            continue
+        if type(value) is dict and type(value.get("commands")) is list:
+            yield from page()
+            created = False
+            own = {key: item for key, item in value.items() if key != "commands"}
+            yield line, index, None, Source(
+                "analyticsjs", (own, [(line, i, command) for i, command in
+                                      enumerate(value["commands"])])
+            )
+            continue
+        if type(value) is list and value and type(value[0]) is str and (
+            value[0].rpartition(".")[2] == "create"
+        ):
+            if created:
+                yield from page()
+            created = True
+        commands.append((line, index, value))
+    yield from page()
+
+
 #: Input forms in detection order; the first whose ``detect`` accepts the head reads the input.
-FORMS: list[InputForm] = [JsonLinesForm(), JsonForm()]
+FORMS: list[InputForm] = [
+    MeasurementProtocolForm(), BigQueryForm(), AnalyticsJsForm(), JsonLinesForm(), JsonForm(),
+]
+#: The forms of dataLayer dumps (pushes in UA, GA4 or gtag.js form).
+DATALAYER_FORMS = ("jsonl", "json")
 
 
-def detect_form(head: bytes, *, path: str = "") -> InputForm:
-    """The form of an input from its first bytes; :class:`DumpError` when none matches."""
+def detect_form(head: bytes, *, path: str = "", source: str = "auto") -> InputForm:
+    """The form of an input from its first bytes; :class:`DumpError` when none matches.
+
+    ``source`` naming a file form (``mp``, ``bq``, ``analyticsjs``) picks that form whatever the
+    content; a push form (``ua``, ``ga4``, ``gtag``) allows only the dataLayer forms.
+    """
     for form in FORMS:
-        if form.detect(head):
+        if form.name == source:
+            return form
+    for form in FORMS:
+        if (source == "auto" or form.name in DATALAYER_FORMS) and form.detect(head):
             return form
     shown = head[:40].decode("utf-8", "replace")
     raise DumpError(
         f"{path or 'input'}: not a dataLayer dump (expected a JSON list, JSON lines or a JSON "
-        f"object, optionally gzip-compressed); it starts with {shown!r}"
+        "object, optionally gzip-compressed) nor analytics.js commands, Measurement Protocol "
+        f"hits or BigQuery export rows (--source forces a form); it starts with {shown!r}"
     )
 
 

@@ -150,6 +150,10 @@ def format_summary(stats: ConvertStats, elapsed: float, *, written: str | None =
         f"read {stats.pushes:,} pushes from {stats.inputs} input(s), {stats.pages:,} page(s): "
         f"{stats.ecommerce:,} ecommerce, {stats.skipped:,} without ecommerce (skipped)",
     ]
+    if stats.unsupported:
+        names = ", ".join(f"{name} {count:,}" for name, count in sorted(stats.unsupported.items()))
+        lines.append(f"skipped: {sum(stats.unsupported.values()):,} ecommerce event(s) with no "
+                     f"UA Enhanced Ecommerce counterpart ({names})")
     total = sum(stats.events.values())
     if total:
         per_type = ", ".join(f"{name} {count:,}" for name, count in sorted(stats.events.items()))

@@ -38,6 +38,7 @@ from ga_ee_bridge.dumps import (
     Broken,
     PageStart,
     RawRecord,
+    Source,
     broken_line,
     is_page_object,
 )
@@ -45,6 +46,8 @@ from ga_ee_bridge.encoders import Encoder
 from ga_ee_bridge.errors import EcommerceError, flatten_messages, format_path
 from ga_ee_bridge.mappings import get_mapping, resolve_kinds
 from ga_ee_bridge.model import Ecommerce
+from ga_ee_bridge.readers import READ_SOURCES
+from ga_ee_bridge.sources import Unit, expand
 from ga_ee_bridge.timestamps import TimestampError, to_micros
 
 __all__ = ["Converter", "decode_line"]
@@ -162,6 +165,7 @@ class Converter:
         self._mapping = get_mapping(options.mapping)
         self._tracked_via = options.tracked_via or self._mapping.tracked_via
         self._reader = options.reader
+        self._source = options.source if options.source in READ_SOURCES else "auto"
         self._strict = options.strict
         self._ts_paths = options.timestamp_paths
         self._id_specs = options.ids
@@ -200,6 +204,8 @@ class Converter:
             self._end()
         elif type(value) is Broken:
             self._broken(line, index, value)
+        elif type(value) is Source:
+            self._expand(line, index, value)
         else:
             self.push(line, index, value)
 
@@ -261,18 +267,66 @@ class Converter:
         if page.first_push is _MISSING:
             page.first_push = push
         try:
-            parsed = self._reader(push, strict=self._strict)
+            parsed = self._reader(push, strict=self._strict, source=self._source)
         except EcommerceError as err:
             self._invalid(page, line, index, push, err)
             return
-        if parsed is None:
-            stats.skipped += 1
+        if parsed is None or parsed.unsupported_event is not None:
+            if parsed is not None:
+                self._unsupported(line, self._container(page, index), parsed.unsupported_event)
+            else:
+                stats.skipped += 1
             if page.held:
                 self._try_release(page)
             return
         stats.ecommerce += 1
+        prefix = "2." if parsed.source == "gtag" else "ecommerce."
+        self._convert(page, line, index, push, parsed, prefix, self._container(page, index))
+
+    def _expand(self, line: int, index: int | None, record: Source) -> None:
+        """A file-level form's record: its pages, each unit converted like a push."""
+        stats = self.stats
+        for page in expand(line, index, record, self.options):
+            if isinstance(page, Broken):
+                self._broken(line, index, page)
+                continue
+            self._start(PageStart(page.meta, ""))
+            stats.pushes += page.skipped
+            stats.skipped += page.skipped
+            for unit in page.units:
+                self._unit(unit)
+            self._end()
+
+    def _unit(self, unit: Unit) -> None:
+        stats = self.stats
+        stats.pushes += unit.pushes
+        page = self.page
+        if page is None:
+            page = self.page = self._new_page(unit.line, unit.index)
+        if unit.state:
+            page.model.push(unit.state)
+        if page.first_push is _MISSING:
+            page.first_push = unit.shown
+        result = unit.result
+        if result is None:
+            stats.skipped += unit.pushes
+            if page.held:
+                self._try_release(page)
+            return
+        stats.ecommerce += 1
+        stats.skipped += unit.pushes - 1
+        if isinstance(result, EcommerceError):
+            errors = [(format_path(parts), message, _value_at(unit.root, parts))
+                      for parts, message in flatten_messages(result.messages)]
+            self._reject(unit.line, unit.index, page, INVALID_ECOMMERCE, errors, unit)
+            return
+        self._convert(page, unit.line, unit.index, unit, result, "", unit.container)
+
+    def _convert(self, page: _Page, line: int, index: int | None, push: Any, parsed: Ecommerce,
+                 prefix: str, container: str) -> None:
+        """An ecommerce push (or unit), read: its events, ids and time, emitted or held."""
         if parsed.dropped:
-            self._note_dropped(line, self._container(page, index), parsed.dropped)
+            self._note_dropped(line, container, parsed.dropped, prefix)
         groups = self._events(parsed)
         try:
             ids, ids_json = self._ids(page)
@@ -421,9 +475,10 @@ class Converter:
     def _no_timestamp(self, page: _Page, held: tuple[Any, ...], why: str) -> None:
         line, index, push = held[:3]
         paths = ", ".join(".".join(path) for path in self._ts_paths)
+        hint = f"{push.time_hint}, " if type(push) is Unit and push.time_hint else ""
         message = (
-            f"no timestamp: none of {paths} was set before {why}; pass --timestamp PATH, or "
-            "--no-timestamp-ok to let the server use its receive time"
+            f"no timestamp: none of {paths} was set before {why}; {hint}pass --timestamp "
+            "PATH, or --no-timestamp-ok to let the server use its receive time"
         )
         self._reject(line, index, page, NO_TIMESTAMP, [(".".join(self._ts_paths[0]), message,
                                                         None)], push, state=True)
@@ -463,6 +518,15 @@ class Converter:
 
     # -- problems ----------------------------------------------------------------------------
 
+    def _unsupported(self, line: int, container: str, event: Any) -> None:
+        """A GA4 / gtag.js ecommerce event with no UA counterpart: skipped, counted by name."""
+        stats = self.stats
+        stats.unsupported[event] += 1
+        if event not in stats.unsupported_first:
+            stats.unsupported_first[event] = f"{self.name}:{line}" + (
+                f" {container}" if container else ""
+            )
+
     def _container(self, page: _Page | None, index: int | None) -> str:
         if page is not None and page.in_object:
             return f"{page.prefix}[{index}]"
@@ -475,7 +539,11 @@ class Converter:
         ``state``: the paths are data-model state paths, shown after the push's place
         (``[12] timestamp``).
         """
-        container = self._container(page, index)
+        if type(push) is Unit:
+            container = push.container if state else ""
+            push = push.shown
+        else:
+            container = self._container(page, index)
         join = " " if state else "."
         self.stats.rejects[reason] += 1
         self.out.append(Reject(
@@ -490,18 +558,16 @@ class Converter:
 
     def _invalid(self, page: _Page, line: int, index: int | None, push: Any,
                  err: EcommerceError) -> None:
-        ecommerce = push.get("ecommerce") if type(push) is dict else push
-        errors = []
-        for parts, message in flatten_messages(err.messages):
-            path = format_path(("ecommerce", *parts)) if type(push) is dict else format_path(parts)
-            errors.append((path, message, _value_at(ecommerce, parts)))
+        errors = [(format_path(parts), message, _value_at(push, parts))
+                  for parts, message in flatten_messages(err.messages)]
         self.stats.ecommerce += 1
         self._reject(line, index, page, INVALID_ECOMMERCE, errors, push)
 
-    def _note_dropped(self, line: int, container: str, dropped: tuple[str, ...]) -> None:
+    def _note_dropped(self, line: int, container: str, dropped: tuple[str, ...],
+                      prefix: str) -> None:
         stats = self.stats
         for path in dropped:
-            general = "ecommerce." + _INDEX.sub("[]", path)
+            general = prefix + _INDEX.sub("[]", path)
             stats.dropped[general] += 1
             if general not in stats.dropped_first:
                 stats.dropped_first[general] = f"{self.name}:{line}" + (

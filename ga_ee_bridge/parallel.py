@@ -30,6 +30,7 @@ from ga_ee_bridge.dumps import (
     DumpError,
     PageStart,
     RawRecord,
+    Source,
     detect_form,
     input_name,
     is_gtm_js,
@@ -62,11 +63,12 @@ def _not_a_dump(name: str, err: DumpError, stats: ConvertStats) -> Reject:
     return Reject(name, 1, None, NOT_A_DUMP, (("", str(err), None),), None)
 
 
-def _open(path: str, stats: ConvertStats) -> tuple[Any, Any, Reject | None]:
+def _open(path: str, options: ConvertOptions, stats: ConvertStats
+          ) -> tuple[Any, Any, Reject | None]:
     stream, head = open_input(path)
     stats.inputs += 1
     try:
-        return stream, detect_form(head, path=input_name(path)), None
+        return stream, detect_form(head, path=input_name(path), source=options.source), None
     except DumpError as err:
         stream.close()
         return None, None, _not_a_dump(input_name(path), err, stats)
@@ -74,7 +76,7 @@ def _open(path: str, stats: ConvertStats) -> tuple[Any, Any, Reject | None]:
 
 def run_serial(path: str, options: ConvertOptions, encode: Encoder,
             stats: ConvertStats) -> Iterator[list[Item]]:
-    stream, form, problem = _open(path, stats)
+    stream, form, problem = _open(path, options, stats)
     if problem is not None:
         yield [problem]
         return
@@ -165,7 +167,10 @@ class _Framer:
         """Whether a page begins at the record whose (decoded, if known) value this is."""
         boundary = self.after_page
         self.after_page = False
-        if type(value) is PageStart:
+        if type(value) is Source:  # a page (or pages) of its own
+            boundary = self.after_page = True
+            self.in_object = self.has_gtm = False
+        elif type(value) is PageStart:
             boundary = self.in_object = True
         elif value is PAGE_END:
             self.in_object = self.has_gtm = False
@@ -226,7 +231,7 @@ def run_parallel(inputs: list[str], options: ConvertOptions, encoder: str, jobs:
             yield from collect(2 * jobs)
 
         for path in inputs:
-            stream, form, problem = _open(path, stats)
+            stream, form, problem = _open(path, options, stats)
             if problem is not None:
                 yield from collect(0)
                 yield [problem]

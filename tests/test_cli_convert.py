@@ -186,8 +186,8 @@ def test_failures_exit_1(tmp_path):
 
 
 def test_not_a_dump_is_rejected_and_the_others_converted(tmp_path):
-    text = tmp_path / "hits.txt"
-    text.write_text("v=1&t=pageview\n")
+    text = tmp_path / "notes.txt"
+    text.write_text("shopping list: milk, eggs\n")
     done = cli("convert", text, FIXTURES / "thank-you-reloaded.jsonl", "-q")
     assert done.returncode == 3
     assert len(lines(done.stdout)) == 2

@@ -155,7 +155,7 @@ def test_empty_input_has_no_records(tmp_path):
 
 def test_not_a_dump_and_missing_files(tmp_path):
     with pytest.raises(DumpError, match="not a dataLayer dump"):
-        list(read_dump(write(tmp_path / "x.txt", "v=1&t=event")))
+        list(read_dump(write(tmp_path / "x.txt", "shopping list: milk, eggs")))
     with pytest.raises(DumpError, match="cannot read"):
         list(read_dump(str(tmp_path / "missing.json")))
 

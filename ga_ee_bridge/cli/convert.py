@@ -12,6 +12,7 @@ from typing import IO, Any
 
 from ga_ee_bridge.convert import (
     DEFAULT_TIMESTAMP_PATHS,
+    SOURCES,
     ConvertOptions,
     ConvertStats,
     IdSpec,
@@ -34,7 +35,16 @@ def add_dump_options(parser: argparse.ArgumentParser) -> None:
     """The reading and conversion options ``convert`` and ``validate`` share."""
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="dump files: JSON list, JSONL or {\"dataLayer\": [...]} object, "
-                        "gzip-compressed or not; '-' reads standard input")
+                        "analytics.js commands, Measurement Protocol hits, BigQuery export "
+                        "rows; gzip-compressed or not; '-' reads standard input")
+    parser.add_argument("--source", default="auto", choices=("auto", *SOURCES),
+                        help="the form of the data: auto (default: detected per file, then per "
+                        "push), ua, ga4, gtag (every push read as that form), analyticsjs, mp, "
+                        "bq (every file read as that form)")
+    parser.add_argument("--bq-customer-id", default="fullVisitorId", metavar="COLUMN[,COLUMN]",
+                        help="BigQuery rows: the id column(s) tried in order, userId (-> "
+                        "registered), clientId or fullVisitorId (-> cookie); default "
+                        "fullVisitorId")
     parser.add_argument("--kind", default="all", choices=("all", *KINDS), metavar="KIND",
                         help="convert only this ecommerce section: " + ", ".join(KINDS)
                         + " (default: all)")
@@ -96,6 +106,8 @@ def options_from_args(args: argparse.Namespace) -> ConvertOptions:
         kind=args.kind, mapping=args.mapping, tracked_via=args.tracked_via, strict=args.strict,
         ids=tuple(IdSpec.parse(text) for text in args.ids), timestamp=args.timestamp,
         no_timestamp_ok=args.no_timestamp_ok, keep_duplicates=args.keep_duplicates,
+        source=args.source,
+        bq_customer_id=tuple(name.strip() for name in args.bq_customer_id.split(",")),
     )
 
 

@@ -62,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
             out.write(f"{stats.dropped_first[path]} {path}: warning: not an Enhanced Ecommerce "
                       f"field, left out ({count:,} push{'es' if count > 1 else ''}; the first "
                       "here)\n")
+        for name, count in sorted(stats.unsupported.items()):
+            out.write(f"{stats.unsupported_first[name]}: warning: {name} has no UA Enhanced "
+                      f"Ecommerce counterpart, skipped ({count:,} event{'s' if count > 1 else ''}"
+                      "; the first here)\n")
         out.flush()
     except BrokenPipeError:
         return EXIT_FAILURE
