@@ -10,7 +10,6 @@ retried batch carries identical commands and the server's duplicate removal make
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import os
 import threading
@@ -24,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from ga_ee_bridge.defaults import page_properties
 from ga_ee_bridge.events import CUSTOMER_COMMAND, EVENT_COMMAND
 from ga_ee_bridge.request import DEFAULT_BASE_URL, Credentials, TrackingAPI
 from ga_ee_bridge.sender import OnError, OnSuccess, Sender, SenderStats
@@ -41,16 +41,6 @@ from ga_ee_bridge.validation import (
 __all__ = ["Customer", "Exponea"]
 
 logger = logging.getLogger("ga_ee_bridge.client")
-
-
-@functools.lru_cache(maxsize=1024)
-def user_agent_properties(user_agent: str) -> tuple[tuple[str, str], ...]:
-    """``os``, ``browser`` and ``device`` families from a user agent, like the web SDK's."""
-    from ua_parser import parse  # imported late: loading its rules takes ~0.1 s
-
-    result = parse(user_agent).with_defaults()
-    return (("os", result.os.family), ("browser", result.user_agent.family),
-            ("device", result.device.family))
 
 
 def _timestamp_value(value: float | dt.datetime, where: str) -> float:
@@ -171,11 +161,7 @@ class Exponea:
     def event_properties(self, properties: Mapping[str, Any] | None, *,
                          user_agent: str | None = None, url: str | None = None) -> dict[str, Any]:
         """An event's properties: user-agent ones and ``location``, defaults, then the caller's."""
-        merged: dict[str, Any] = {}
-        if user_agent:
-            merged.update(user_agent_properties(user_agent))
-        if url:
-            merged["location"] = url
+        merged = page_properties(url, user_agent)
         merged.update(self.default_properties)
         if properties:
             merged.update(check_properties(properties))

@@ -15,7 +15,6 @@ import os
 import re
 import uuid
 from collections import deque
-from functools import lru_cache
 from typing import Any
 
 from ga_ee_bridge.convert import (
@@ -32,6 +31,7 @@ from ga_ee_bridge.convert import (
     normalise_id,
 )
 from ga_ee_bridge.datamodel import DataModel
+from ga_ee_bridge.defaults import page_properties
 from ga_ee_bridge.dumps import (
     PAGE_END,
     UNDECODED,
@@ -88,29 +88,7 @@ class _Page:
         self.ids_cache: tuple[Any, ...] | None = None
         self.ts_value: Any = _MISSING
         self.ts_us = 0
-        self.defaults = _page_properties(meta.get("url"), meta.get("user_agent"))
-
-
-@lru_cache(maxsize=256)
-def _user_agent_properties(user_agent: str) -> tuple[tuple[str, str], ...]:
-    from ua_parser import parse  # imported on first use: it loads many regexes
-
-    result = parse(user_agent)
-    return (
-        ("os", result.os.family if result.os else "Other"),
-        ("browser", result.user_agent.family if result.user_agent else "Other"),
-        ("device", result.device.family if result.device else "Other"),
-    )
-
-
-def _page_properties(url: Any, user_agent: Any) -> dict[str, Any]:
-    """What the web SDK adds to every event: ``location`` and ``os``/``browser``/``device``."""
-    properties: dict[str, Any] = {}
-    if isinstance(url, str) and url:
-        properties["location"] = url
-    if isinstance(user_agent, str) and user_agent:
-        properties.update(_user_agent_properties(user_agent))
-    return properties
+        self.defaults = page_properties(meta.get("url"), meta.get("user_agent"))
 
 
 _raw_decode = json.JSONDecoder().raw_decode
