@@ -15,7 +15,6 @@ already had one (GTM loading again means a new page view). Pushes before a page'
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from ga_ee_bridge.model import KINDS, Ecommerce
 from ga_ee_bridge.readers import READ_SOURCES, detect_source, read_push
 from ga_ee_bridge.readers.bigquery import CUSTOMER_ID_FIELDS
 from ga_ee_bridge.readers.gtag import arguments_of
+from ga_ee_bridge.validation import looks_like_email, normalise_email
 
 __all__ = [
     "DEFAULT_TIMESTAMP_PATHS",
@@ -59,7 +59,6 @@ BAD_TIMESTAMP = "bad timestamp"
 NO_TIMESTAMP = "no timestamp"
 BAD_PAGE = "bad page metadata"
 
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 
 
 #: Forms read push by push (in any dataLayer dump), detected per push unless forced.
@@ -192,7 +191,7 @@ def normalise_id(value: Any) -> str | None:
         text = value.strip()
         if not text:
             return None
-        return text.lower() if _EMAIL.fullmatch(text) else text
+        return normalise_email(text) if looks_like_email(text) else text
     if value is None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
