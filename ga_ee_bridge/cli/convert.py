@@ -102,6 +102,8 @@ def usage_error(prog: str, message: str) -> int:
 
 def options_from_args(args: argparse.Namespace) -> ConvertOptions:
     """:class:`ConvertOptions` from parsed arguments; ValueError says what is wrong."""
+    if args.jobs < 0:
+        raise ValueError("--jobs must be 0 (one per CPU) or more")
     return ConvertOptions(
         kind=args.kind, mapping=args.mapping, tracked_via=args.tracked_via, strict=args.strict,
         ids=tuple(IdSpec.parse(text) for text in args.ids), timestamp=args.timestamp,
@@ -177,8 +179,6 @@ def run(args: argparse.Namespace) -> int:
         options = options_from_args(args)
     except ValueError as err:
         return usage_error(PROG, str(err))
-    if args.jobs < 0:
-        return usage_error(PROG, "--jobs must be 0 (one per CPU) or more")
     output = None if args.output in (None, "-") else args.output
     if args.format == "csv" and output is None:
         return usage_error(PROG, "--format csv writes one file per event type: give the "

@@ -41,8 +41,6 @@ def run(args: argparse.Namespace) -> int:
         options = options_from_args(args)
     except ValueError as err:
         return usage_error(PROG, str(err))
-    if args.jobs < 0:
-        return usage_error(PROG, "--jobs must be 0 (one per CPU) or more")
     problem = check_inputs(PROG, args.inputs)
     if problem:
         print(f"{PROG}: {problem}", file=sys.stderr)
