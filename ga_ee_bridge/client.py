@@ -25,6 +25,7 @@ import httpx
 
 from ga_ee_bridge.defaults import page_properties
 from ga_ee_bridge.events import CUSTOMER_COMMAND, EVENT_COMMAND
+from ga_ee_bridge.mappings import to_exponea_events
 from ga_ee_bridge.request import DEFAULT_BASE_URL, Credentials, TrackingAPI
 from ga_ee_bridge.sender import OnError, OnSuccess, Sender, SenderStats
 from ga_ee_bridge.spool import DeadLetter, Spool
@@ -360,8 +361,6 @@ class Customer:
         picks one section or ``"all"``. Returns how many events were queued; ``on_success`` runs
         once all of them were accepted, ``on_error`` once per refused event.
         """
-        from ga_ee_bridge import to_exponea_events
-
         events = to_exponea_events(ecommerce, kind, mapping=mapping, tracked_via=tracked_via,
                                    strict=strict)
         ua, page = user_agent or self.user_agent, url or self.url
