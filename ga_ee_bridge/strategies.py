@@ -127,15 +127,31 @@ _CENTS = st.one_of(
 )
 
 
-@st.composite
-def money_pairs(draw: st.DrawFn, *, dirty: bool = True) -> Pair:
+def _check_decimals(decimals: int | None) -> None:
+    if decimals is not None and not 0 <= decimals <= 6:
+        raise ValueError(f"decimals must be None or 0 to 6, got {decimals!r}")
+
+
+def money_pairs(*, dirty: bool = True, decimals: int | None = None) -> st.SearchStrategy[Pair]:
     """``(value as pushed, float it stands for)`` for a price, revenue, tax or shipping.
 
     Clean: a JSON number or a plain decimal string (``"15.25"``, as Google's examples quote).
     Dirty adds currency text and thousands separators (``"$275.00"``, ``"2,698.00"``,
     ``"1 299,00"``, ``"1.299,00"``, ``"299,00 Kč"``). Zero is drawn often: it must survive.
+
+    ``decimals`` (0 to 6; None: any float) bounds the decimal places of every value, for forms
+    that store money as fixed point: BigQuery's export keeps micros, so ``decimals=6`` draws only
+    amounts it holds exactly.
     """
+    _check_decimals(decimals)
+    return _money_pairs(dirty, decimals)
+
+
+@st.composite
+def _money_pairs(draw: st.DrawFn, dirty: bool, decimals: int | None) -> Pair:
     cents = draw(_CENTS)
+    if decimals is not None and decimals < 2:
+        cents -= cents % 10 ** (2 - decimals)
     value = cents / 100
     form = draw(st.sampled_from(("number", "int", "float", "text") if not dirty else (
         "number", "int", "float", "text", "dirty", "dirty", "dirty",
@@ -146,15 +162,17 @@ def money_pairs(draw: st.DrawFn, *, dirty: bool = True) -> Pair:
         return cents // 100, float(cents // 100)
     if form == "float":
         number = draw(st.floats(0, 1e9, allow_nan=False, allow_infinity=False))
+        if decimals is not None:
+            number = round(number, decimals)
         return number, number
     if form == "text":
         return _money_text(cents, "plain"), value
     return _money_text(cents, draw(st.sampled_from(_DIRTY_MONEY_STYLES))), value
 
 
-def money(*, dirty: bool = True) -> st.SearchStrategy[Any]:
+def money(*, dirty: bool = True, decimals: int | None = None) -> st.SearchStrategy[Any]:
     """A money value as pushed (see :func:`money_pairs` for the value it stands for)."""
-    return money_pairs(dirty=dirty).map(lambda pair: pair[0])
+    return money_pairs(dirty=dirty, decimals=decimals).map(lambda pair: pair[0])
 
 
 @st.composite
@@ -198,9 +216,11 @@ def text_pairs(draw: st.DrawFn, *, dirty: bool = True, kind: str = "text") -> Pa
     return raw, raw.strip() or None
 
 
-def _pair_for(draw: st.DrawFn, type_: str, key: str, dirty: bool) -> Pair:
+def _pair_for(
+    draw: st.DrawFn, type_: str, key: str, dirty: bool, decimals: int | None = None
+) -> Pair:
     if type_ == "money":
-        return draw(money_pairs(dirty=dirty))
+        return draw(_money_pairs(dirty, decimals))
     if type_ == "count":
         if key == "step":
             return draw(count_pairs(dirty=dirty, min_value=1, max_value=6))
@@ -210,7 +230,10 @@ def _pair_for(draw: st.DrawFn, type_: str, key: str, dirty: bool) -> Pair:
     return draw(text_pairs(dirty=dirty, kind=type_))
 
 
-def _field(draw: st.DrawFn, type_: str, key: str, dirty: bool, *, required: bool = False) -> Pair:
+def _field(
+    draw: st.DrawFn, type_: str, key: str, dirty: bool, *, required: bool = False,
+    decimals: int | None = None,
+) -> Pair:
     """A field's pair, sometimes absent or blank (``""``, or ``null`` when dirty)."""
     if not required:
         choice = draw(st.integers(0, 5))
@@ -218,9 +241,9 @@ def _field(draw: st.DrawFn, type_: str, key: str, dirty: bool, *, required: bool
             return _ABSENT, None
         if choice == 1:
             return draw(st.sampled_from(("", None, " ") if dirty else ("",))), None
-    raw, value = _pair_for(draw, type_, key, dirty)
+    raw, value = _pair_for(draw, type_, key, dirty, decimals)
     while required and value is None:
-        raw, value = _pair_for(draw, type_, key, dirty)
+        raw, value = _pair_for(draw, type_, key, dirty, decimals)
     return raw, value
 
 
@@ -229,14 +252,16 @@ def _field(draw: st.DrawFn, type_: str, key: str, dirty: bool, *, required: bool
 def _object_pair(
     draw: st.DrawFn, types: Mapping[str, str], dirty: bool, *,
     keys: Iterable[str] | None = None, required: Iterable[str] = (), id_or_name: bool = False,
-    custom: bool = False,
+    custom: bool = False, decimals: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """One field object: (as pushed, as intended). Keys in a drawn order, as shops write them."""
     wanted = list(types if keys is None else keys)
     raw: dict[str, Any] = {}
     intended: dict[str, Any] = {}
     for key in wanted:
-        value_raw, value = _field(draw, types[key], key, dirty, required=key in required)
+        value_raw, value = _field(
+            draw, types[key], key, dirty, required=key in required, decimals=decimals
+        )
         if value_raw is not _ABSENT:
             raw[key] = value_raw
         if value is not None:
@@ -248,7 +273,7 @@ def _object_pair(
             if draw(st.booleans()):
                 key, pair = f"dimension{index}", draw(text_pairs(dirty=dirty))
             else:
-                key, pair = f"metric{index}", draw(money_pairs(dirty=dirty))
+                key, pair = f"metric{index}", draw(_money_pairs(dirty, decimals))
             raw[key] = pair[0]
             if pair[1] is not None:
                 intended[key] = pair[1]
@@ -261,13 +286,19 @@ def _object_pair(
 
 
 @st.composite
-def _product_pair(draw: st.DrawFn, dirty: bool) -> tuple[dict[str, Any], dict[str, Any]]:
-    return _object_pair(draw, _PRODUCT, dirty, id_or_name=True, custom=True)
+def _product_pair(
+    draw: st.DrawFn, dirty: bool, decimals: int | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    return _object_pair(draw, _PRODUCT, dirty, id_or_name=True, custom=True, decimals=decimals)
 
 
 @st.composite
-def _impression_pair(draw: st.DrawFn, dirty: bool) -> tuple[dict[str, Any], dict[str, Any]]:
-    return _object_pair(draw, _IMPRESSION, dirty, id_or_name=True, custom=True)
+def _impression_pair(
+    draw: st.DrawFn, dirty: bool, decimals: int | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    return _object_pair(
+        draw, _IMPRESSION, dirty, id_or_name=True, custom=True, decimals=decimals
+    )
 
 
 @st.composite
@@ -277,13 +308,15 @@ def _promotion_pair(draw: st.DrawFn, dirty: bool) -> tuple[dict[str, Any], dict[
 
 @st.composite
 def _action_field_pair(
-    draw: st.DrawFn, kind: str, dirty: bool
+    draw: st.DrawFn, kind: str, dirty: bool, decimals: int | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     keys = ACTION_FIELD_KEYS[kind]
     if dirty and draw(st.integers(0, 4)) == 0:  # e.g. "option" inside a purchase actionField
         keys = tuple(key for key in _ACTION_FIELD if key != "id" or "id" in keys)
     required = ("id",) if kind in ("purchase", "refund") else ()
-    return _object_pair(draw, _ACTION_FIELD, dirty, keys=keys, required=required)
+    return _object_pair(
+        draw, _ACTION_FIELD, dirty, keys=keys, required=required, decimals=decimals
+    )
 
 
 def _lists(item: st.SearchStrategy[Any], max_size: int) -> st.SearchStrategy[list[Any]]:
@@ -294,16 +327,24 @@ def _raw(pairs: st.SearchStrategy[list[tuple[Any, Any]]]) -> st.SearchStrategy[l
     return pairs.map(lambda items: [raw for raw, _ in items])
 
 
-def products(*, dirty: bool = True, max_size: int = 3) -> st.SearchStrategy[list[dict[str, Any]]]:
-    """A list of productFieldObjects, each with an ``id`` or a ``name``."""
-    return _raw(_lists(_product_pair(dirty), max_size))
+def products(
+    *, dirty: bool = True, max_size: int = 3, decimals: int | None = None
+) -> st.SearchStrategy[list[dict[str, Any]]]:
+    """A list of productFieldObjects, each with an ``id`` or a ``name``.
+
+    ``decimals`` bounds the decimal places of money, as in :func:`money_pairs`.
+    """
+    _check_decimals(decimals)
+    return _raw(_lists(_product_pair(dirty, decimals), max_size))
 
 
 def impressions(
-    *, dirty: bool = True, max_size: int = 3
+    *, dirty: bool = True, max_size: int = 3, decimals: int | None = None
 ) -> st.SearchStrategy[list[dict[str, Any]]]:
-    """A list of impressionFieldObjects, each with an ``id`` or a ``name``."""
-    return _raw(_lists(_impression_pair(dirty), max_size))
+    """A list of impressionFieldObjects, each with an ``id`` or a ``name`` (``decimals``: as in
+    :func:`money_pairs`)."""
+    _check_decimals(decimals)
+    return _raw(_lists(_impression_pair(dirty, decimals), max_size))
 
 
 def promotions(
@@ -313,25 +354,31 @@ def promotions(
     return _raw(_lists(_promotion_pair(dirty), max_size))
 
 
-def action_fields(kind: str, *, dirty: bool = True) -> st.SearchStrategy[dict[str, Any]]:
+def action_fields(
+    kind: str, *, dirty: bool = True, decimals: int | None = None
+) -> st.SearchStrategy[dict[str, Any]]:
     """An actionFieldObject with the keys Google documents for ``kind`` (see ACTION_FIELD_KEYS).
 
     ``purchase`` and ``refund`` always get an ``id``. Dirty objects sometimes carry keys of other
-    kinds too (``option`` inside a purchase, as seen in real shops).
+    kinds too (``option`` inside a purchase, as seen in real shops). ``decimals`` bounds the
+    decimal places of money, as in :func:`money_pairs`.
     """
+    _check_decimals(decimals)
     if kind not in ACTION_FIELD_KEYS:
         known = ", ".join(ACTION_FIELD_KEYS)
         raise ValueError(f"{kind!r} has no actionField: expected one of {known}")
-    return _action_field_pair(kind, dirty).map(lambda pair: pair[0])
+    return _action_field_pair(kind, dirty, decimals).map(lambda pair: pair[0])
 
 
 # --- sections and whole objects ------------------------------------------------------------------
 
 @st.composite
-def _section_pair(draw: st.DrawFn, kind: str, dirty: bool) -> tuple[Any, Any]:
+def _section_pair(
+    draw: st.DrawFn, kind: str, dirty: bool, decimals: int | None = None
+) -> tuple[Any, Any]:
     """One section: (as pushed, as intended). ``impressions`` is a list, the others objects."""
     if kind == "impressions":
-        items = draw(_lists(_impression_pair(dirty), 3))
+        items = draw(_lists(_impression_pair(dirty, decimals), 3))
         raw_list: Any = [raw for raw, _ in items]
         if dirty and len(items) == 1 and draw(st.booleans()):
             raw_list = raw_list[0]  # one object where a list belongs: read as a list of one
@@ -341,7 +388,7 @@ def _section_pair(draw: st.DrawFn, kind: str, dirty: bool) -> tuple[Any, Any]:
     if kind in ACTION_FIELD_KEYS:
         needed = kind in ("purchase", "refund")
         if needed or draw(st.booleans()):
-            raw_af, intended_af = draw(_action_field_pair(kind, dirty))
+            raw_af, intended_af = draw(_action_field_pair(kind, dirty, decimals))
             raw["actionField"] = raw_af
             intended["actionField"] = intended_af
         elif dirty and draw(st.integers(0, 3)) == 0:
@@ -351,7 +398,7 @@ def _section_pair(draw: st.DrawFn, kind: str, dirty: bool) -> tuple[Any, Any]:
         return raw, intended
     if kind == "refund" and draw(st.booleans()):
         return raw, intended  # a full refund: no products
-    item = _promotion_pair(dirty) if kind in PROMOTION_KINDS else _product_pair(dirty)
+    item = _promotion_pair(dirty) if kind in PROMOTION_KINDS else _product_pair(dirty, decimals)
     items = draw(_lists(item, 3))
     raw_items: Any = [raw_item for raw_item, _ in items]
     intended[list_key] = [value for _, value in items]
@@ -394,21 +441,26 @@ _PUSH_EVENTS = ("eec.purchase", "gtm4wp.orderCompletedEEC", "addToCart", "produc
 
 
 def cases(
-    kinds: Sequence[str] | None = None, *, dirty: bool = True, push: bool | None = False
+    kinds: Sequence[str] | None = None, *, dirty: bool = True, push: bool | None = False,
+    decimals: int | None = None,
 ) -> st.SearchStrategy[EcommerceCase]:
     """An :class:`EcommerceCase`: an ``ecommerce`` object plus the clean values it stands for.
 
     ``kinds``: the sections to include (None: a random mix of one to four kinds; an unknown name
     is a ``ValueError``). ``push``: wrap the object in a dataLayer push
-    ``{"event": ..., "ecommerce": {...}}`` (None: either).
+    ``{"event": ..., "ecommerce": {...}}`` (None: either). ``decimals``: at most that many
+    decimal places in every money value and custom metric (see :func:`money_pairs`; ``6`` for
+    BigQuery's micros).
     """
     chosen = _check_kinds(kinds)
-    return _cases(tuple(chosen) if chosen is not None else None, dirty, push)
+    _check_decimals(decimals)
+    return _cases(tuple(chosen) if chosen is not None else None, dirty, push, decimals)
 
 
 @st.composite
 def _cases(
-    draw: st.DrawFn, kinds: tuple[str, ...] | None, dirty: bool, push: bool | None
+    draw: st.DrawFn, kinds: tuple[str, ...] | None, dirty: bool, push: bool | None,
+    decimals: int | None,
 ) -> EcommerceCase:
     chosen: Sequence[str] | None = kinds
     if chosen is None:
@@ -426,7 +478,7 @@ def _cases(
     elif dirty and draw(st.booleans()):
         raw["currencyCode"] = draw(st.sampled_from(("", None)))
     for kind in chosen:
-        raw[kind], intended[kind] = draw(_section_pair(kind, dirty))
+        raw[kind], intended[kind] = draw(_section_pair(kind, dirty, decimals))
     if dirty and draw(st.integers(0, 3)) == 0:
         extra = draw(st.sampled_from(("event", "currecyCode", "items", "null-section")))
         if extra == "null-section":
@@ -449,14 +501,18 @@ def _cases(
 
 
 def ecommerce(
-    kinds: Sequence[str] | None = None, *, dirty: bool = True, push: bool | None = False
+    kinds: Sequence[str] | None = None, *, dirty: bool = True, push: bool | None = False,
+    decimals: int | None = None,
 ) -> st.SearchStrategy[Any]:
     """A valid GA ``ecommerce`` object (or a whole push when ``push``) holding ``kinds``.
 
     ``kinds=None`` draws a mix of one to four kinds; ``kinds=["purchase"]`` gives exactly that
-    section. See :func:`cases` for the values the object stands for.
+    section. ``decimals``: as in :func:`cases`. See :func:`cases` for the values the object
+    stands for.
     """
-    return cases(kinds, dirty=dirty, push=push).map(lambda case: case.ecommerce)
+    return cases(kinds, dirty=dirty, push=push, decimals=decimals).map(
+        lambda case: case.ecommerce
+    )
 
 
 # --- corruption ----------------------------------------------------------------------------------

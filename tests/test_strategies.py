@@ -6,6 +6,7 @@ import copy
 import json
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -128,3 +129,28 @@ CLEAN_NEVER = ("dollar price", "numeric id", "string quantity", "flat detail", "
 @given(gst.ecommerce(["detail", "purchase", "checkout", "impressions"], dirty=False))
 def test_clean_objects_have_no_dirt(obj: Any) -> None:
     assert [name for name in CLEAN_NEVER if DIRT[name](obj)] == []
+
+
+def _decimal_places(value: Any) -> int:
+    exponent = Decimal(repr(value)).normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(0, -exponent)
+
+
+@given(st.integers(0, 6), st.data())
+def test_decimals_bounds_the_places_of_every_money_value(places: int, data: st.DataObject) -> None:
+    raw, value = data.draw(gst.money_pairs(dirty=False, decimals=places))
+    assert _decimal_places(value) <= places
+    assert parse_number(raw, strict=True) == value
+    case = data.draw(gst.cases(["purchase", "impressions"], dirty=False, decimals=places))
+    section = case.intended["purchase"]
+    objects = [section["actionField"], *section.get("products", []), *case.intended["impressions"]]
+    amounts = [v for o in objects for k, v in o.items() if isinstance(v, float)]
+    assert all(_decimal_places(amount) <= places for amount in amounts), amounts
+
+
+def test_decimals_out_of_range_are_refused() -> None:
+    with pytest.raises(ValueError, match="decimals"):
+        gst.money_pairs(decimals=7)
+    with pytest.raises(ValueError, match="decimals"):
+        gst.cases(["purchase"], decimals=-1)
