@@ -8,14 +8,12 @@ where a list belongs) still apply.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from ga_ee_bridge.events import TrackEvent
-from ga_ee_bridge.mappings.taxonomy import ecommerce_events
+from ga_ee_bridge.mappings.taxonomy import TaxonomyMapping
 from ga_ee_bridge.model import Ecommerce, FieldObject
 
-__all__ = ["SDK_EXACT", "SdkExactMapping", "js_truthy"]
+__all__ = ["SDK_EXACT", "js_truthy"]
 
 
 def js_truthy(value: Any) -> bool:
@@ -36,22 +34,12 @@ def _as_pushed(source: FieldObject, key: str) -> Any:
     return value if js_truthy(value) else None
 
 
-@dataclass(frozen=True)
-class SdkExactMapping:
-    """The web SDK's exact output (see the module docstring)."""
-
-    name: str = "sdk-exact"
-    tracked_via: str = "eecommerce"
-
-    def events(
-        self, ecommerce: Ecommerce, kinds: tuple[str, ...], *, tracked_via: str
-    ) -> list[TrackEvent]:
-        """The events of ``kinds`` with values as pushed, truthy ones only."""
-        currency = ecommerce.raw_currency_code
-        return ecommerce_events(
-            ecommerce, kinds, currency=currency if js_truthy(currency) else None,
-            tracked_via=tracked_via, read=_as_pushed, keep_custom=False,
-        )
+def _currency_as_pushed(ecommerce: Ecommerce) -> Any:
+    currency = ecommerce.raw_currency_code
+    return currency if js_truthy(currency) else None
 
 
-SDK_EXACT = SdkExactMapping()
+SDK_EXACT = TaxonomyMapping(
+    name="sdk-exact", tracked_via="eecommerce", read=_as_pushed, currency=_currency_as_pushed,
+    keep_custom=False,
+)

@@ -7,6 +7,7 @@ becomes which event property. They differ only in how a value is read (see ``sdk
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ga_ee_bridge.errors import EcommerceError
@@ -26,6 +27,7 @@ __all__ = [
     "PRODUCT_PROPERTIES",
     "PROMOTION_PROPERTIES",
     "SECTION_EVENTS",
+    "TaxonomyMapping",
     "section_events",
 ]
 
@@ -159,24 +161,33 @@ def _copy(
             target[name] = value
 
 
-def ecommerce_events(
-    ecommerce: Ecommerce,
-    kinds: tuple[str, ...],
-    *,
-    currency: Any,
-    tracked_via: str,
-    read: Reader,
-    keep_custom: bool,
-) -> list[TrackEvent]:
-    """The events of every section of ``kinds`` present in ``ecommerce``, in ``kinds`` order."""
-    events: list[TrackEvent] = []
-    for kind in kinds:
-        section = ecommerce.sections.get(kind)
-        if section is not None:
-            events.extend(
-                section_events(
-                    section, currency=currency, tracked_via=tracked_via, read=read,
-                    keep_custom=keep_custom,
+@dataclass(frozen=True)
+class TaxonomyMapping:
+    """A mapping on the web SDK's taxonomy: what differs is only how values are read.
+
+    ``read`` gives a field's value (None leaves the property out), ``currency`` the
+    ``currency_code`` value, ``keep_custom`` whether ``dimensionN``/``metricN`` are sent.
+    """
+
+    name: str
+    tracked_via: str
+    read: Reader
+    currency: Callable[[Ecommerce], Any]
+    keep_custom: bool
+
+    def events(
+        self, ecommerce: Ecommerce, kinds: tuple[str, ...], *, tracked_via: str
+    ) -> list[TrackEvent]:
+        """The events of every section of ``kinds`` present in ``ecommerce``, in ``kinds`` order."""
+        currency = self.currency(ecommerce)
+        events: list[TrackEvent] = []
+        for kind in kinds:
+            section = ecommerce.sections.get(kind)
+            if section is not None:
+                events.extend(
+                    section_events(
+                        section, currency=currency, tracked_via=tracked_via, read=self.read,
+                        keep_custom=self.keep_custom,
+                    )
                 )
-            )
-    return events
+        return events
