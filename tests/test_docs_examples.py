@@ -40,7 +40,9 @@ def test_property_examples_pass(index: int) -> None:
 
 def test_the_order_totals_example_catches_a_broken_mapping(monkeypatch: pytest.MonkeyPatch) -> None:
     """The worked example is a real check: it fails when prices are misread."""
-    import ga_ee_bridge.mappings.sdk as sdk
+    import dataclasses
+
+    from ga_ee_bridge.mappings import MAPPINGS
 
     namespace = _run(_blocks()[0])
 
@@ -48,7 +50,7 @@ def test_the_order_totals_example_catches_a_broken_mapping(monkeypatch: pytest.M
         value = getattr(source, key)
         return value / 1000 if key == "price" and value else value  # GA's "2,698.00" -> 2.698
 
-    monkeypatch.setattr(sdk, "_typed", misread)
+    monkeypatch.setitem(MAPPINGS, "sdk", dataclasses.replace(MAPPINGS["sdk"], read=misread))
     with pytest.raises(AssertionError):
         namespace["test_order_totals_survive_conversion"]()
 

@@ -110,10 +110,13 @@ class _FieldObjectSchema(BaseSchema):
             and blank(original.get("name"))
         ):
             errors["_schema"] = [f"needs an 'id' or a 'name', found neither: {show(original)}"]
+        known = self._by_key
+        unknown = [key for key in original if key not in known]
         custom: dict[str, str | float] = {}
-        if self.keeps_custom:
-            for key, value in original.items():
-                if key[:1] not in ("d", "m") or blank(value) or not _CUSTOM.fullmatch(key):
+        if unknown and self.keeps_custom:
+            for key in unknown:
+                value = original[key]
+                if blank(value) or not _CUSTOM.fullmatch(key):
                     continue
                 if key[0] == "m":
                     try:
@@ -131,22 +134,21 @@ class _FieldObjectSchema(BaseSchema):
                     errors[key] = [f"not text: {show(value)}"]
         if errors:
             raise ValidationError(errors)
-        data["\0custom"] = custom
+        data["\0unknown"] = (unknown, custom)
 
     def _build(self, data: dict[str, Any], original: Mapping[str, Any]) -> FieldObject:
-        custom = data.pop("\0custom", None) or {}
-        known = self._by_key
-        keeps_custom = self.keeps_custom
-        dropped = tuple(
-            key for key in original
-            if key not in known and not (keeps_custom and _CUSTOM.fullmatch(key))
-        )
+        unknown, custom = data.pop("\0unknown")
+        if unknown and self.keeps_custom:
+            unknown = [key for key in unknown if not _CUSTOM.fullmatch(key)]
         return self.model(
             raw=MappingProxyType(dict(original)),
-            custom=MappingProxyType(custom),
-            dropped=dropped,
+            custom=MappingProxyType(custom) if custom else _NO_CUSTOM,
+            dropped=tuple(unknown),
             **data,
         )
+
+
+_NO_CUSTOM: Mapping[str, str | float] = MappingProxyType({})
 
 
 def _object_schema(
