@@ -1,7 +1,7 @@
 """Events per second through ``Exponea`` into the local server, next to bare httpx; spool overhead.
 
 Run: ``PYTHONPATH=. python benchmarks/bench_sender.py [--events N]``. Every path posts the same
-shape of commands to the same local server (``ga_ee_bridge.testing``) in the same run, in batches
+shape of commands to the same local server (``ga_ee_bridge.testing.server``) in the same run, in batches
 of 50, one request at a time. ``ratio`` is bare-httpx throughput over client throughput (target:
 at most 1.5). The spool rows add a durable write per call (SQLite WAL; ``full`` fsyncs each call).
 """
@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from ga_ee_bridge import Exponea
-from ga_ee_bridge.testing import ExponeaServer
+from ga_ee_bridge.testing.server import ExponeaServer
 
 
 def _properties(n: int) -> dict[str, Any]:

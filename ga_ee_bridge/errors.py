@@ -1,11 +1,29 @@
-"""Errors for bad input: marshmallow-style nested messages plus a readable one-line summary."""
+"""Every exception of the package, under one base class :class:`GaEeBridgeError`.
+
+Bad input (:class:`EcommerceError`) carries marshmallow-style nested messages plus a readable
+one-line summary; each error also subclasses the built-in it has always been (``ValueError`` ...),
+so ``except ValueError`` keeps working. Modules that raise them re-export them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-__all__ = ["EcommerceError", "flatten_messages", "format_path", "show"]
+__all__ = [
+    "APIError",
+    "ConfigError",
+    "DeliveryError",
+    "DumpError",
+    "EcommerceError",
+    "GaEeBridgeError",
+    "NumberError",
+    "QueueFullError",
+    "TimestampError",
+    "flatten_messages",
+    "format_path",
+    "show",
+]
 
 _SHOW_LIMIT = 80
 
@@ -45,7 +63,11 @@ def flatten_messages(
         yield prefix, str(messages)
 
 
-class EcommerceError(ValueError):
+class GaEeBridgeError(Exception):
+    """The base of every exception ga-ee-bridge raises on purpose."""
+
+
+class EcommerceError(GaEeBridgeError, ValueError):
     """Bad Enhanced Ecommerce input: every bad path at once, with the value found there.
 
     ``messages`` is nested by key and list index, as marshmallow reports it:
@@ -77,3 +99,50 @@ class EcommerceError(ValueError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.messages,))
+
+
+class NumberError(GaEeBridgeError, ValueError):
+    """A value that cannot be read as the number asked for; the message names the value."""
+
+
+class TimestampError(GaEeBridgeError, ValueError):
+    """A value that is not a timestamp; the message names the value and what is accepted."""
+
+
+class DumpError(GaEeBridgeError):
+    """An input that cannot be read at all (missing file, not a dump); the message says why."""
+
+
+class APIError(GaEeBridgeError):
+    """A failed call: ``status`` (None for a network error), ``retryable``, ``retry_after`` (s)."""
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class QueueFullError(GaEeBridgeError, RuntimeError):
+    """The in-memory queue stayed full for ``queue_timeout`` seconds; nothing of the call queued."""
+
+
+class DeliveryError(GaEeBridgeError):
+    """One command was not delivered: refused by the server, out of retries, or the client closed.
+
+    ``command`` is the command as sent, ``status`` the HTTP status (None for network errors and
+    per-command refusals), ``reason`` the server's message.
+    """
+
+    def __init__(self, reason: str, *, command: Mapping[str, Any],
+                 status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.command = command
+        self.status = status
+
+
+class ConfigError(GaEeBridgeError, ValueError):
+    """The connection settings are missing or contradictory (exit status 2)."""

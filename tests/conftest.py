@@ -15,5 +15,4 @@ settings.register_profile(
 settings.register_profile("dev", deadline=None, max_examples=100)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
-# The `exponea_server` fixture: a local Exponea-compatible Tracking API server per test.
-pytest_plugins = ["ga_ee_bridge.pytest_plugin"]
+# The `exponea_server` fixture comes from the package's pytest11 entry point (ga_ee_bridge).

@@ -8,9 +8,10 @@ import re
 from typing import Any
 
 import pytest
+from support import REPO
 
-DOC = pathlib.Path(__file__).resolve().parent.parent / "docs" / "testing.md"
-FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "ua"
+DOC = REPO / "docs" / "testing.md"
+FIXTURES = REPO / "fixtures" / "ua"
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 

@@ -7,15 +7,19 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-__all__ = ["main"]
+from ga_ee_bridge import __version__
+from ga_ee_bridge.cli._common import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+)
+
+__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "main"]
 
 # Subcommand modules under ga_ee_bridge.cli, each with add_parser(subparsers) and run(args) -> int.
 COMMANDS: tuple[str, ...] = ("convert", "validate", "send", "spool")
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_PARTIAL = 3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ga-ee-bridge",
         description="Turn Google Analytics Enhanced Ecommerce data into Exponea tracking.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         module = importlib.import_module(f"ga_ee_bridge.cli.{name}")
@@ -42,4 +47,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args))
     except KeyboardInterrupt:
         print("ga-ee-bridge: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED

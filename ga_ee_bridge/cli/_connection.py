@@ -9,14 +9,11 @@ import argparse
 import os
 from typing import Any
 
-from ga_ee_bridge.client import Exponea
-from ga_ee_bridge.request import DEFAULT_BASE_URL
+from ga_ee_bridge.errors import ConfigError
+from ga_ee_bridge.send.client import Exponea
+from ga_ee_bridge.send.request import DEFAULT_BASE_URL
 
 __all__ = ["ConfigError", "add_connection_arguments", "client_from_args", "has_connection"]
-
-
-class ConfigError(ValueError):
-    """The connection settings are missing or contradictory (exit status 2)."""
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:

@@ -10,20 +10,15 @@ from collections.abc import Callable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from typing import IO, Any
 
-from ga_ee_bridge.convert import (
-    DEFAULT_TIMESTAMP_PATHS,
-    SOURCES,
-    ConvertOptions,
-    ConvertStats,
-    IdSpec,
-    Item,
-    Reject,
-    kept_items,
-)
-from ga_ee_bridge.dumps import DumpError
+from ga_ee_bridge.cli._common import optional_tqdm
+from ga_ee_bridge.convert.api import kept_items
+from ga_ee_bridge.convert.input import DumpError
+from ga_ee_bridge.convert.options import DEFAULT_TIMESTAMP_PATHS, ConvertOptions, IdSpec
+from ga_ee_bridge.convert.outputs import CommandsWriter, CsvWriter, RejectsWriter, format_summary
+from ga_ee_bridge.convert.pushes import SOURCES
+from ga_ee_bridge.convert.results import ConvertStats, Item, Reject
+from ga_ee_bridge.core.model import KINDS
 from ga_ee_bridge.mappings import MAPPINGS
-from ga_ee_bridge.model import KINDS
-from ga_ee_bridge.outputs import CommandsWriter, CsvWriter, RejectsWriter, format_summary
 
 __all__ = ["add_dump_options", "add_parser", "options_from_args", "run", "run_items"]
 
@@ -140,11 +135,10 @@ def run_items(
     Returns the exit status (0, 1 or 3); the summary is the caller's.
     """
     progress = None
-    if not args.quiet and sys.stderr.isatty():
-        import tqdm
-
-        tqdm.tqdm.monitor_interval = 0  # no monitor thread: workers are forked
-        progress = tqdm.tqdm(unit=" pushes", unit_scale=True, file=sys.stderr, leave=False)
+    tqdm = optional_tqdm() if not args.quiet and sys.stderr.isatty() else None
+    if tqdm is not None:
+        tqdm.monitor_interval = 0  # no monitor thread: workers are forked
+        progress = tqdm(unit=" pushes", unit_scale=True, file=sys.stderr, leave=False)
     items: Iterator[list[Item]] = kept_items(
         args.inputs, options, encoder=encoder, jobs=jobs_count(args.jobs), stats=stats
     )

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ga_ee_bridge.cli import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from ga_ee_bridge.cli._common import optional_tqdm
 from ga_ee_bridge.cli._connection import ConfigError, add_connection_arguments, client_from_args
-from ga_ee_bridge.client import Exponea
-from ga_ee_bridge.sender import MAX_BATCH
+from ga_ee_bridge.send.client import Exponea
+from ga_ee_bridge.send.sender import MAX_BATCH
 
 __all__ = ["add_parser", "run"]
 
@@ -160,10 +161,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _bar(total: int, show: bool) -> Any:
-    if not show:
+    tqdm = optional_tqdm() if show else None
+    if tqdm is None:
         return None
-    from tqdm import tqdm
-
     return tqdm(total=total, unit="cmd", file=sys.stderr, dynamic_ncols=True)
 
 

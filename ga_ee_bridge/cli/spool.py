@@ -22,7 +22,7 @@ from ga_ee_bridge.cli._connection import (
     client_from_args,
     has_connection,
 )
-from ga_ee_bridge.spool import DeadLetter, Spool
+from ga_ee_bridge.send.spool import DeadLetter, Spool
 
 __all__ = ["add_parser", "run"]
 

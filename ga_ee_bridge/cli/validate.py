@@ -15,8 +15,8 @@ from ga_ee_bridge.cli.convert import (
     run_items,
     usage_error,
 )
-from ga_ee_bridge.convert import ConvertStats, Item, Reject
-from ga_ee_bridge.outputs import format_summary
+from ga_ee_bridge.convert.outputs import format_summary
+from ga_ee_bridge.convert.results import ConvertStats, Item, Reject
 
 __all__ = ["add_parser", "run"]
 

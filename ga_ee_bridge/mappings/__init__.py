@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ga_ee_bridge.events import EventList
-from ga_ee_bridge.mappings.base import Mapping
+from ga_ee_bridge.core.events import EventList
+from ga_ee_bridge.core.model import KINDS
+from ga_ee_bridge.mappings._protocol import Mapping
 from ga_ee_bridge.mappings.sdk import SDK
 from ga_ee_bridge.mappings.sdk_exact import SDK_EXACT
-from ga_ee_bridge.model import KINDS
 from ga_ee_bridge.readers import parse_ecommerce
 
 __all__ = ["MAPPINGS", "Mapping", "get_mapping", "resolve_kinds", "to_exponea_events"]
@@ -49,10 +49,10 @@ def to_exponea_events(
     """Turn GA Enhanced Ecommerce data into Exponea track events, in the web SDK's order.
 
     ``ecommerce`` is the GA ``ecommerce`` object, a whole dataLayer push, or a parsed
-    :class:`~ga_ee_bridge.model.Ecommerce`. ``kind`` picks one section (``"all"``: every section
-    present). Returns a list of :class:`~ga_ee_bridge.events.TrackEvent` whose ``dropped``
-    attribute names the input keys that were left out. Raises ``EcommerceError`` for bad input
-    and ``ValueError`` for an unknown kind or mapping.
+    :class:`~ga_ee_bridge.core.model.Ecommerce`. ``kind`` picks one section (``"all"``: every
+    section present). Returns a list of :class:`~ga_ee_bridge.core.events.TrackEvent` whose
+    ``dropped`` attribute names the input keys that were left out. Raises ``EcommerceError`` for bad
+    input and ``ValueError`` for an unknown kind or mapping.
     """
     kinds = resolve_kinds(kind)
     chosen = get_mapping(mapping)
@@ -60,4 +60,4 @@ def to_exponea_events(
         raise ValueError(f"tracked_via must be a non-empty string, got {tracked_via!r}")
     parsed = parse_ecommerce(ecommerce, strict=strict)
     events = chosen.events(parsed, kinds, tracked_via=tracked_via or chosen.tracked_via)
-    return EventList(events, dropped=parsed.dropped)
+    return EventList(events, dropped=parsed.dropped, warnings=parsed.warnings)

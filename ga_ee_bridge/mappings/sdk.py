@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ga_ee_bridge.core.model import Ecommerce, FieldObject
 from ga_ee_bridge.mappings.taxonomy import TaxonomyMapping
-from ga_ee_bridge.model import Ecommerce, FieldObject
 
 __all__ = ["SDK"]
 

@@ -10,15 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ga_ee_bridge.errors import EcommerceError
-from ga_ee_bridge.events import TrackEvent
-from ga_ee_bridge.model import (
+from ga_ee_bridge.core.events import TrackEvent
+from ga_ee_bridge.core.model import (
     PROMOTION_KINDS,
     ActionField,
     Ecommerce,
     FieldObject,
     Section,
 )
+from ga_ee_bridge.errors import EcommerceError
 
 __all__ = [
     "ACTION_FIELD_PROPERTIES",

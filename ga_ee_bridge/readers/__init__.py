@@ -12,8 +12,8 @@ from typing import Any
 
 from marshmallow import ValidationError
 
+from ga_ee_bridge.core.model import KINDS, Ecommerce
 from ga_ee_bridge.errors import EcommerceError, show
-from ga_ee_bridge.model import KINDS, Ecommerce
 from ga_ee_bridge.readers import ga4, gtag, ua
 
 __all__ = ["READ_SOURCES", "detect_source", "parse_ecommerce", "read_push"]

@@ -1,10 +1,10 @@
 """analytics.js ``ec`` plugin commands (``ga('ec:addProduct', {...})``) -> the model.
 
-The input is a list of commands, each the argument list of one ``ga()`` call:
-``[["set", "&cu", "EUR"], ["ec:addProduct", {...}], ["ec:setAction", "purchase", {...}],
-["send", "pageview"]]``. As in the plugin, impressions, products and promotions accumulate until a
-``send``, which carries them with the action set last; each ``send`` carrying ecommerce data yields
-one :class:`~ga_ee_bridge.model.Ecommerce`. ``ec:addPromo`` without a ``promo_click`` action is a
+The input is a list of commands, each the argument list of one ``ga()`` call: ``[["set", "&cu",
+"EUR"], ["ec:addProduct", {...}], ["ec:setAction", "purchase", {...}], ["send", "pageview"]]``. As
+in the plugin, impressions, products and promotions accumulate until a ``send``, which carries them
+with the action set last; each ``send`` carrying ecommerce data yields one
+:class:`~ga_ee_bridge.core.model.Ecommerce`. ``ec:addPromo`` without a ``promo_click`` action is a
 promotion view. Field objects have UA's keys and are read by the UA reader's schemas. Errors name
 the command and argument: ``[3][1].price: not a number: 'abc'``.
 """
@@ -19,8 +19,7 @@ from typing import Any
 
 from marshmallow import ValidationError
 
-from ga_ee_bridge.errors import EcommerceError, show
-from ga_ee_bridge.model import (
+from ga_ee_bridge.core.model import (
     KINDS,
     ActionField,
     Ecommerce,
@@ -29,8 +28,9 @@ from ga_ee_bridge.model import (
     Promotion,
     Section,
 )
-from ga_ee_bridge.readers.fields import Currency
-from ga_ee_bridge.readers.renamed import blank
+from ga_ee_bridge.errors import EcommerceError, show
+from ga_ee_bridge.readers._fields import Currency
+from ga_ee_bridge.readers._renamed import blank
 from ga_ee_bridge.readers.ua import field_schemas
 
 __all__ = [

@@ -17,8 +17,7 @@ from typing import Any, ClassVar, Literal
 
 from marshmallow import Schema, ValidationError
 
-from ga_ee_bridge.errors import EcommerceError, show
-from ga_ee_bridge.model import (
+from ga_ee_bridge.core.model import (
     KINDS,
     ActionField,
     Ecommerce,
@@ -27,9 +26,9 @@ from ga_ee_bridge.model import (
     Promotion,
     Section,
 )
-from ga_ee_bridge.readers.base import BaseSchema
-from ga_ee_bridge.readers.fields import Currency, Identifier, ItemList, LenientField, Obj, Text
-from ga_ee_bridge.readers.renamed import (
+from ga_ee_bridge.errors import EcommerceError, show
+from ga_ee_bridge.readers._fields import Currency, Identifier, ItemList, LenientField, Obj, Text
+from ga_ee_bridge.readers._renamed import (
     Flag,
     IntText,
     Micros,
@@ -38,6 +37,7 @@ from ga_ee_bridge.readers.renamed import (
     blank,
     custom_value,
 )
+from ga_ee_bridge.readers._schema import BaseSchema
 
 __all__ = [
     "ACTION_TYPES",

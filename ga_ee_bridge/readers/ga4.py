@@ -1,19 +1,19 @@
 """GA4 ecommerce, the GTM dataLayer form: ``{"event": "purchase", "ecommerce": {...}}`` -> model.
 
 Each GA4 ecommerce event becomes the UA section Google pairs it with; the key tables below are the
-only place that says which GA4 key means what (the engine is :mod:`ga_ee_bridge.readers.events`).
+only place that says which GA4 key means what (the engine is :mod:`ga_ee_bridge.readers._events`).
 
 - ``index`` (0-based in Google's GA4 samples) becomes ``position = index + 1``: UA's ``position``
   is 1-based, and Exponea's ``position`` property keeps one meaning whatever the source.
 - ``value`` excludes tax and shipping; UA's ``revenue`` includes them. ``value`` is kept as
-  :attr:`ActionField.value <ga_ee_bridge.model.ActionField.value>` (property ``value``), and a
+  :attr:`ActionField.value <ga_ee_bridge.core.model.ActionField.value>` (property ``value``), and a
   purchase or refund gets ``revenue = value + tax + shipping`` only when all three were pushed:
   a missing tax is unknown, not zero.
 - ``begin_checkout``, ``add_shipping_info`` and ``add_payment_info`` are checkout steps 1, 2 and
   3, with ``shipping_tier`` / ``payment_type`` as the step's option.
 - ``view_cart`` and ``add_to_wishlist`` (and any other event carrying items) have no UA
   counterpart: they read as :attr:`Ecommerce.unsupported_event
-  <ga_ee_bridge.model.Ecommerce.unsupported_event>`, every key listed as dropped.
+  <ga_ee_bridge.core.model.Ecommerce.unsupported_event>`, every key listed as dropped.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from typing import Any
 
 from marshmallow import ValidationError
 
+from ga_ee_bridge.core.model import Ecommerce
 from ga_ee_bridge.errors import EcommerceError
-from ga_ee_bridge.model import Ecommerce
-from ga_ee_bridge.readers.events import Dialect, EventSpec, event_schema, unsupported
-from ga_ee_bridge.readers.fields import Count, Currency, Identifier, LenientField, Money, Text
+from ga_ee_bridge.readers._events import Dialect, EventSpec, event_schema, unsupported
+from ga_ee_bridge.readers._fields import Count, Currency, Identifier, LenientField, Money, Text
 
 __all__ = [
     "EVENTS",

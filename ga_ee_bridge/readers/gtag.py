@@ -14,11 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from ga_ee_bridge.core.model import Ecommerce
 from ga_ee_bridge.errors import EcommerceError, show
-from ga_ee_bridge.model import Ecommerce
 from ga_ee_bridge.readers import ga4
-from ga_ee_bridge.readers.events import Dialect, EventSpec
-from ga_ee_bridge.readers.fields import Count, Currency, Identifier, LenientField, Money, Text
+from ga_ee_bridge.readers._events import Dialect, EventSpec
+from ga_ee_bridge.readers._fields import Count, Currency, Identifier, LenientField, Money, Text
 
 __all__ = [
     "COMMANDS",

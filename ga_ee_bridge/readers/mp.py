@@ -18,8 +18,7 @@ from urllib.parse import parse_qsl
 
 from marshmallow import Schema, ValidationError
 
-from ga_ee_bridge.errors import EcommerceError, show
-from ga_ee_bridge.model import (
+from ga_ee_bridge.core.model import (
     KINDS,
     ActionField,
     Ecommerce,
@@ -28,8 +27,9 @@ from ga_ee_bridge.model import (
     Promotion,
     Section,
 )
-from ga_ee_bridge.readers.fields import Currency, Identifier, LenientField, Money, Text
-from ga_ee_bridge.readers.renamed import IntText, RenamedSchema, blank, custom_value
+from ga_ee_bridge.errors import EcommerceError, show
+from ga_ee_bridge.readers._fields import Currency, Identifier, LenientField, Money, Text
+from ga_ee_bridge.readers._renamed import IntText, RenamedSchema, blank, custom_value
 
 __all__ = [
     "ACTION_FIELD_PARAMS",

@@ -14,8 +14,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from marshmallow import Schema, ValidationError
 
-from ga_ee_bridge.errors import show
-from ga_ee_bridge.model import (
+from ga_ee_bridge.core.model import (
     KINDS,
     PRODUCT_KINDS,
     PROMOTION_KINDS,
@@ -27,9 +26,9 @@ from ga_ee_bridge.model import (
     Promotion,
     Section,
 )
-from ga_ee_bridge.numbers import NumberError, parse_number
-from ga_ee_bridge.readers.base import BaseSchema, blank
-from ga_ee_bridge.readers.fields import (
+from ga_ee_bridge.core.numbers import NumberError, parse_number
+from ga_ee_bridge.errors import show
+from ga_ee_bridge.readers._fields import (
     Count,
     Currency,
     Identifier,
@@ -39,6 +38,7 @@ from ga_ee_bridge.readers.fields import (
     Obj,
     Text,
 )
+from ga_ee_bridge.readers._schema import BaseSchema, blank
 
 __all__ = [
     "ACTION_FIELD_TYPES",

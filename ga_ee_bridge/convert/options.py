@@ -1,0 +1,119 @@
+"""What a conversion is asked to do: :class:`ConvertOptions` and the customer-id specs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ga_ee_bridge.convert.gtm_state import split_path
+from ga_ee_bridge.convert.pushes import SOURCES, push_to_ecommerce
+from ga_ee_bridge.core.ids import looks_like_email, normalise_email
+from ga_ee_bridge.core.model import Ecommerce
+from ga_ee_bridge.mappings import get_mapping, resolve_kinds
+from ga_ee_bridge.readers.bigquery import CUSTOMER_ID_FIELDS
+
+__all__ = ["DEFAULT_TIMESTAMP_PATHS", "ConvertOptions", "IdSpec", "normalise_id"]
+
+#: Where the timestamp of a push is looked for in the data-model state, first found wins.
+DEFAULT_TIMESTAMP_PATHS: tuple[str, ...] = ("timestamp", "event_timestamp", "gtm.start")
+
+@dataclass(frozen=True, slots=True)
+class IdSpec:
+    """A customer id: ``NAME=PATH`` (dotted path in the data-model state) or ``NAME=:VALUE``."""
+
+    name: str
+    path: tuple[str, ...] | None = None
+    value: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> IdSpec:
+        """Parse ``registered=user.email`` or ``registered=:jane@example.com``."""
+        name, sep, rest = text.partition("=")
+        name = name.strip()
+        if not sep or not name or not rest:
+            raise ValueError(
+                f"bad --id {text!r}: expected NAME=PATH (e.g. registered=user.email) or "
+                "NAME=:VALUE (e.g. registered=:jane@example.com)"
+            )
+        if rest.startswith(":"):
+            value = normalise_id(rest[1:])
+            if value is None:
+                raise ValueError(f"bad --id {text!r}: the value after ':' is empty")
+            return cls(name, value=value)
+        return cls(name, path=split_path(rest))
+
+
+def normalise_id(value: Any) -> str | None:
+    """A customer id as sent: text trimmed, emails lower-cased, integers as text; None if blank.
+
+    Raises ValueError for what cannot be an id (objects, lists, booleans, fractional numbers).
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        return normalise_email(text) if looks_like_email(text) else text
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    raise ValueError(f"not a customer id: {value!r} (expected text or a whole number)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConvertOptions:
+    """Everything that decides what a dump converts to (keyword-only; validated on creation)."""
+
+    kind: str = "all"
+    mapping: str = "sdk"
+    tracked_via: str | None = None
+    strict: bool = False
+    ids: tuple[IdSpec, ...] = ()
+    timestamp: str | None = None
+    no_timestamp_ok: bool = False
+    keep_duplicates: bool = False
+    #: Ecommerce pushes held per page while waiting for its first timestamp.
+    max_held: int = 1000
+    #: ``auto`` or one of :data:`SOURCES`: the form of every push (UA, GA4, gtag) or every file
+    #: (analytics.js commands, Measurement Protocol hits, BigQuery rows).
+    source: str = "auto"
+    #: BigQuery rows: the id columns tried in order for the customer (``userId`` -> the
+    #: ``registered`` id, ``clientId`` / ``fullVisitorId`` -> ``cookie``).
+    bq_customer_id: tuple[str, ...] = ("fullVisitorId",)
+    #: Turns one push into the model (or None); module-level so worker processes can use it.
+    #: Called as ``reader(push, strict=..., source=...)``.
+    reader: Callable[..., Ecommerce | None] = push_to_ecommerce
+
+    def __post_init__(self) -> None:
+        resolve_kinds(self.kind)
+        get_mapping(self.mapping)
+        if self.tracked_via is not None and not self.tracked_via:
+            raise ValueError("tracked_via must not be empty")
+        if self.timestamp is not None:
+            split_path(self.timestamp)
+        names = [spec.name for spec in self.ids]
+        if len(set(names)) != len(names):
+            raise ValueError(f"customer id given twice: {names}")
+        if self.max_held < 1:
+            raise ValueError("max_held must be at least 1")
+        if self.source != "auto" and self.source not in SOURCES:
+            raise ValueError(
+                f"unknown source {self.source!r}: expected auto or one of {', '.join(SOURCES)}"
+            )
+        bad = [name for name in self.bq_customer_id if name not in CUSTOMER_ID_FIELDS]
+        if bad or not self.bq_customer_id:
+            raise ValueError(
+                f"bad BigQuery customer id column {', '.join(bad) or '(none)'}: expected one or "
+                f"more of {', '.join(CUSTOMER_ID_FIELDS)}"
+            )
+
+    @property
+    def timestamp_paths(self) -> tuple[tuple[str, ...], ...]:
+        """The split timestamp paths, in the order they are tried."""
+        paths = (self.timestamp,) if self.timestamp else DEFAULT_TIMESTAMP_PATHS
+        return tuple(split_path(path) for path in paths)
+
+

@@ -1,0 +1,184 @@
+"""Writers for converted dumps: Tracking API commands (JSONL), CSV per event type, rejects.
+
+Each writer takes :class:`~ga_ee_bridge.convert.Segment`s (events already encoded by the
+matching encoder of :mod:`ga_ee_bridge.convert.encoders`) in input order, so its output depends on
+nothing else.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import tempfile
+from collections import Counter
+from typing import IO, Any
+
+from ga_ee_bridge.convert.results import ConvertStats, Reject, Run, Segment
+
+__all__ = ["CommandsWriter", "CsvWriter", "RejectsWriter", "csv_cell", "format_summary"]
+
+
+class CommandsWriter:
+    """``--format commands``: one Tracking API batch command a line."""
+
+    encoder = "commands"
+
+    def __init__(self, stream: IO[str]):
+        self.stream = stream
+
+    def write(self, segment: Segment | Run) -> None:
+        """Write the commands of one push (or of a run of pushes)."""
+        if isinstance(segment, Run):
+            self.stream.write(segment.text)
+        else:
+            self.stream.write("".join([line for _, line in segment.events]))
+
+    def close(self) -> list[str]:
+        """Flush; returns the files written (none: the stream belongs to the caller)."""
+        self.stream.flush()
+        return []
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def csv_cell(value: Any) -> str:
+    """A property as CSV text: numbers as JSON writes them, objects and lists as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class CsvWriter:
+    """``--format csv``: ``DIR/<event_type>.csv`` each, for Bloomreach's event import.
+
+    Columns: one per customer id, ``timestamp``, one per property: the union over the file's
+    events in first-seen order. Rows are spooled to a temporary file per event type (next to the
+    output) and the CSV is written at :meth:`close`, when every column is known; memory holds
+    only the column names. A property named like an id column or ``timestamp`` is written as
+    ``property:NAME``.
+    """
+
+    encoder = "csv"
+
+    def __init__(self, directory: str):
+        os.makedirs(directory, exist_ok=True)
+        self.directory = directory
+        self._spools: dict[str, IO[str]] = {}
+        self._ids: dict[str, dict[str, None]] = {}
+        self._properties: dict[str, dict[str, None]] = {}
+        self._seen: dict[str, set[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
+        self.rows: Counter[str] = Counter()
+
+    def write(self, segment: Segment) -> None:
+        """Spool the rows of one push."""
+        for event_type, (line, id_names, property_names) in segment.events:
+            spool = self._spools.get(event_type)
+            if spool is None:
+                spool = self._spools[event_type] = tempfile.TemporaryFile(  # noqa: SIM115
+                    "w+", encoding="utf-8", dir=self.directory, prefix=".spool-"
+                )
+                self._ids[event_type] = {}
+                self._properties[event_type] = {}
+                self._seen[event_type] = set()
+            spool.write(line)
+            self.rows[event_type] += 1
+            names = (id_names, property_names)
+            seen = self._seen[event_type]
+            if names not in seen:
+                seen.add(names)
+                self._ids[event_type].update(dict.fromkeys(id_names))
+                self._properties[event_type].update(dict.fromkeys(property_names))
+
+    def path(self, event_type: str) -> str:
+        """Where the CSV of ``event_type`` goes."""
+        return os.path.join(self.directory, _UNSAFE.sub("_", event_type) + ".csv")
+
+    def close(self) -> list[str]:
+        """Write every CSV from its spool; returns the paths written."""
+        written = []
+        for event_type in sorted(self._spools):
+            spool = self._spools[event_type]
+            ids = list(self._ids[event_type])
+            properties = list(self._properties[event_type])
+            taken = {*ids, "timestamp"}
+            header = [*ids, "timestamp"] + [
+                f"property:{name}" if name in taken else name for name in properties
+            ]
+            path = self.path(event_type)
+            spool.seek(0)
+            with open(path, "w", encoding="utf-8", newline="") as out:
+                writer = csv.writer(out)
+                writer.writerow(header)
+                for line in spool:
+                    customer_ids, seconds, values = json.loads(line)
+                    row = [csv_cell(customer_ids.get(name)) for name in ids]
+                    row.append("" if seconds is None else repr(seconds))
+                    row.extend(csv_cell(values.get(name)) for name in properties)
+                    writer.writerow(row)
+            spool.close()
+            written.append(path)
+        self._spools.clear()
+        return written
+
+
+class RejectsWriter:
+    """``--rejects``: one JSON record a reject (input, line, index, reason, errors, push)."""
+
+    def __init__(self, stream: IO[str]):
+        self.stream = stream
+        self.count = 0
+
+    def write(self, reject: Reject) -> None:
+        """Write one reject."""
+        self.stream.write(json.dumps(reject.to_json(), ensure_ascii=False) + "\n")
+        self.count += 1
+
+
+def format_summary(stats: ConvertStats, elapsed: float, *, written: str | None = None,
+                   rejects_to: str | None = None) -> str:
+    """The end-of-run summary: pushes, events per type, rejects per reason, duplicates, rate."""
+    rate = stats.pushes / elapsed if elapsed > 0 else 0.0
+    lines = [
+        f"read {stats.pushes:,} pushes from {stats.inputs} input(s), {stats.pages:,} page(s): "
+        f"{stats.ecommerce:,} ecommerce, {stats.skipped:,} without ecommerce (skipped)",
+    ]
+    if stats.unsupported:
+        names = ", ".join(f"{name} {count:,}" for name, count in sorted(stats.unsupported.items()))
+        lines.append(f"skipped: {sum(stats.unsupported.values()):,} ecommerce event(s) with no "
+                     f"UA Enhanced Ecommerce counterpart ({names})")
+    total = sum(stats.events.values())
+    if total:
+        per_type = ", ".join(f"{name} {count:,}" for name, count in sorted(stats.events.items()))
+        lines.append(f"events: {total:,} ({per_type})" + (f" -> {written}" if written else ""))
+    else:
+        lines.append("events: none")
+    if stats.rejects:
+        per_reason = ", ".join(
+            f"{reason} {count:,}" for reason, count in sorted(stats.rejects.items())
+        )
+        lines.append(f"rejected: {stats.rejected:,} ({per_reason})"
+                     + (f" -> {rejects_to}" if rejects_to else ""))
+    else:
+        lines.append("rejected: none")
+    if stats.duplicates:
+        lines.append(f"duplicate purchases dropped: {stats.duplicates:,} "
+                     "(same transaction id as an earlier one; --keep-duplicates keeps them)")
+    if stats.dropped:
+        shown = ", ".join(
+            f"{path} x{count:,} (first at {stats.dropped_first[path]})"
+            for path, count in stats.dropped.most_common(5)
+        )
+        more = len(stats.dropped) - 5
+        lines.append(f"keys left out (not Enhanced Ecommerce fields): {shown}"
+                     + (f" and {more} more" if more > 0 else ""))
+    lines.append(f"{elapsed:.2f} s, {rate:,.0f} pushes/s")
+    return "\n".join(f"ga-ee-bridge: {line}" for line in lines)

@@ -1,0 +1,110 @@
+"""One dataLayer push to the model: UA, GA4 or gtag.js, detected per push (the converter's fast
+path).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ga_ee_bridge.core.model import KINDS, Ecommerce
+from ga_ee_bridge.errors import EcommerceError
+from ga_ee_bridge.readers import READ_SOURCES, detect_source, read_push
+from ga_ee_bridge.readers.gtag import arguments_of
+
+__all__ = ["FILE_SOURCES", "PUSH_SOURCES", "SOURCES", "push_to_ecommerce"]
+
+#: Forms read push by push (in any dataLayer dump), detected per push unless forced.
+PUSH_SOURCES: tuple[str, ...] = READ_SOURCES
+#: Forms read file by file (their own input forms in :data:`ga_ee_bridge.convert.input.FORMS`).
+FILE_SOURCES: tuple[str, ...] = ("analyticsjs", "mp", "bq")
+#: Every value of ``--source`` besides ``auto``.
+SOURCES: tuple[str, ...] = (*PUSH_SOURCES, *FILE_SOURCES)
+_UA_KEYS = frozenset(KINDS)
+
+
+def push_to_ecommerce(push: Any, *, strict: bool = False, source: str = "auto"
+                      ) -> Ecommerce | None:
+    """The one place a dataLayer push becomes the model: UA, GA4 or gtag.js, detected per push.
+
+    ``source`` forces the form (``"ua"``, ``"ga4"``, ``"gtag"``); ``"auto"`` detects it with
+    :func:`~ga_ee_bridge.readers.detect_source` (UA first: a push with both UA sections and GA4
+    ``items`` reads once, as UA). None when the push carries no ecommerce data (no
+    ``ecommerce``, ``null`` or ``{}``; a gtag.js command or event without ecommerce; a push not
+    in the forced form). A GA4/gtag event with no UA counterpart comes back with
+    ``unsupported_event`` set. Raises :class:`EcommerceError` with paths from the push's root
+    (``ecommerce.items[1].price``, ``2.items[0].price`` for gtag's params).
+    """
+    if type(push) is dict:
+        ecommerce = push.get("ecommerce")
+        if type(ecommerce) is dict:
+            if not ecommerce:
+                return None
+            # The cheap path of UA dumps: a UA section key decides at once (UA first).
+            if source == "ua" or (source == "auto" and not _UA_KEYS.isdisjoint(ecommerce)):
+                return _read(push, "ua", strict)
+        elif ecommerce is None and "0" not in push:
+            return None
+    if source == "auto":
+        found = detect_source(push)
+        if found is None:
+            return None
+        source = found
+    elif source == "gtag":
+        parsed = arguments_of(push)
+        if parsed is None or parsed[0] != "event":
+            return None
+    elif source in ("ua", "ga4"):
+        if type(push) is not dict or push.get("ecommerce") is None:
+            return None
+    else:
+        raise ValueError(
+            f"unknown source {source!r}: expected 'auto' or one of {', '.join(PUSH_SOURCES)}"
+        )
+    result = _read(push, source, strict)
+    if source != "ua" and not result.sections and result.unsupported_event is None and (
+        not result.dropped_keys
+    ):
+        return None  # a gtag.js page_view, a GA4 push with nothing to read
+    return result
+
+
+def _read(push: Any, source: str, strict: bool) -> Ecommerce:
+    try:
+        return read_push(push, source=source, strict=strict)
+    except EcommerceError as err:
+        raise EcommerceError(_rooted(push, source, err.messages)) from None
+
+
+def _rooted(push: Any, source: str, messages: Any) -> Any:
+    """Error messages with paths from the push's root (readers give them from the data)."""
+    if source == "gtag":
+        params: str | int = 2 if isinstance(push, list | tuple) else "2"
+        rooted: dict[Any, Any] = {}
+        inner = {}
+        for key, value in messages.items():
+            if key == "_schema":
+                rooted[key] = value  # about the arguments object itself
+            elif key in ("1", "2"):
+                rooted[int(key) if params == 2 else key] = value
+            else:
+                inner[key] = value
+        if inner:
+            rooted.setdefault(params, {})
+            if isinstance(rooted[params], dict):
+                rooted[params].update(inner)
+            else:
+                rooted[params] = [rooted[params], inner]
+        return rooted
+    if source == "ga4":
+        rooted = {key: value for key, value in messages.items()
+                  if key in ("event", "ecommerce")}
+        inner = {key: value for key, value in messages.items()
+                 if key not in ("event", "ecommerce")}
+        if inner:
+            rooted["ecommerce"] = inner
+        return rooted
+    if source == "ua" and isinstance(push, dict) and "ecommerce" not in push:
+        return messages
+    return {"ecommerce": messages}
+
+

@@ -1,0 +1,146 @@
+"""The records a dump is read into: pushes, page markers, framed sources, and broken text.
+
+A record is ``(line, index, value)``: ``value`` is one dataLayer push (any JSON value), a
+:class:`PageStart` / :data:`PAGE_END` marker around the pushes of a page object, a
+:class:`Source` of a file-level form, or a :class:`Broken` record for text that is not JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "PAGE_END",
+    "READ_ERRORS",
+    "UNDECODED",
+    "Broken",
+    "PageStart",
+    "RawRecord",
+    "Record",
+    "Source",
+    "broken_line",
+    "decode_raw",
+    "is_gtm_js",
+    "is_page_object",
+    "unreadable",
+]
+
+#: ``(line, index, value)``: one push or marker, where it starts, its index in its list.
+Record = tuple[int, int | None, Any]
+#: ``(line, index, raw, value)``: a record before decoding; ``value`` is :data:`UNDECODED` when
+#: only ``raw`` (the JSON text of the record) is known.
+RawRecord = tuple[int, int | None, Any, Any]
+
+#: What reading a damaged input raises (a truncated or corrupt gzip stream, an I/O error).
+READ_ERRORS = (OSError, EOFError)
+
+
+def unreadable(err: BaseException, where: str) -> Broken:
+    """The :class:`Broken` record for an input that cannot be read on from ``where``."""
+    return Broken(f"the input cannot be read on from {where}: {err}; everything before it was "
+                  "read", "", "unreadable input")
+
+
+@dataclass(frozen=True, slots=True)
+class Broken:
+    """Text that is not JSON: ``message`` says what and where; ``text`` is what was read.
+
+    ``reason`` is the reject reason it becomes.
+    """
+
+    message: str
+    text: str
+    reason: str = "broken JSON"
+
+
+@dataclass(frozen=True, slots=True)
+class PageStart:
+    """A page object begins: ``meta`` holds its keys but ``dataLayer`` (customer_ids, url...).
+
+    ``prefix`` is the JSON path of its ``dataLayer`` from the record's root (``"dataLayer"`` or
+    ``"[5].dataLayer"`` for the sixth item of a list), for error paths.
+    """
+
+    meta: dict[str, Any] = field(default_factory=dict)
+    prefix: str = "dataLayer"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A record of a file-level form (``form``: ``mp``, ``bq``, ``analyticsjs``), not decoded yet.
+
+    ``data`` is what the form framed: a line's bytes (``mp``, ``bq``) or ``(meta, commands)``
+    (``analyticsjs``: the page's metadata and its ``(line, index, command)`` triples). The converter
+    expands it into pages (see :mod:`ga_ee_bridge.convert.forms`); each is a page of its own.
+    """
+
+    form: str
+    data: Any
+
+
+class _PageEnd:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "PAGE_END"
+
+    def __reduce__(self) -> str:
+        return "PAGE_END"
+
+
+#: The end of a page object's pushes.
+PAGE_END = _PageEnd()
+
+
+class _Undecoded:
+    __slots__ = ()
+
+    def __reduce__(self) -> str:
+        return "UNDECODED"
+
+
+UNDECODED = _Undecoded()
+
+
+def is_gtm_js(value: Any) -> bool:
+    """True for GTM's own ``{"gtm.start": ..., "event": "gtm.js"}`` push, which opens a page."""
+    return type(value) is dict and value.get("event") == "gtm.js"
+
+
+def is_page_object(value: Any) -> bool:
+    """True for ``{"dataLayer": [...], ...}``: a page with its pushes and metadata."""
+    return type(value) is dict and type(value.get("dataLayer")) is list
+
+
+def decode_raw(record: RawRecord) -> Iterator[Record]:
+    """Records from one raw record: decoded, a page object expanded into its marked pushes."""
+    line, index, raw, value = record
+    if value is UNDECODED:
+        try:
+            value = json.loads(raw)
+        except ValueError as err:
+            yield line, index, broken_line(line, raw, err)
+            return
+    if is_page_object(value):
+        yield line, None, PageStart(
+            {key: item for key, item in value.items() if key != "dataLayer"},
+            "dataLayer" if index is None else f"[{index}].dataLayer",
+        )
+        for position, push in enumerate(value["dataLayer"]):
+            yield line, position, push
+        yield line, None, PAGE_END
+    else:
+        yield line, index, value
+
+
+def broken_line(line: int, raw: bytes | str, err: ValueError) -> Broken:
+    """The :class:`Broken` record of a JSON line that does not decode."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    if isinstance(err, json.JSONDecodeError):
+        message = f"broken JSON on line {line}: {err.msg} at column {err.pos + 1}"
+    else:
+        message = f"broken JSON on line {line}: {err}"
+    return Broken(message, text.rstrip("\r\n"))

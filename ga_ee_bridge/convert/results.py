@@ -1,0 +1,117 @@
+"""What a conversion yields: per-push segments, encoded runs, rejects with reasons, and stats."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+__all__ = ["ConvertStats", "Item", "Reject", "Run", "Segment"]
+
+#: Reject reasons.
+BROKEN_JSON = "broken JSON"
+NOT_A_DUMP = "not a dump"
+INVALID_ECOMMERCE = "invalid ecommerce"
+BAD_CUSTOMER_ID = "bad customer id"
+BAD_TIMESTAMP = "bad timestamp"
+NO_TIMESTAMP = "no timestamp"
+BAD_PAGE = "bad page metadata"
+
+@dataclass(slots=True)
+class ConvertStats:
+    """Counts of one conversion (summed over worker processes)."""
+
+    inputs: int = 0
+    pushes: int = 0
+    ecommerce: int = 0
+    skipped: int = 0
+    pages: int = 0
+    events: Counter[str] = field(default_factory=Counter)
+    rejects: Counter[str] = field(default_factory=Counter)
+    duplicates: int = 0
+    #: Input keys the reader left out, by path with indices removed (``purchase.products[].sku``).
+    dropped: Counter[str] = field(default_factory=Counter)
+    #: Where each dropped path was first seen (``file:line``).
+    dropped_first: dict[str, str] = field(default_factory=dict)
+    #: GA4 / gtag.js ecommerce events with no UA counterpart (``view_cart``...), skipped, by name.
+    unsupported: Counter[str] = field(default_factory=Counter)
+    #: Where each such event was first seen (``file:line``).
+    unsupported_first: dict[str, str] = field(default_factory=dict)
+
+    def add(self, other: ConvertStats) -> None:
+        """Add the counts of ``other`` (a later part of the same run) to these."""
+        self.inputs += other.inputs
+        self.pushes += other.pushes
+        self.ecommerce += other.ecommerce
+        self.skipped += other.skipped
+        self.pages += other.pages
+        self.events.update(other.events)
+        self.rejects.update(other.rejects)
+        self.duplicates += other.duplicates
+        self.dropped.update(other.dropped)
+        for path, where in other.dropped_first.items():
+            self.dropped_first.setdefault(path, where)
+        self.unsupported.update(other.unsupported)
+        for name, where in other.unsupported_first.items():
+            self.unsupported_first.setdefault(name, where)
+
+    @property
+    def rejected(self) -> int:
+        """How many pushes (or broken records) were rejected."""
+        return sum(self.rejects.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A push (or piece of input) that could not be converted, with where and why.
+
+    ``errors`` holds ``(path, message, value)``: ``path`` from the record's root (``[12].ecommerce
+    .purchase.actionField.id`` for the 13th push of a list, ``dataLayer[3]...`` in a page object),
+    ``value`` the value found there (:data:`None` when there is none).
+    """
+
+    input: str
+    line: int
+    index: int | None
+    reason: str
+    errors: tuple[tuple[str, str, Any], ...]
+    push: Any
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON record of ``--rejects``."""
+        return {
+            "input": self.input,
+            "line": self.line,
+            "index": self.index,
+            "reason": self.reason,
+            "errors": [
+                {"path": path, "message": message, "value": value}
+                for path, message, value in self.errors
+            ],
+            "push": self.push,
+        }
+
+    def report_lines(self) -> list[str]:
+        """``file:line path: message``, one per error (what ``validate`` prints)."""
+        return [
+            f"{self.input}:{self.line} {path}: {message}" if path
+            else f"{self.input}:{self.line}: {message}"
+            for path, message, _ in self.errors
+        ]
+
+
+class Segment(NamedTuple):
+    """Converted events of one push, in order; ``transaction`` set for a purchase (dedup)."""
+
+    transaction: str | None
+    events: list[tuple[str, Any]]
+
+
+class Run(NamedTuple):
+    """Several pushes' encoded commands, joined (from worker processes: less to pickle)."""
+
+    text: str
+    counts: dict[str, int]
+
+
+Item = Segment | Reject | Run

@@ -1,0 +1,355 @@
+"""Running conversions: in this process, or page by page in worker processes (``--jobs``).
+
+With several jobs the main process frames the input and cuts it only where :class:`Converter`
+starts a page (:class:`_Framer` mirrors its rule); workers convert whole pages and the results are
+put back in input order, so the output is the same as with one process. JSON lines are framed in
+blocks, decoding only the lines that may start a page; JSON text is decoded here to find its
+pushes and sent on as text. A page too long for one task is converted here, in order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from ga_ee_bridge.convert.encoders import ENCODERS, Encoder
+from ga_ee_bridge.convert.input import (
+    PAGE_END,
+    READ_ERRORS,
+    UNDECODED,
+    DumpError,
+    PageStart,
+    RawRecord,
+    Source,
+    detect_form,
+    input_name,
+    is_gtm_js,
+    is_page_object,
+    jsonl_blocks,
+    open_input,
+    unreadable,
+)
+from ga_ee_bridge.convert.options import ConvertOptions
+from ga_ee_bridge.convert.page import Converter, decode_line
+from ga_ee_bridge.convert.results import NOT_A_DUMP, ConvertStats, Item, Reject, Run, Segment
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+__all__ = ["run_parallel", "run_serial"]
+
+#: Records converted between two hand-overs to the caller (one process).
+BATCH = 2000
+#: Records per worker task for framed records (JSON lists); cut at page boundaries only.
+TASK_RECORDS = 4000
+#: Bytes per worker task for JSON lines; cut at page boundaries only.
+TASK_BYTES = 1 << 20
+#: A page longer than this (records, or bytes of JSON lines) is converted in the main process.
+LONG_PAGE = 200_000
+LONG_BYTES = 1 << 26
+
+
+def _not_a_dump(name: str, err: DumpError, stats: ConvertStats) -> Reject:
+    stats.rejects[NOT_A_DUMP] += 1
+    return Reject(name, 1, None, NOT_A_DUMP, (("", str(err), None),), None)
+
+
+def _open(path: str, options: ConvertOptions, stats: ConvertStats
+          ) -> tuple[Any, Any, Reject | None]:
+    stream, head = open_input(path)
+    stats.inputs += 1
+    try:
+        return stream, detect_form(head, path=input_name(path), source=options.source), None
+    except DumpError as err:
+        stream.close()
+        return None, None, _not_a_dump(input_name(path), err, stats)
+
+
+def run_serial(path: str, options: ConvertOptions, encode: Encoder,
+            stats: ConvertStats) -> Iterator[list[Item]]:
+    stream, form, problem = _open(path, options, stats)
+    if problem is not None:
+        yield [problem]
+        return
+    converter = Converter(options, encode, input_name(path), stats)
+    out = converter.out
+    with stream:
+        count = 0
+        feed = converter.feed
+        for record in form.raw_records(stream, keep_text=False):
+            feed(record)
+            count += 1
+            if count >= BATCH and out:
+                yield out[:]
+                out.clear()
+                count = 0
+        converter.finish()
+    if out:
+        yield out[:]
+        out.clear()
+
+
+_WORKER: tuple[ConvertOptions, Encoder, bool] | None = None
+
+
+def _init_worker(options: ConvertOptions, encoder: str) -> None:
+    global _WORKER
+    _WORKER = (options, ENCODERS[encoder], encoder == "commands")
+
+
+def _feed_lines(converter: Converter, pieces: list[tuple[int, bytes]]) -> None:
+    """Feed whole JSON lines (``(first line number, bytes)`` pieces) as JSONL reading does."""
+    feed = converter.feed
+    for first, data in pieces:
+        for number, line in enumerate(data.split(b"\n"), first):
+            if line.strip():
+                feed((number, None, line, UNDECODED))
+
+
+def _work(name: str, records: list[RawRecord] | None,
+          pieces: list[tuple[int, bytes]] | None) -> tuple[list[Item], ConvertStats]:
+    """A worker's task: whole pages, as records or as JSON-lines bytes."""
+    assert _WORKER is not None
+    options, encode, joinable = _WORKER
+    converter = Converter(options, encode, name)
+    if pieces is not None:
+        _feed_lines(converter, pieces)
+    else:
+        feed = converter.feed
+        for record in records or ():
+            feed(record)
+    converter.finish()
+    out = _joined(converter.out) if joinable else converter.out
+    return out, converter.stats
+
+
+def _joined(items: list[Item]) -> list[Item]:
+    """Commands of pushes that are no purchase joined into :class:`Run`s (in order)."""
+    result: list[Item] = []
+    texts: list[str] = []
+    counts: dict[str, int] = {}
+    for item in items:
+        if type(item) is Segment and item.transaction is None:
+            for event_type, text in item.events:
+                texts.append(text)
+                counts[event_type] = counts.get(event_type, 0) + 1
+            continue
+        if texts:
+            result.append(Run("".join(texts), counts))
+            texts, counts = [], {}
+        result.append(item)
+    if texts:
+        result.append(Run("".join(texts), counts))
+    return result
+
+
+_CANDIDATE = re.compile(rb"gtm\.js|dataLayer|\\u")
+
+
+class _Framer:
+    """Where pages begin, seen from the main process, exactly as :class:`Converter` decides."""
+
+    __slots__ = ("after_page", "has_gtm", "in_object")
+
+    def __init__(self) -> None:
+        self.has_gtm = self.in_object = self.after_page = False
+
+    def boundary(self, value: Any) -> bool:
+        """Whether a page begins at the record whose (decoded, if known) value this is."""
+        boundary = self.after_page
+        self.after_page = False
+        if type(value) is Source:  # a page (or pages) of its own
+            boundary = self.after_page = True
+            self.in_object = self.has_gtm = False
+        elif type(value) is PageStart:
+            boundary = self.in_object = True
+        elif value is PAGE_END:
+            self.in_object = self.has_gtm = False
+            self.after_page = True
+        elif is_page_object(value):
+            boundary = self.after_page = True
+            self.has_gtm = False
+        elif not self.in_object and is_gtm_js(value):
+            boundary = boundary or self.has_gtm
+            self.has_gtm = True
+        return boundary
+
+    def line_boundaries(self, block: bytes) -> list[int]:
+        """Offsets in a block of whole JSON lines where pages begin (candidates only decoded)."""
+        found: list[int] = []
+        if self.after_page:
+            found.append(0)
+            self.after_page = False
+        last_start = -1
+        for match in _CANDIDATE.finditer(block):
+            start = block.rfind(b"\n", 0, match.start()) + 1
+            if start == last_start:
+                continue
+            last_start = start
+            end = block.find(b"\n", match.start())
+            end = len(block) if end < 0 else end + 1
+            value = decode_line(block[start:end])
+            if self.boundary(value):
+                found.append(start)
+            if self.after_page:
+                found.append(end)
+                self.after_page = False
+        return found
+
+
+def run_parallel(inputs: list[str], options: ConvertOptions, encoder: str, jobs: int,
+              stats: ConvertStats) -> Iterator[list[Item]]:
+    import multiprocessing  # here: most runs use one process
+    from concurrent.futures import ProcessPoolExecutor
+
+    encode = ENCODERS[encoder]
+    context = multiprocessing.get_context("fork" if "fork" in
+                                          multiprocessing.get_all_start_methods() else None)
+    pending: deque[Future[tuple[list[Item], ConvertStats]]] = deque()
+
+    def collect(limit: int) -> Iterator[list[Item]]:
+        while len(pending) > limit:
+            items, part = pending.popleft().result()
+            stats.add(part)
+            yield items
+
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
+                             initargs=(options, encoder)) as pool:
+
+        def submit(name: str, records: list[RawRecord] | None,
+                   pieces: list[tuple[int, bytes]] | None) -> Iterator[list[Item]]:
+            pending.append(pool.submit(_work, name, records, pieces))
+            yield from collect(2 * jobs)
+
+        for path in inputs:
+            stream, form, problem = _open(path, options, stats)
+            if problem is not None:
+                yield from collect(0)
+                yield [problem]
+                continue
+            name = input_name(path)
+            with stream:
+                if form.name == "jsonl":
+                    yield from _parallel_lines(stream, name, options, encode, stats, submit,
+                                               collect)
+                else:
+                    yield from _parallel_records(form.raw_records(stream, keep_text=True), name,
+                                                 options, encode, stats, submit, collect)
+        yield from collect(0)
+
+
+Submit = Callable[[str, "list[RawRecord] | None", "list[tuple[int, bytes]] | None"],
+                  Iterator[list[Item]]]
+Collect = Callable[[int], Iterator[list[Item]]]
+
+
+def _parallel_lines(stream: Any, name: str, options: ConvertOptions, encode: Encoder,
+                    stats: ConvertStats, submit: Submit, collect: Collect
+                    ) -> Iterator[list[Item]]:
+    """JSON lines in blocks: the main process only looks at lines that may begin a page."""
+    framer = _Framer()
+    pieces: list[tuple[int, bytes]] = []
+    size = 0
+    local: Converter | None = None  # converting a long page here, in order
+    blocks = jsonl_blocks(stream)
+    last = 1
+    while True:
+        try:
+            first, block = next(blocks)
+        except StopIteration:
+            break
+        except READ_ERRORS as err:
+            # Everything read so far goes on as usual, then the reject (see JsonLinesForm).
+            yield from _lines_then(pieces, local, name, options, encode, stats, submit)
+            broken = Converter(options, encode, name, stats)
+            broken.feed((last, None, None, unreadable(err, f"line {last}")))
+            yield broken.out
+            return
+        last = first + block.count(b"\n")
+        cuts = framer.line_boundaries(block)
+        done = 0
+        line = first
+        for cut in cuts:
+            if local is not None:
+                _feed_lines(local, [(line, block[done:cut])])
+                line += block.count(b"\n", done, cut)
+                done = cut
+                local.finish()
+                stats.add(local.stats)
+                yield local.out
+                local = None
+            elif size + cut - done >= TASK_BYTES:
+                pieces.append((line, block[done:cut]))
+                line += block.count(b"\n", done, cut)
+                done = cut
+                yield from submit(name, None, pieces)
+                pieces, size = [], 0
+        rest = block[done:]
+        if local is not None:
+            _feed_lines(local, [(line, rest)])
+            yield local.out[:]
+            local.out.clear()
+            continue
+        pieces.append((line, rest))
+        size += len(rest)
+        if size > LONG_BYTES:
+            yield from collect(0)
+            local = Converter(options, encode, name)
+            _feed_lines(local, pieces)
+            pieces, size = [], 0
+    yield from _lines_then(pieces, local, name, options, encode, stats, submit)
+
+
+def _lines_then(pieces: list[tuple[int, bytes]], local: Converter | None, name: str,
+                options: ConvertOptions, encode: Encoder, stats: ConvertStats,
+                submit: Submit) -> Iterator[list[Item]]:
+    """The end of JSON lines: finish the long page converted here, or send the last task."""
+    if local is not None:
+        local.finish()
+        stats.add(local.stats)
+        yield local.out
+    elif pieces:
+        yield from submit(name, None, pieces)
+
+
+def _parallel_records(records: Iterable[RawRecord], name: str, options: ConvertOptions,
+                      encode: Encoder, stats: ConvertStats, submit: Submit, collect: Collect
+                      ) -> Iterator[list[Item]]:
+    """Framed records (JSON text): decoded here to find pages, sent on as their text."""
+    framer = _Framer()
+    chunk: list[RawRecord] = []
+    local: Converter | None = None
+    for record in records:
+        line, index, raw, value = record
+        if framer.boundary(value):
+            if local is not None:
+                local.finish()
+                stats.add(local.stats)
+                yield local.out
+                local = None
+            elif len(chunk) >= TASK_RECORDS:
+                yield from submit(name, chunk, None)
+                chunk = []
+        if raw is not None and value is not UNDECODED:
+            record = (line, index, raw, UNDECODED)  # text pickles faster than objects
+        if local is not None:
+            local.feed(record)
+            if len(local.out) >= BATCH:
+                yield local.out[:]
+                local.out.clear()
+            continue
+        chunk.append(record)
+        if len(chunk) > LONG_PAGE:
+            yield from collect(0)
+            local = Converter(options, encode, name)
+            for earlier in chunk:
+                local.feed(earlier)
+            chunk = []
+    if local is not None:
+        local.finish()
+        stats.add(local.stats)
+        yield local.out
+    elif chunk:
+        yield from submit(name, chunk, None)

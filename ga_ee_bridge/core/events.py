@@ -1,0 +1,85 @@
+"""Exponea track events and the Tracking API commands built from them.
+
+A :class:`TrackEvent` is what a mapping produces: an event type and flat properties. It becomes a
+Tracking API batch command only once the customer (and, usually, the time) is known.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from ga_ee_bridge.core.ids import check_customer_ids
+from ga_ee_bridge.core.model import ReadWarning
+
+__all__ = ["CUSTOMER_COMMAND", "EVENT_COMMAND", "EventList", "TrackEvent"]
+
+EVENT_COMMAND = "customers/events"
+CUSTOMER_COMMAND = "customers"
+
+
+def _check_timestamp(timestamp: float | int | None) -> float | None:
+    if timestamp is None:
+        return None
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
+        raise ValueError(f"timestamp must be Unix seconds as a number, got {timestamp!r}")
+    value = float(timestamp)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"timestamp must be finite, non-negative Unix seconds, got {timestamp!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class TrackEvent:
+    """One Exponea event: ``event_type`` with flat ``properties`` and an optional ``timestamp``.
+
+    Immutable: ``properties`` is a read-only mapping (``dict(event.properties)`` for a copy).
+    """
+
+    event_type: str
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    timestamp: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.event_type, str) or not self.event_type:
+            raise ValueError(f"event_type must be a non-empty string, got {self.event_type!r}")
+        if not isinstance(self.properties, MappingProxyType):
+            object.__setattr__(self, "properties", MappingProxyType(dict(self.properties)))
+        object.__setattr__(self, "timestamp", _check_timestamp(self.timestamp))
+
+    def to_command(
+        self, customer_ids: Mapping[str, Any], *, timestamp: float | None = None
+    ) -> dict[str, Any]:
+        """Return the Tracking API batch command (``customers/events``) for this event.
+
+        ``timestamp`` (Unix seconds) overrides the event's own; with neither, the key is left out
+        and the server uses its receive time.
+        """
+        ts = _check_timestamp(timestamp) if timestamp is not None else self.timestamp
+        data: dict[str, Any] = {
+            "customer_ids": check_customer_ids(customer_ids),
+            "event_type": self.event_type,
+        }
+        if ts is not None:
+            data["timestamp"] = ts
+        data["properties"] = dict(self.properties)
+        return {"name": EVENT_COMMAND, "data": data}
+
+    def with_timestamp(self, timestamp: float | None) -> TrackEvent:
+        """Return a copy of this event at ``timestamp`` (Unix seconds)."""
+        return TrackEvent(self.event_type, self.properties, timestamp)
+
+
+class EventList(list[TrackEvent]):
+    """A list of track events that also says which input keys were left out (``dropped``)."""
+
+    def __init__(self, events: Iterable[TrackEvent] = (), *, dropped: tuple[str, ...] = (),
+                 warnings: tuple[ReadWarning, ...] = ()):
+        super().__init__(events)
+        #: Paths of input keys the reader did not understand, e.g. ``purchase.products[0].sku``.
+        self.dropped = dropped
+        #: Values that could not be read and were left out, each with its path (events kept).
+        self.warnings = warnings

@@ -1,0 +1,84 @@
+"""Timestamps as dumps carry them: Unix seconds, milliseconds or microseconds, or ISO 8601 text.
+
+Everything becomes integer microseconds since the Unix epoch (UTC), so that "+1 ms" arithmetic is
+exact; :func:`micros_to_seconds` gives the float seconds the Tracking API wants.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from ga_ee_bridge.errors import TimestampError, show
+
+__all__ = ["TimestampError", "micros_to_seconds", "to_micros"]
+
+# Magnitude bounds: below 1e11 a number is seconds (up to the year 5138), below 1e14
+# milliseconds, below 1e17 microseconds. Nanoseconds are refused rather than guessed.
+_SECONDS_BELOW = 1e11
+_MILLIS_BELOW = 1e14
+_MICROS_BELOW = 1e17
+_NUMERIC = re.compile(r"\s*-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MICRO = timedelta(microseconds=1)
+
+
+def _number_to_micros(value: float | int, original: Any) -> int:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise TimestampError(f"not a finite number: {show(original)}")
+    if value < 0:
+        raise TimestampError(f"negative timestamp: {show(original)}")
+    if value < _SECONDS_BELOW:
+        return int(value * 1_000_000) if isinstance(value, int) else round(value * 1_000_000)
+    if value < _MILLIS_BELOW:
+        return int(value * 1_000) if isinstance(value, int) else round(value * 1_000)
+    if value < _MICROS_BELOW:
+        return int(value) if isinstance(value, int) else round(value)
+    raise TimestampError(
+        f"too large for seconds, milliseconds or microseconds: {show(original)}"
+    )
+
+
+@lru_cache(maxsize=4096)
+def _text_to_micros(text: str) -> int:
+    if _NUMERIC.fullmatch(text):
+        number = float(text) if any(c in text for c in ".eE") else int(text)
+        return _number_to_micros(number, text)
+    from dateutil.parser import isoparse  # here: most dumps carry numbers
+
+    try:
+        moment = isoparse(text.strip())
+    except (ValueError, OverflowError):
+        raise TimestampError(
+            f"not a timestamp: {show(text)} (expected Unix seconds, milliseconds, "
+            "microseconds or ISO 8601 such as '2024-03-01T12:00:00Z')"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # naive means UTC
+    micros: int = (moment - _EPOCH) // _ONE_MICRO
+    if micros < 0:
+        raise TimestampError(f"before 1970: {show(text)}")
+    return micros
+
+
+def to_micros(value: Any) -> int:
+    """Read a timestamp as integer microseconds since the epoch; raises :class:`TimestampError`.
+
+    Numbers (and numeric text) are seconds, milliseconds or microseconds, told apart by magnitude;
+    other text is ISO 8601, naive meaning UTC.
+    """
+    if isinstance(value, bool) or value is None:
+        raise TimestampError(f"not a timestamp: {show(value)}")
+    if isinstance(value, int | float):
+        return _number_to_micros(value, value)
+    if isinstance(value, str):
+        return _text_to_micros(value)
+    raise TimestampError(f"not a timestamp: {show(value)}")
+
+
+def micros_to_seconds(micros: int) -> float:
+    """Integer microseconds -> float Unix seconds (correctly rounded, so 1.001 prints as 1.001)."""
+    return micros / 1_000_000

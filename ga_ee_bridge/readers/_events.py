@@ -1,0 +1,454 @@
+"""The engine shared by the event-shaped forms (GA4, gtag.js): one event's params -> the model.
+
+GA4 and gtag.js send ecommerce as a named event with flat parameters and an ``items`` list, where UA
+nests sections under ``ecommerce``. A :class:`Dialect` says which parameter and item key means what;
+the schemas here (built on :class:`~ga_ee_bridge.readers._schema.BaseSchema`, with the field classes
+of :mod:`~ga_ee_bridge.readers._fields`) read the params, and :func:`build` turns them into the same
+:class:`~ga_ee_bridge.core.model.Ecommerce` the UA reader makes. Error and dropped paths name the
+keys as pushed (``items[1].price``), relative to the params object.
+
+Internally every key is renamed to a *role*: ``id``, ``name``, ``brand``, ``category``, ``variant``,
+``price``, ``quantity``, ``coupon``, ``position``, ``list`` and the promotion roles ``promo_id``,
+``promo_name``, ``creative``, ``promo_position`` for items; ``id`` (order), ``affiliation``,
+``revenue``, ``value``, ``tax``, ``shipping``, ``coupon``, ``currency``, ``list``, ``step``,
+``option``, ``content_type`` and the promotion roles for params.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+from marshmallow import Schema, ValidationError
+
+from ga_ee_bridge.core.model import (
+    PROMOTION_KINDS,
+    ActionField,
+    Ecommerce,
+    Impression,
+    Product,
+    Promotion,
+    Section,
+)
+from ga_ee_bridge.errors import show
+from ga_ee_bridge.readers._fields import ItemList, LenientField
+from ga_ee_bridge.readers._schema import BaseSchema, blank
+
+__all__ = ["Dialect", "EventSpec", "build", "event_schema"]
+
+#: Roles each model object takes from an item, in the model's field order.
+PRODUCT_ROLES = ("id", "name", "brand", "category", "variant", "price", "quantity", "coupon",
+                 "position")
+IMPRESSION_ROLES = ("id", "name", "list", "brand", "category", "variant", "position", "price")
+PROMOTION_ROLES = {"promo_id": "id", "promo_name": "name", "creative": "creative",
+                   "promo_position": "position"}
+#: Param roles that become actionField values in product sections.
+ACTION_ROLES = ("id", "affiliation", "revenue", "value", "tax", "shipping", "coupon")
+#: Kinds whose actionField carries a list name, as in UA (click and detail).
+LIST_KINDS = frozenset({"click", "detail"})
+#: Kinds that need an order id.
+NEEDS_ID = frozenset({"purchase", "refund"})
+#: The category levels, in order (GA4: ``item_category`` .. ``item_category5``).
+CATEGORY_LEVELS = ("category", "category2", "category3", "category4", "category5")
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """What one event name reads as: the section ``kind`` and, for checkout steps, the step.
+
+    ``option_role`` names the param role that becomes ``actionField.option`` (e.g. GA4's
+    ``shipping_tier``); ``step_role`` the role that overrides ``step`` (gtag's ``checkout_step``).
+    ``kind_of`` picks the kind from the params when the name alone cannot (gtag's
+    ``select_content``); it returns None for params that are no ecommerce at all.
+    """
+
+    kind: str
+    step: int | None = None
+    option_role: str | None = None
+    step_role: str | None = None
+    kind_of: Callable[[Mapping[str, Any]], str | None] | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Dialect:
+    """One event-shaped form: its key tables, its events and what its ``value`` means.
+
+    Compared by identity, so that schemas can be cached per dialect.
+    """
+
+    #: ``Ecommerce.source`` of what it reads.
+    source: str
+    #: item key -> (role, field class). Several keys may share a role; the first non-blank wins.
+    item_keys: Mapping[str, tuple[str, type[LenientField]]]
+    #: param key -> (role, field class).
+    param_keys: Mapping[str, tuple[str, type[LenientField]]]
+    #: event name -> how it reads.
+    events: Mapping[str, EventSpec]
+    #: The item keys of which one must be set (GA: an id or a name).
+    item_id_keys: tuple[str, str]
+    #: Added to the pushed position (GA4's 0-based ``index`` + 1 = UA's 1-based ``position``).
+    position_offset: int = 0
+    #: promotion key -> (role, field class) for a separate ``promotions`` list (UA gtag.js).
+    promotion_keys: Mapping[str, tuple[str, type[LenientField]]] = field(default_factory=dict)
+    #: GA4: a ``revenue`` is computed as value + tax + shipping for a purchase or refund.
+    computes_revenue: bool = False
+
+
+# --- loaded items -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One loaded item (or promotion): typed values and pushed values by role, and its keys."""
+
+    values: Mapping[str, Any]
+    raw: Mapping[str, Any]
+    #: role -> the key it was read from (roles with a non-blank value only).
+    keys: Mapping[str, str]
+    original: Mapping[str, Any]
+    #: The dialect's table: key -> (role, field class).
+    table: Mapping[str, tuple[str, type[LenientField]]]
+
+    def unused(self, roles: set[str] | frozenset[str]) -> list[str]:
+        """The pushed keys not read into any of ``roles``: unknown keys, keys of other roles and
+        a second spelling of a role already read (blank values are absent, never dropped)."""
+        return [key for key, value in self.original.items() if not self._read(key, value, roles)]
+
+    def _read(self, key: str, value: Any, roles: set[str] | frozenset[str]) -> bool:
+        entry = self.table.get(key)
+        if entry is None or _base_role(entry[0]) not in roles:
+            return False
+        return self.keys.get(entry[0], key) == key or blank(value)
+
+
+def _base_role(role: str) -> str:
+    """``category2``..``category5`` are levels of ``category``."""
+    return "category" if role in CATEGORY_LEVELS else role
+
+
+def _read_roles(
+    by_key: Mapping[str, tuple[str, type[LenientField]]],
+    data: dict[str, Any],
+    original: Mapping[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """Typed values, pushed values and source keys by role; a role's first non-blank key wins."""
+    values: dict[str, Any] = {}
+    raw: dict[str, Any] = {}
+    keys: dict[str, str] = {}
+    for key, (role, _) in by_key.items():
+        value = data.get(key)
+        if value is None or role in values:
+            continue
+        values[role] = value
+        raw[role] = original.get(key)
+        keys[role] = key
+    return values, raw, keys
+
+
+class ItemSchema(BaseSchema):
+    """One item of ``items`` (or of gtag's ``promotions``) -> :class:`Item`."""
+
+    roles: ClassVar[Mapping[str, tuple[str, type[LenientField]]]]
+    #: Keys of which one must be set (empty: none required).
+    id_keys: ClassVar[tuple[str, ...]]
+    position_offset: ClassVar[int]
+
+    def _validate(self, data: dict[str, Any], original: Mapping[str, Any]) -> None:
+        errors: dict[str, list[str]] = {}
+        if self.id_keys and all(blank(original.get(key)) for key in self.id_keys):
+            first, second = self.id_keys
+            errors["_schema"] = [
+                f"needs an {first!r} or an {second!r}, found neither: {show(original)}"
+            ]
+        if self.position_offset:
+            for key, (role, _) in self.roles.items():
+                value = data.get(f"f_{key}")
+                if role == "position" and value is not None and value < 0:
+                    errors[key] = [f"not a 0-based index: {show(original.get(key))}"]
+        if errors:
+            raise ValidationError(errors)
+
+    def _build(self, data: dict[str, Any], original: Mapping[str, Any]) -> Item:
+        values, raw, keys = _read_roles(self.roles, _by_data_key(data), original)
+        if "position" in values and self.position_offset:
+            values["position"] += self.position_offset
+            raw["position"] = values["position"]
+        levels = [values.pop(level) for level in CATEGORY_LEVELS if level in values]
+        if levels:
+            raw_levels = [raw.pop(level) for level in CATEGORY_LEVELS if level in raw]
+            values["category"] = "/".join(levels)
+            raw["category"] = raw_levels[0] if len(raw_levels) == 1 else values["category"]
+        return Item(MappingProxyType(values), MappingProxyType(raw), MappingProxyType(keys),
+                    MappingProxyType(dict(original)), self.roles)
+
+
+def _by_data_key(data: dict[str, Any]) -> dict[str, Any]:
+    """Loaded values keyed by the pushed key (attribute names are ``f_<key>``)."""
+    return {key[2:]: value for key, value in data.items() if key.startswith("f_")}
+
+
+def _declare(
+    table: Mapping[str, tuple[str, type[LenientField]]], strict: bool
+) -> dict[str, Any]:
+    return {f"f_{key}": cls(strict=strict, data_key=key) for key, (_, cls) in table.items()}
+
+
+@cache
+def item_schema(
+    dialect: Dialect, strict: bool, *, promotions: bool = False, require_id: bool = True
+) -> Schema:
+    """The schema of one item (``promotions=True``: of one gtag.js promotion), built once.
+
+    ``require_id``: one of the id keys must be set (GA4's promotion events carry items that
+    may hold promotion fields only).
+    """
+    table = dialect.promotion_keys if promotions else dialect.item_keys
+    declared = _declare(table, strict)
+    id_keys = ("id", "name") if promotions else dialect.item_id_keys
+    declared.update(
+        roles=table, strict=strict, id_keys=id_keys if require_id else (),
+        position_offset=0 if promotions else dialect.position_offset,
+    )
+    name = f"{dialect.source.title()}{'Promotion' if promotions else 'Item'}Schema"
+    return type(name, (ItemSchema,), declared)()
+
+
+# --- the event ----------------------------------------------------------------------------------
+
+
+class EventSchema(BaseSchema):
+    """The params of one ecommerce event -> :class:`Ecommerce`."""
+
+    dialect: ClassVar[Dialect]
+    event: ClassVar[str]
+    spec: ClassVar[EventSpec]
+
+    def _kind(self, original: Mapping[str, Any]) -> str | None:
+        return self.spec.kind_of(original) if self.spec.kind_of else self.spec.kind
+
+    def _validate(self, data: dict[str, Any], original: Mapping[str, Any]) -> None:
+        kind = self._kind(original)
+        errors: dict[str, Any] = {}
+        table = self.dialect.param_keys
+        if kind in NEEDS_ID:
+            key = _key_of(table, "id")
+            if blank(original.get(key)):
+                errors[key] = [
+                    f"missing: a {self.event} needs a {key}, found {show(original.get(key))}"
+                ]
+        if kind in PROMOTION_KINDS:
+            params = _by_data_key(data)
+            values, raw, _ = _read_roles(table, params, original)
+            found = _promotions(
+                params.get("items") or (), params.get("promotions") or (), values, raw
+            )
+            if not found or any(p.id is None and p.name is None for p in found):
+                key = "promotions" if self.dialect.promotion_keys else _key_of(table, "promo_id")
+                errors.setdefault(key, []).append(
+                    f"missing: every promotion of a {self.event} needs an id or a name, found "
+                    f"{show([dict(p.raw) for p in found])}"
+                )
+        if errors:
+            raise ValidationError(errors)
+
+    def _build(self, data: dict[str, Any], original: Mapping[str, Any]) -> Ecommerce:
+        return build(self.dialect, self.event, self.spec, self._kind(original),
+                     _by_data_key(data), original)
+
+
+def _key_of(table: Mapping[str, tuple[str, type[LenientField]]], role: str) -> str:
+    return next(key for key, (name, _) in table.items() if name == role)
+
+
+@cache
+def event_schema(dialect: Dialect, event: str, strict: bool) -> Schema:
+    """The schema of ``event``'s params in ``dialect``, built once per mode."""
+    declared = _declare(dialect.param_keys, strict)
+    spec = dialect.events[event]
+    require_id = spec.kind not in PROMOTION_KINDS or bool(dialect.promotion_keys)
+    declared["f_items"] = ItemList(
+        item_schema(dialect, strict, require_id=require_id), strict=strict, data_key="items"
+    )
+    if dialect.promotion_keys:
+        declared["f_promotions"] = ItemList(
+            item_schema(dialect, strict, promotions=True), strict=strict, data_key="promotions"
+        )
+    declared.update(dialect=dialect, event=event, spec=spec, strict=strict)
+    return type(f"{dialect.source.title()}{event.title()}Schema", (EventSchema,), declared)()
+
+
+def unsupported(dialect: Dialect, event: str, original: Mapping[str, Any]) -> Ecommerce:
+    """An event with no UA counterpart: no section, every key listed as dropped."""
+    return Ecommerce(
+        source=dialect.source, unsupported_event=event, dropped_keys=tuple(original),
+    )
+
+
+def build(
+    dialect: Dialect,
+    event: str,
+    spec: EventSpec,
+    kind: str | None,
+    params: dict[str, Any],
+    original: Mapping[str, Any],
+) -> Ecommerce:
+    """The model of one event's loaded ``params`` (keyed as pushed) as section ``kind``."""
+    if kind is None:
+        return unsupported(dialect, event, original)
+    values, raw, keys = _read_roles(dialect.param_keys, params, original)
+    used_roles: set[str] = {"currency"}
+    used_keys: set[str] = {"items"}
+    item_dropped: list[str] = []
+    items: tuple[Item, ...] = params.get("items") or ()
+    section_items: list[Product | Impression | Promotion] = []
+    action_field = _NO_ACTION_FIELD
+    if spec.kind_of is not None:
+        used_roles.add("content_type")
+    if kind == "impressions":
+        used_roles.add("list")
+        for index, item in enumerate(items):
+            section_items.append(_impression(item, values, raw))
+            item_dropped.extend(_paths("items", index, item.unused(_IMPRESSION_USED)))
+    elif kind in PROMOTION_KINDS:
+        used_roles.update(PROMOTION_ROLES)
+        used_keys.add("promotions")
+        promotions: tuple[Item, ...] = params.get("promotions") or ()
+        section_items.extend(_promotions(items, promotions, values, raw))
+        for index, item in enumerate(items):
+            item_dropped.extend(_paths("items", index, item.unused(_PROMOTION_USED)))
+        for index, item in enumerate(promotions):
+            item_dropped.extend(_paths("promotions", index, item.unused(_PROMOTION_USED)))
+    else:
+        action_field, chosen_list = _action_field(dialect, spec, kind, values, raw, items)
+        used_roles.update(ACTION_ROLES if kind in NEEDS_ID else _NON_ORDER_ROLES)
+        used_roles.update(role for role in (spec.step_role, spec.option_role) if role)
+        if kind in LIST_KINDS:
+            used_roles.add("list")
+        if kind == "checkout_option":
+            used_keys.discard("items")  # a checkout option carries no products in UA
+        else:
+            for index, item in enumerate(items):
+                section_items.append(_product(item))
+                roles = _PRODUCT_USED
+                if chosen_list is not None and item.values.get("list") == chosen_list:
+                    roles = _PRODUCT_USED | {"list"}
+                item_dropped.extend(_paths("items", index, item.unused(roles)))
+    used_keys.update(key for key, (role, _) in dialect.param_keys.items() if role in used_roles)
+    top = [key for key in original if key not in used_keys]
+    currency_key = keys.get("currency")
+    section = Section(
+        kind=kind,
+        action_field=action_field,
+        items=tuple(section_items),
+        has_products=bool(section_items) and kind not in _NON_PRODUCT_KINDS,
+    )
+    return Ecommerce(
+        currency_code=values.get("currency"),
+        raw_currency_code=original.get(currency_key) if currency_key else None,
+        sections=MappingProxyType({kind: section}),
+        dropped_keys=(*top, *item_dropped),
+        source=dialect.source,
+    )
+
+
+def _paths(list_key: str, index: int, keys: list[str]) -> list[str]:
+    return [f"{list_key}[{index}].{key}" for key in keys]
+
+
+def _action_field(
+    dialect: Dialect,
+    spec: EventSpec,
+    kind: str,
+    values: Mapping[str, Any],
+    raw: Mapping[str, Any],
+    items: tuple[Item, ...],
+) -> tuple[ActionField, str | None]:
+    """The actionField of a product section (or checkout option), and the list name it took."""
+    roles = ACTION_ROLES if kind in NEEDS_ID else _NON_ORDER_ROLES
+    typed = {role: values[role] for role in roles if role in values}
+    pushed = {role: raw[role] for role in roles if role in raw}
+    chosen: str | None = None
+    if kind in LIST_KINDS:  # the event's list, else the first item's (GA4 and gtag put it there)
+        chosen = values.get("list") or next(
+            (item.values["list"] for item in items if "list" in item.values), None
+        )
+        if chosen is not None:
+            typed["list"] = chosen
+            pushed["list"] = raw.get("list", chosen)
+    step = values.get(spec.step_role) if spec.step_role else None
+    if step is None:
+        step = spec.step
+    if step is not None:
+        typed["step"] = pushed["step"] = step
+    if spec.option_role and spec.option_role in values:
+        typed["option"] = values[spec.option_role]
+        pushed["option"] = raw[spec.option_role]
+    if (
+        dialect.computes_revenue
+        and kind in NEEDS_ID
+        and all(values.get(role) is not None for role in ("value", "tax", "shipping"))
+    ):
+        typed["revenue"] = round(values["value"] + values["tax"] + values["shipping"], 6)
+    return ActionField(raw=MappingProxyType(pushed), **typed), chosen
+
+
+_NO_ACTION_FIELD = ActionField()
+_PRODUCT_USED = frozenset(PRODUCT_ROLES)
+_IMPRESSION_USED = frozenset(IMPRESSION_ROLES)
+_PROMOTION_USED = frozenset(PROMOTION_ROLES)
+#: Outside purchase and refund, UA gtag.js's ``value`` (its revenue) has no place: it is dropped.
+_NON_ORDER_ROLES = tuple(role for role in ACTION_ROLES if role != "revenue")
+_NON_PRODUCT_KINDS = frozenset({"impressions", *PROMOTION_KINDS})
+
+
+def _product(item: Item) -> Product:
+    values = {role: item.values[role] for role in PRODUCT_ROLES if role in item.values}
+    raw = {role: item.raw[role] for role in PRODUCT_ROLES if role in item.raw}
+    return Product(raw=MappingProxyType(raw), dropped=tuple(item.unused(_PRODUCT_USED)), **values)
+
+
+def _impression(item: Item, params: Mapping[str, Any], params_raw: Mapping[str, Any]) -> Impression:
+    values = {role: item.values[role] for role in IMPRESSION_ROLES if role in item.values}
+    raw = {role: item.raw[role] for role in IMPRESSION_ROLES if role in item.raw}
+    if "list" not in values and "list" in params:  # GA4: item-level list wins, else event-level
+        values["list"] = params["list"]
+        raw["list"] = params_raw["list"]
+    return Impression(
+        raw=MappingProxyType(raw), dropped=tuple(item.unused(_IMPRESSION_USED)), **values
+    )
+
+
+def _promotions(
+    items: tuple[Item, ...],
+    promotions: tuple[Item, ...],
+    params: Mapping[str, Any],
+    params_raw: Mapping[str, Any],
+) -> list[Promotion]:
+    """One promotion per distinct (id, name, creative, position), in pushed order.
+
+    gtag.js (UA) lists them under ``promotions``; GA4 sets them on the event and/or on items,
+    where an item's own value wins over the event's (Google's rule). Items carrying no promotion
+    field, or no items, give the event-level promotion.
+    """
+    sources: list[tuple[Mapping[str, Any], Mapping[str, Any]]] = [
+        (p.values, p.raw) for p in promotions
+    ]
+    for item in items:
+        if any(role in item.values for role in PROMOTION_ROLES):
+            sources.append(({**params, **item.values}, {**params_raw, **item.raw}))
+    if not sources and any(role in params for role in PROMOTION_ROLES):
+        sources.append((params, params_raw))
+    seen: set[tuple[Any, ...]] = set()
+    result: list[Promotion] = []
+    for values, raw in sources:
+        fields = {name: values[role] for role, name in PROMOTION_ROLES.items() if role in values}
+        identity = tuple(fields.get(name) for name in PROMOTION_ROLES.values())
+        if identity in seen:
+            continue
+        seen.add(identity)
+        raws = {name: raw[role] for role, name in PROMOTION_ROLES.items() if role in raw}
+        result.append(Promotion(raw=MappingProxyType(raws), **fields))
+    return result

@@ -1,0 +1,3 @@
+"""Sending to Exponea's Tracking API: validation, one request, the batching sender, the spool,
+clients.
+"""

@@ -1,0 +1,212 @@
+"""One HTTP call to the Exponea APIs: the batch endpoint and the GDPR anonymize call.
+
+:class:`TrackingAPI` owns an :class:`httpx.Client` (connection reuse, timeouts) and the
+``Authorization`` header; it knows nothing about queues or retries. Failures become
+:class:`APIError` with ``retryable`` set the way the Exponea docs advise: network errors, 429
+and 5xx are worth retrying, other 4xx and 200-with-``success: false`` are not. The API secret
+never appears in a repr, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import json
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ga_ee_bridge.errors import APIError
+
+__all__ = ["APIError", "CommandResult", "Credentials", "TrackingAPI"]
+
+logger = logging.getLogger("ga_ee_bridge.send.request")
+
+DEFAULT_BASE_URL = "https://api.exponea.com"
+_MAX_MESSAGE = 300
+
+
+class Credentials:
+    """Public (``Token``) or private (``Basic`` key id + secret) access; never shows the secret."""
+
+    __slots__ = ("_header", "api_key_id", "kind")
+
+    def __init__(self, *, api_key_id: str | None = None, api_secret: str | None = None,
+                 public_token: str | None = None) -> None:
+        if api_key_id is not None or api_secret is not None:
+            if not api_key_id or not api_secret:
+                raise ValueError("private access needs both api_key_id and api_secret")
+            if public_token is not None:
+                raise ValueError("give either api_key_id/api_secret or public_token, not both")
+            raw = f"{api_key_id}:{api_secret}".encode()
+            self._header = "Basic " + base64.b64encode(raw).decode("ascii")
+            self.kind = "private"
+            self.api_key_id: str | None = api_key_id
+        elif public_token:
+            self._header = f"Token {public_token}"
+            self.kind = "public"
+            self.api_key_id = None
+        else:
+            raise ValueError("credentials needed: api_key_id and api_secret, or public_token")
+
+    @property
+    def header(self) -> str:
+        """The ``Authorization`` header value (contains the secret: never log it)."""
+        return self._header
+
+    def __repr__(self) -> str:
+        if self.kind == "private":
+            return f"Credentials(kind='private', api_key_id={self.api_key_id!r}, api_secret='***')"
+        return "Credentials(kind='public', public_token='***')"
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """The server's verdict on one batch command: ``success`` and its ``errors`` (as sent)."""
+
+    success: bool
+    errors: Any = None
+
+    @property
+    def reason(self) -> str:
+        """The errors as one short line."""
+        return _short(self.errors) if self.errors else "rejected by the server"
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return _short(response.text) if response.text else response.reason_phrase
+    if isinstance(body, dict):
+        for key in ("errors", "error", "message"):
+            if body.get(key):
+                return _short(body[key])
+    return _short(body)
+
+
+class TrackingAPI:
+    """Calls to one Exponea project: :meth:`batch` (Tracking API), :meth:`anonymize` (data API)."""
+
+    def __init__(
+        self,
+        project_token: str,
+        credentials: Credentials,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not project_token or not isinstance(project_token, str):
+            raise ValueError(f"project_token must be a non-empty string, got {project_token!r}")
+        self.project_token = project_token
+        self.credentials = credentials
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._transport = transport
+        self._client = self._new_client()
+
+    def _new_client(self) -> httpx.Client:
+        return httpx.Client(
+            timeout=httpx.Timeout(self.timeout),
+            headers={
+                "Authorization": self.credentials.header,
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "User-Agent": "ga-ee-bridge",
+            },
+            transport=self._transport,
+        )
+
+    def __repr__(self) -> str:
+        return (f"TrackingAPI(project_token={self.project_token!r}, base_url={self.base_url!r}, "
+                f"auth={self.credentials.kind!r})")
+
+    def reset_after_fork(self) -> None:
+        """Give a forked child its own connection pool (the parent's sockets are left alone)."""
+        self._client = self._new_client()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    def _post(self, path: str, body: Mapping[str, Any]) -> httpx.Response:
+        url = self.base_url + path
+        payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        try:
+            response = self._client.post(url, content=payload.encode())
+        except httpx.TransportError as error:
+            # str(error) carries at most the URL; headers (and the secret) never.
+            raise APIError(f"network error: {type(error).__name__}: {error}",
+                           retryable=True) from None
+        if response.status_code == 200:
+            return response
+        status = response.status_code
+        retryable = status in (408, 429) or status >= 500
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        raise APIError(f"HTTP {status}: {_error_text(response)}", status=status,
+                       retryable=retryable, retry_after=retry_after)
+
+    def batch(self, commands: Sequence[Mapping[str, Any]]) -> list[CommandResult]:
+        """POST up to 50 commands to the batch endpoint; one :class:`CommandResult` per command."""
+        response = self._post(f"/track/v2/projects/{self.project_token}/batch",
+                              {"commands": list(commands)})
+        try:
+            body = response.json()
+        except ValueError:
+            raise APIError("HTTP 200 with a body that is not JSON", status=200,
+                           retryable=True) from None
+        if not isinstance(body, dict) or body.get("success") is False:
+            raise APIError(f"request refused: {_short(body)}", status=200)
+        results = body.get("results")
+        if not isinstance(results, list) or len(results) != len(commands):
+            # Not the documented answer: sending again is safe (identical timestamps deduplicate).
+            raise APIError(f"HTTP 200 without one result per command: {_short(body)}",
+                           status=200, retryable=True)
+        return [
+            CommandResult(True) if isinstance(r, dict) and r.get("success") is True
+            else CommandResult(False, r.get("errors") or r.get("error") if isinstance(r, dict)
+                               else r)
+            for r in results
+        ]
+
+    def anonymize(self, customer_ids: Mapping[str, Any]) -> None:
+        """POST the GDPR anonymization of one customer to the data API (private access only)."""
+        if self.credentials.kind != "private":
+            raise APIError("anonymizing a customer needs private access (api_key_id/api_secret)")
+        response = self._post(f"/data/v2/projects/{self.project_token}/customers/anonymize",
+                              {"customer_ids": dict(customer_ids)})
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and body.get("success") is False:
+            raise APIError(f"request refused: {_short(body)}", status=200)

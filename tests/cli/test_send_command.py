@@ -1,0 +1,194 @@
+"""``ga-ee-bridge send`` and ``ga-ee-bridge spool`` against the local server."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import REPO
+
+from ga_ee_bridge.cli import main
+from ga_ee_bridge.send.spool import Spool
+from ga_ee_bridge.testing.server import ExponeaServer, Fault
+
+ROOT = REPO
+
+
+def _command(n: int, *, timestamp: bool = True) -> dict[str, Any]:
+    data: dict[str, Any] = {"customer_ids": {"registered": f"u{n % 7}"}, "event_type": "view",
+                            "properties": {"n": n}}
+    if timestamp:
+        data["timestamp"] = 1_700_000_000.0 + n
+    return {"name": "customers/events", "data": data}
+
+
+def _write(path: Path, lines: list[Any]) -> Path:
+    path.write_text("".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in lines))
+    return path
+
+
+@pytest.fixture
+def env(exponea_server: ExponeaServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    values = {"EXPONEA_PROJECT_TOKEN": exponea_server.project_token,
+              "EXPONEA_API_KEY_ID": exponea_server.api_key_id,
+              "EXPONEA_API_SECRET": exponea_server.api_secret,
+              "EXPONEA_BASE_URL": exponea_server.url}
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("EXPONEA_PUBLIC_TOKEN", raising=False)
+    return values
+
+
+def test_send_delivers_everything(env: dict[str, str], exponea_server: ExponeaServer,
+                                  tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first = _write(tmp_path / "a.jsonl", [_command(n) for n in range(70)])
+    second = _write(tmp_path / "b.jsonl", [_command(n, timestamp=False) for n in range(70, 80)]
+                    + [""])
+    exponea_server.script(Fault(status=429, retry_after=0.01), Fault(status=429, retry_after=0))
+    assert main(["send", str(first), str(second), "--max-retry-time", "5"]) == 0
+    err = capsys.readouterr().err
+    assert "80 accepted, 0 failed, 2 retried" in err
+    assert env["EXPONEA_API_SECRET"] not in err
+    events = exponea_server.events
+    assert sorted(e["properties"]["n"] for e in events) == list(range(80))
+    assert all(isinstance(e["timestamp"], float) for e in events)  # stamped when missing
+    assert max(r.commands for r in exponea_server.requests) == 50
+
+
+def test_send_reports_bad_lines_and_refusals(env: dict[str, str], exponea_server: ExponeaServer,
+                                             tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    exponea_server.reject_commands(
+        lambda c: "no such event" if c["data"]["properties"].get("n") == 2 else None)
+    path = _write(tmp_path / "c.jsonl", [_command(0), "{oops", _command(2),
+                                         {"name": "customers/events", "data": {}}])
+    assert main(["send", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert "1 accepted, 3 failed" in err
+    assert f"{path}:2: not JSON" in err
+    assert f"{path}:4: command.data.customer_ids" in err
+    assert "no such event" in err
+
+
+def test_send_all_refused_is_1(env: dict[str, str], exponea_server: ExponeaServer,
+                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXPONEA_API_SECRET", "wrong")
+    path = _write(tmp_path / "d.jsonl", [_command(0)])
+    assert main(["send", str(path)]) == 1
+    assert exponea_server.commands == []
+
+
+def test_send_usage_errors(env: dict[str, str], tmp_path: Path,
+                           monkeypatch: pytest.MonkeyPatch,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["send", str(tmp_path / "missing.jsonl")]) == 2
+    path = _write(tmp_path / "e.jsonl", [_command(0)])
+    monkeypatch.delenv("EXPONEA_API_SECRET")
+    assert main(["send", str(path)]) == 2
+    assert "EXPONEA_API_SECRET" in capsys.readouterr().err
+    monkeypatch.delenv("EXPONEA_PROJECT_TOKEN")
+    assert main(["send", str(path)]) == 2
+
+
+def test_send_with_public_token(env: dict[str, str], exponea_server: ExponeaServer,
+                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EXPONEA_API_KEY_ID")
+    monkeypatch.delenv("EXPONEA_API_SECRET")
+    monkeypatch.setenv("EXPONEA_PUBLIC_TOKEN", exponea_server.public_token)
+    assert main(["send", str(_write(tmp_path / "f.jsonl", [_command(0)]))]) == 0
+    assert exponea_server.requests[0].auth == "public"
+
+
+def test_send_max_rps(env: dict[str, str], exponea_server: ExponeaServer, tmp_path: Path) -> None:
+    path = _write(tmp_path / "g.jsonl", [_command(n) for n in range(200)])  # 4 requests
+    started = time.monotonic()
+    assert main(["send", str(path), "--max-rps", "10"]) == 0
+    assert time.monotonic() - started >= 0.29  # 4 requests at 10/s: 3 gaps of 0.1 s
+    times = [r.at for r in exponea_server.requests]
+    assert len(times) == 4 and times[-1] - times[0] >= 0.25  # not sent in one burst
+
+
+def test_send_resumes_from_the_spool_after_sigkill(env: dict[str, str],
+                                                   exponea_server: ExponeaServer,
+                                                   tmp_path: Path) -> None:
+    path = _write(tmp_path / "h.jsonl", [_command(n) for n in range(1000)])
+    spool = tmp_path / "send.db"
+    exponea_server.script(None, None, None, Fault(delay=10, drop=True))  # the 4th hangs
+    child = subprocess.Popen(
+        [sys.executable, "-m", "ga_ee_bridge", "send", str(path), "--spool", str(spool)],
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 15
+    while len(exponea_server.requests) < 3 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(0.1)
+    child.send_signal(signal.SIGKILL)
+    child.wait(10)
+    sent_before = len(exponea_server.events)
+    assert 0 < sent_before < 1000
+    assert main(["send", str(path), "--spool", str(spool)]) == 0
+    counts = collections.Counter(e["properties"]["n"] for e in exponea_server.events)
+    assert sorted(counts) == list(range(1000))
+    # Accepted lines are not sent again: at most the batch in flight at the kill is repeated.
+    assert sum(counts.values()) <= 1000 + 50
+    assert main(["send", str(path), "--spool", str(spool)]) == 0  # a third run sends nothing new
+    assert len(exponea_server.events) == sum(counts.values())
+
+
+def _dead_spool(exponea_server: ExponeaServer, env: dict[str, str], tmp_path: Path) -> Path:
+    exponea_server.reject_commands(
+        lambda c: "refused" if c["data"]["properties"].get("n", 0) < 2 else None)
+    path = _write(tmp_path / "i.jsonl", [_command(n) for n in range(4)])
+    spool = tmp_path / "dead.db"
+    assert main(["send", str(path), "--spool", str(spool)]) == 3
+    exponea_server.reset()
+    return spool
+
+
+def test_spool_list_export_retry(env: dict[str, str], exponea_server: ExponeaServer,
+                                 tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spool = _dead_spool(exponea_server, env, tmp_path)
+    capsys.readouterr()
+    assert main(["spool", "list", str(spool)]) == 0
+    out = capsys.readouterr().out
+    assert "0 pending, 2 dead letter(s)" in out and out.count("refused") == 2
+
+    assert main(["spool", "list", str(spool), "--json"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["command"]["data"]["properties"]["n"] for r in records] == [0, 1]
+
+    exported = tmp_path / "dead.jsonl"
+    assert main(["spool", "export", str(spool), "-o", str(exported)]) == 0
+    commands = [json.loads(line) for line in exported.read_text().splitlines()]
+    assert commands == [r["command"] for r in records]
+
+    assert main(["spool", "retry", str(spool), str(records[0]["id"])]) == 0
+    assert [e["properties"]["n"] for e in exponea_server.events] == [0]
+    store = Spool(spool)
+    assert store.counts() == {"pending": 0, "dead": 1}
+    store.close()
+
+
+def test_spool_retry_without_connection_only_marks(env: dict[str, str],
+                                                   exponea_server: ExponeaServer,
+                                                   tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    spool = _dead_spool(exponea_server, env, tmp_path)
+    monkeypatch.delenv("EXPONEA_PROJECT_TOKEN")
+    assert main(["spool", "retry", str(spool)]) == 0
+    store = Spool(spool)
+    assert store.counts() == {"pending": 2, "dead": 0}
+    store.close()
+    assert exponea_server.commands == []
+
+
+def test_spool_missing_file(tmp_path: Path) -> None:
+    assert main(["spool", "list", str(tmp_path / "nope.db")]) == 2

@@ -1,0 +1,65 @@
+"""Timestamps: seconds, milliseconds or microseconds by magnitude; ISO 8601, naive meaning UTC."""
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ga_ee_bridge.core.timestamps import TimestampError, micros_to_seconds, to_micros
+
+SECOND = 1_709_294_400  # 2024-03-01T12:00:00Z
+
+
+@pytest.mark.parametrize(
+    ("value", "micros"),
+    [
+        (SECOND, SECOND * 1_000_000),
+        (SECOND + 0.25, SECOND * 1_000_000 + 250_000),
+        (SECOND * 1000 + 123, SECOND * 1_000_000 + 123_000),
+        (SECOND * 1_000_000 + 7, SECOND * 1_000_000 + 7),
+        (str(SECOND * 1000), SECOND * 1_000_000),
+        (" 1709294400.5 ", SECOND * 1_000_000 + 500_000),
+        ("2024-03-01T12:00:00Z", SECOND * 1_000_000),
+        ("2024-03-01T13:00:00+01:00", SECOND * 1_000_000),
+        ("2024-03-01T12:00:00", SECOND * 1_000_000),  # naive means UTC
+        ("2024-03-01T12:00:00.123456Z", SECOND * 1_000_000 + 123_456),
+        ("2024-03-01", SECOND * 1_000_000 - 12 * 3600 * 1_000_000),
+    ],
+)
+def test_accepted_forms(value, micros):
+    assert to_micros(value) == micros
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (True, "not a timestamp"),
+        (None, "not a timestamp"),
+        ({"t": 1}, "not a timestamp"),
+        (-5, "negative"),
+        (math.nan, "not a finite number"),
+        (SECOND * 10**9, "too large"),  # nanoseconds are refused, not guessed
+        ("yesterday", "not a timestamp: 'yesterday'"),
+        ("1969-12-31T00:00:00Z", "before 1970"),
+    ],
+)
+def test_refused_values_say_what_they_are(value, message):
+    with pytest.raises(TimestampError, match=message):
+        to_micros(value)
+
+
+# From March 1973 on (1e8 s), every unit's magnitude range is unambiguous.
+@given(st.integers(min_value=100_000_000, max_value=4_000_000_000))
+def test_the_same_instant_in_every_unit_reads_the_same(seconds):
+    expected = seconds * 1_000_000
+    assert to_micros(seconds) == expected
+    assert to_micros(seconds * 1000) == expected
+    assert to_micros(seconds * 1_000_000) == expected
+
+
+@given(st.integers(min_value=0, max_value=4_000_000_000_000))
+def test_millisecond_steps_print_exactly(millis):
+    seconds = micros_to_seconds(millis * 1000)
+    assert repr(seconds) == repr(millis / 1000)
+    assert round(seconds * 1000) == millis
