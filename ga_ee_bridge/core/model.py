@@ -182,6 +182,9 @@ class Ecommerce:
     unsupported_event: str | None = None
     #: Values read leniently that could not be used and were left out (the events are kept).
     warnings: tuple[ReadWarning, ...] = ()
+    #: Sections that could not be read, each with its error (an ``EcommerceError`` whose paths
+    #: start at the section, e.g. ``add.products[0].quantity``); the other sections are kept.
+    section_errors: tuple[tuple[str, Any], ...] = ()
 
     def __iter__(self) -> Iterator[Section]:
         return iter(self.sections.values())
