@@ -19,7 +19,7 @@ import warnings
 import weakref
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -51,105 +51,24 @@ def _timestamp_value(value: float | dt.datetime, where: str) -> float:
     return float(converted)
 
 
-class Exponea:
-    """A client for one Exponea project: configuration plus the shared background sender.
+class _Commands:
+    """What both clients share: default properties, the strictly increasing clock, checked commands.
 
-    Give private access (``api_key_id`` and ``api_secret``) or public access (``public_token``).
-    ``spool=PATH`` makes delivery durable (see :mod:`ga_ee_bridge.send.spool`).
-    ``default_properties`` go on every event; the caller's properties win. Use it as a context
-    manager, or call :meth:`close`; at interpreter exit a bounded flush (``exit_timeout`` seconds)
-    runs anyway.
+    :class:`Exponea` and :class:`~ga_ee_bridge.send.async_client.AsyncExponea` build every command
+    here, so the two front ends cannot drift apart.
     """
 
-    def __init__(
-        self,
-        project_token: str,
-        *,
-        api_key_id: str | None = None,
-        api_secret: str | None = None,
-        public_token: str | None = None,
-        base_url: str = DEFAULT_BASE_URL,
-        default_properties: Mapping[str, Any] | None = None,
-        spool: str | os.PathLike[str] | Spool | None = None,
-        spool_synchronous: str = "full",
-        timeout: float = 10.0,
-        flush_interval: float = 0.1,
-        max_queue_size: int = 10_000,
-        queue_timeout: float = 0.5,
-        max_retry_time: float = 300.0,
-        backoff: float = 0.5,
-        max_backoff: float = 30.0,
-        max_rps: float | None = None,
-        exit_timeout: float = 5.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        credentials = Credentials(api_key_id=api_key_id, api_secret=api_secret,
-                                  public_token=public_token)
+    default_properties: dict[str, Any]
+
+    def _init_commands(self, default_properties: Mapping[str, Any] | None) -> None:
         self.default_properties = check_properties(default_properties, "default_properties")
-        self._api = TrackingAPI(project_token, credentials, base_url=base_url, timeout=timeout,
-                                transport=transport)
-        if spool is not None and not isinstance(spool, Spool):
-            spool = Spool(spool, synchronous=spool_synchronous)
         self._clock_lock = threading.Lock()
         self._last_timestamp = 0.0
-        self._sender = Sender(
-            self._api, spool=spool, flush_interval=flush_interval, max_queue_size=max_queue_size,
-            queue_timeout=queue_timeout, max_retry_time=max_retry_time, backoff=backoff,
-            max_backoff=max_backoff, max_rps=max_rps, exit_timeout=exit_timeout,
-        )
-        _live_clients.add(self)
 
-    def __repr__(self) -> str:
-        return (f"Exponea(project_token={self._api.project_token!r}, "
-                f"base_url={self._api.base_url!r}, credentials={self._api.credentials!r}, "
-                f"spool={self.spool!r})")
-
-    @property
-    def project_token(self) -> str:
-        """The project this client tracks to."""
-        return self._api.project_token
-
-    @property
-    def spool(self) -> Spool | None:
-        """The durable spool, if any."""
-        return self._sender.spool
-
-    @property
-    def stats(self) -> SenderStats:
-        """Counters: commands accepted and failed, requests, retries, failure reasons."""
-        return self._sender.stats
-
-    @property
-    def queued(self) -> int:
-        """Commands queued and not yet accepted or failed."""
-        return self._sender.queued
-
-    # -- customers ---------------------------------------------------------------------------
-
-    def customer(self, *, user_agent: str | None = None, url: str | None = None,
-                 **customer_ids: str | int | None) -> Customer:
-        """A :class:`Customer` bound to ``customer_ids`` (``None`` values are left out).
-
-        With no id at all (``customer()``, or ``customer(cookie=None)`` for a visitor without the
-        ``__exponea_etc__`` cookie) the customer gets a new random cookie, as the web SDK does.
-        ``user_agent`` and ``url`` (of the request) become the events' ``os``, ``browser``,
-        ``device`` and ``location``.
-        """
+    def _new_customer_ids(self, customer_ids: Mapping[str, str | int | None]) -> dict[str, Any]:
+        """Checked ids (``None`` values left out), or a new random cookie when there are none."""
         ids = {k: v for k, v in customer_ids.items() if v is not None}
-        ids = check_customer_ids(ids) if ids else {"cookie": str(uuid.uuid4())}
-        return Customer(self, ids, user_agent=user_agent, url=url)
-
-    def anonymize_customer(self, customer_ids: Mapping[str, Any]) -> None:
-        """GDPR-anonymize a customer's profile through the data API (private access only).
-
-        This erases personal data of an existing profile on the server, at once (not queued). It is
-        a different thing from :meth:`Customer.anonymize`, which only starts a new anonymous
-        visitor locally, as the web SDK's ``anonymize()`` does. Raises
-        :class:`~ga_ee_bridge.send.request.APIError` on failure.
-        """
-        self._api.anonymize(check_customer_ids(customer_ids))
-
-    # -- commands ----------------------------------------------------------------------------
+        return check_customer_ids(ids) if ids else {"cookie": str(uuid.uuid4())}
 
     def timestamp(self) -> float:
         """Now, in Unix seconds, strictly after every earlier stamp of this client (ties +1 ms)."""
@@ -170,19 +89,6 @@ class Exponea:
         if len(merged) > 255:
             raise ValueError(f"properties: {len(merged)} properties with the defaults, at most 255")
         return merged
-
-    def send_commands(self, commands: Sequence[Mapping[str, Any]], *,
-                      on_success: OnSuccess | None = None, on_error: OnError | None = None,
-                      immediate: bool = False, progress: tuple[str, str] | None = None) -> None:
-        """Queue ready-made Tracking API commands (``{"name", "data"}``), checked first.
-
-        A command without a timestamp gets one now, so that retries stay identical. With a spool,
-        ``progress`` (key, value) is stored in the same transaction as the commands (this is how
-        ``ga-ee-bridge send --spool`` resumes without sending a line twice).
-        """
-        checked = [self.check_command(c, f"commands[{i}]") for i, c in enumerate(commands)]
-        self._sender.submit(checked, on_success=on_success, on_error=on_error,
-                            immediate=immediate, progress=progress)
 
     def check_command(self, command: Mapping[str, Any], where: str = "command") -> dict[str, Any]:
         """A checked, time-stamped copy of a Tracking API command; ``ValueError`` names the key."""
@@ -226,6 +132,122 @@ class Exponea:
             "customer_ids": dict(ids), "properties": properties,
             "update_timestamp": self.timestamp()}}
 
+    def _check_commands(self, commands: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        return [self.check_command(c, f"commands[{i}]") for i, c in enumerate(commands)]
+
+    def _after_fork_in_child(self) -> None:
+        self._clock_lock = threading.Lock()
+
+
+class Exponea(_Commands):
+    """A client for one Exponea project: configuration plus the shared background sender.
+
+    Give private access (``api_key_id`` and ``api_secret``) or public access (``public_token``).
+    ``spool=PATH`` makes delivery durable (see :mod:`ga_ee_bridge.send.spool`).
+    ``default_properties`` go on every event; the caller's properties win. Use it as a context
+    manager, or call :meth:`close`; at interpreter exit a bounded flush (``exit_timeout`` seconds)
+    runs anyway.
+    """
+
+    def __init__(
+        self,
+        project_token: str,
+        *,
+        api_key_id: str | None = None,
+        api_secret: str | None = None,
+        public_token: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        default_properties: Mapping[str, Any] | None = None,
+        spool: str | os.PathLike[str] | Spool | None = None,
+        spool_synchronous: str = "full",
+        timeout: float = 10.0,
+        flush_interval: float = 0.1,
+        max_queue_size: int = 10_000,
+        queue_timeout: float = 0.5,
+        max_retry_time: float = 300.0,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        max_rps: float | None = None,
+        exit_timeout: float = 5.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        credentials = Credentials(api_key_id=api_key_id, api_secret=api_secret,
+                                  public_token=public_token)
+        self._init_commands(default_properties)
+        self._api = TrackingAPI(project_token, credentials, base_url=base_url, timeout=timeout,
+                                transport=transport)
+        if spool is not None and not isinstance(spool, Spool):
+            spool = Spool(spool, synchronous=spool_synchronous)
+        self._sender = Sender(
+            self._api, spool=spool, flush_interval=flush_interval, max_queue_size=max_queue_size,
+            queue_timeout=queue_timeout, max_retry_time=max_retry_time, backoff=backoff,
+            max_backoff=max_backoff, max_rps=max_rps, exit_timeout=exit_timeout,
+        )
+        _live_clients.add(self)
+
+    def __repr__(self) -> str:
+        return (f"Exponea(project_token={self._api.project_token!r}, "
+                f"base_url={self._api.base_url!r}, credentials={self._api.credentials!r}, "
+                f"spool={self.spool!r})")
+
+    @property
+    def project_token(self) -> str:
+        """The project this client tracks to."""
+        return self._api.project_token
+
+    @property
+    def spool(self) -> Spool | None:
+        """The durable spool, if any."""
+        return self._sender.spool
+
+    @property
+    def stats(self) -> SenderStats:
+        """Counters: commands accepted and failed, requests, retries, failure reasons."""
+        return self._sender.stats
+
+    @property
+    def queued(self) -> int:
+        """Commands queued and not yet accepted or failed."""
+        return self._sender.queued
+
+    # -- customers ---------------------------------------------------------------------------
+
+    def customer(self, *, user_agent: str | None = None, url: str | None = None,
+                 **customer_ids: str | int | None) -> Customer:
+        """A :class:`Customer` bound to ``customer_ids`` (``None`` values are left out).
+
+        With no id at all (``customer()``, or ``customer(cookie=None)`` for a visitor without the
+        ``__exponea_etc__`` cookie) the customer gets a new random cookie, as the web SDK does.
+        ``user_agent`` and ``url`` (of the request) become the events' ``os``, ``browser``,
+        ``device`` and ``location``.
+        """
+        return Customer(self, self._new_customer_ids(customer_ids), user_agent=user_agent,
+                        url=url)
+
+    def anonymize_customer(self, customer_ids: Mapping[str, Any]) -> None:
+        """GDPR-anonymize a customer's profile through the data API (private access only).
+
+        This erases personal data of an existing profile on the server, at once (not queued). It is
+        a different thing from :meth:`Customer.anonymize`, which only starts a new anonymous
+        visitor locally, as the web SDK's ``anonymize()`` does. Raises
+        :class:`~ga_ee_bridge.send.request.APIError` on failure.
+        """
+        self._api.anonymize(check_customer_ids(customer_ids))
+
+    # -- commands ----------------------------------------------------------------------------
+
+    def send_commands(self, commands: Sequence[Mapping[str, Any]], *,
+                      on_success: OnSuccess | None = None, on_error: OnError | None = None,
+                      immediate: bool = False, progress: tuple[str, str] | None = None) -> None:
+        """Queue ready-made Tracking API commands (``{"name", "data"}``), checked first.
+
+        A command without a timestamp gets one now, so that retries stay identical. With a spool,
+        ``progress`` (key, value) is stored in the same transaction as the commands (this is how
+        ``ga-ee-bridge send --spool`` resumes without sending a line twice).
+        """
+        self._sender.submit(self._check_commands(commands), on_success=on_success,
+                            on_error=on_error, immediate=immediate, progress=progress)
+
     def _submit(self, commands: list[dict[str, Any]], on_success: OnSuccess | None,
                 on_error: OnError | None, immediate: bool) -> None:
         self._sender.submit(commands, on_success=on_success, on_error=on_error,
@@ -253,20 +275,21 @@ class Exponea:
                  tb: TracebackType | None) -> None:
         self.close()
 
-    def _after_fork_in_child(self) -> None:
-        self._clock_lock = threading.Lock()
+
+ClientT = TypeVar("ClientT", bound=_Commands)
 
 
-class Customer:
-    """One customer's ids, with the web SDK's identify / update / anonymize / track.
+class _CustomerBase(Generic[ClientT]):
+    """One customer's ids and the web SDK's rules for them; the front ends send what this builds.
 
-    Light and not thread-safe: make one per request or task (``exponea.customer(...)``). Every
-    sending method takes keyword-only ``on_success()``, ``on_error(error)`` and ``immediate``.
+    Each ``_*_commands`` method checks a call and returns its commands without queuing anything;
+    :class:`Customer` (sync) and :class:`~ga_ee_bridge.send.async_client.AsyncCustomer` queue them,
+    and only then does ``identify`` change the ids.
     """
 
     __slots__ = ("_client", "_ids", "url", "user_agent")
 
-    def __init__(self, client: Exponea, customer_ids: Mapping[str, Any], *,
+    def __init__(self, client: ClientT, customer_ids: Mapping[str, Any], *,
                  user_agent: str | None = None, url: str | None = None) -> None:
         self._client = client
         self._ids = dict(customer_ids)
@@ -274,23 +297,27 @@ class Customer:
         self.url = url
 
     def __repr__(self) -> str:
-        return f"Customer({self._ids!r})"
+        return f"{type(self).__name__}({self._ids!r})"
 
     @property
     def customer_ids(self) -> dict[str, Any]:
         """The current ids (a copy)."""
         return dict(self._ids)
 
-    def identify(self, customer_ids: str | int | Mapping[str, Any],
-                 properties: Mapping[str, Any] | None = None, *,
-                 on_success: OnSuccess | None = None, on_error: OnError | None = None,
-                 immediate: bool = False) -> None:
-        """Add ids (a string or number means ``registered``) and send a customer update.
+    def anonymize(self) -> str:
+        """Start a new anonymous visitor: a new UUID v4 cookie becomes the only id; returns it.
 
-        The ids are merged into the current ones and the cookie is kept, which merges the anonymous
-        profile into the identified one; a ``cookie`` passed here is ignored with a warning. An
-        email as ``registered`` and the ``email`` attribute are trimmed and lower-cased.
+        Nothing is sent and the old profile keeps its data (as the web SDK's ``anonymize()``).
+        To erase a profile's personal data, use the client's ``anonymize_customer``.
         """
+        cookie = str(uuid.uuid4())
+        self._ids = {"cookie": cookie}
+        return cookie
+
+    def _identify_commands(self, customer_ids: str | int | Mapping[str, Any],
+                           properties: Mapping[str, Any] | None
+                           ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The customer update of ``identify`` and the ids it gives the customer once queued."""
         if isinstance(customer_ids, bool):
             raise ValueError(
                 f"customer_ids: must be a string, number or mapping, got {customer_ids!r}")
@@ -302,7 +329,7 @@ class Customer:
         if "cookie" in new:
             warnings.warn("identify(): a 'cookie' id is ignored; the current cookie is kept "
                           "(use exponea.customer(cookie=...) to pick one)", UserWarning,
-                          stacklevel=2)
+                          stacklevel=3)
             del new["cookie"]
         if new:
             new = check_customer_ids(new)
@@ -313,26 +340,62 @@ class Customer:
         if "cookie" in self._ids:
             merged["cookie"] = self._ids["cookie"]
         props = normalise_customer_properties(check_properties(properties))
-        self._client._submit([self._client._customer_command(merged, props)], on_success,
-                             on_error, immediate)
+        return [self._client._customer_command(merged, props)], merged
+
+    def _update_commands(self, properties: Mapping[str, Any]) -> list[dict[str, Any]]:
+        props = normalise_customer_properties(check_properties(properties))
+        return [self._client._customer_command(self._ids, props)]
+
+    def _track_commands(self, event_type: str, properties: Mapping[str, Any] | None,
+                        timestamp: float | dt.datetime | None, user_agent: str | None,
+                        url: str | None) -> list[dict[str, Any]]:
+        event_type = check_event_type(event_type)
+        stamp = None if timestamp is None else _timestamp_value(timestamp, "timestamp")
+        props = self._client.event_properties(
+            properties, user_agent=user_agent or self.user_agent, url=url or self.url)
+        return [self._client._event_command(self._ids, event_type, props, stamp)]
+
+    def _ecommerce_commands(self, ecommerce: Any, kind: str, mapping: str,
+                            tracked_via: str | None, strict: bool, user_agent: str | None,
+                            url: str | None) -> list[dict[str, Any]]:
+        events = to_exponea_events(ecommerce, kind, mapping=mapping, tracked_via=tracked_via,
+                                   strict=strict)
+        ua, page = user_agent or self.user_agent, url or self.url
+        return [
+            self._client._event_command(
+                self._ids, event.event_type,
+                self._client.event_properties(event.properties, user_agent=ua, url=page), None)
+            for event in events
+        ]
+
+
+class Customer(_CustomerBase["Exponea"]):
+    """One customer's ids, with the web SDK's identify / update / anonymize / track.
+
+    Light and not thread-safe: make one per request or task (``exponea.customer(...)``). Every
+    sending method takes keyword-only ``on_success()``, ``on_error(error)`` and ``immediate``.
+    """
+
+    __slots__ = ()
+
+    def identify(self, customer_ids: str | int | Mapping[str, Any],
+                 properties: Mapping[str, Any] | None = None, *,
+                 on_success: OnSuccess | None = None, on_error: OnError | None = None,
+                 immediate: bool = False) -> None:
+        """Add ids (a string or number means ``registered``) and send a customer update.
+
+        The ids are merged into the current ones and the cookie is kept, which merges the anonymous
+        profile into the identified one; a ``cookie`` passed here is ignored with a warning. An
+        email as ``registered`` and the ``email`` attribute are trimmed and lower-cased.
+        """
+        commands, merged = self._identify_commands(customer_ids, properties)
+        self._client._submit(commands, on_success, on_error, immediate)
         self._ids = merged
 
     def update(self, properties: Mapping[str, Any], *, on_success: OnSuccess | None = None,
                on_error: OnError | None = None, immediate: bool = False) -> None:
         """Send a customer update with the current ids (creates properties that do not exist)."""
-        props = normalise_customer_properties(check_properties(properties))
-        self._client._submit([self._client._customer_command(self._ids, props)], on_success,
-                             on_error, immediate)
-
-    def anonymize(self) -> str:
-        """Start a new anonymous visitor: a new UUID v4 cookie becomes the only id; returns it.
-
-        Nothing is sent and the old profile keeps its data (as the web SDK's ``anonymize()``).
-        To erase a profile's personal data, use :meth:`Exponea.anonymize_customer`.
-        """
-        cookie = str(uuid.uuid4())
-        self._ids = {"cookie": cookie}
-        return cookie
+        self._client._submit(self._update_commands(properties), on_success, on_error, immediate)
 
     def track(self, event_type: str, properties: Mapping[str, Any] | None = None, *,
               timestamp: float | dt.datetime | None = None, user_agent: str | None = None,
@@ -343,12 +406,8 @@ class Customer:
         ``timestamp`` defaults to now (strictly increasing per client); give one to track
         something that happened earlier, e.g. a payment confirmed by a webhook.
         """
-        event_type = check_event_type(event_type)
-        stamp = None if timestamp is None else _timestamp_value(timestamp, "timestamp")
-        props = self._client.event_properties(
-            properties, user_agent=user_agent or self.user_agent, url=url or self.url)
-        self._client._submit([self._client._event_command(self._ids, event_type, props, stamp)],
-                             on_success, on_error, immediate)
+        commands = self._track_commands(event_type, properties, timestamp, user_agent, url)
+        self._client._submit(commands, on_success, on_error, immediate)
 
     def track_enhanced_ecommerce(
         self, ecommerce: Any, kind: str = "all", *, mapping: str = "sdk",
@@ -362,15 +421,8 @@ class Customer:
         picks one section or ``"all"``. Returns how many events were queued; ``on_success`` runs
         once all of them were accepted, ``on_error`` once per refused event.
         """
-        events = to_exponea_events(ecommerce, kind, mapping=mapping, tracked_via=tracked_via,
-                                   strict=strict)
-        ua, page = user_agent or self.user_agent, url or self.url
-        commands = [
-            self._client._event_command(
-                self._ids, event.event_type,
-                self._client.event_properties(event.properties, user_agent=ua, url=page), None)
-            for event in events
-        ]
+        commands = self._ecommerce_commands(ecommerce, kind, mapping, tracked_via, strict,
+                                            user_agent, url)
         self._client._submit(commands, on_success, on_error, immediate)
         return len(commands)
 

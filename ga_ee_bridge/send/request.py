@@ -23,7 +23,9 @@ import httpx
 
 from ga_ee_bridge.errors import APIError
 
-__all__ = ["APIError", "CommandResult", "Credentials", "TrackingAPI"]
+__all__ = ["APIError", "CommandResult", "Credentials", "TrackingAPI", "anonymize_path",
+           "batch_path", "batch_results", "check_anonymized", "check_response", "encode_body",
+           "network_error", "request_headers"]
 
 logger = logging.getLogger("ga_ee_bridge.send.request")
 
@@ -113,6 +115,80 @@ def _error_text(response: httpx.Response) -> str:
     return _short(body)
 
 
+def request_headers(credentials: Credentials) -> dict[str, str]:
+    """The headers of every call (``Authorization`` holds the secret: never log them)."""
+    return {
+        "Authorization": credentials.header,
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "User-Agent": "ga-ee-bridge",
+    }
+
+
+def encode_body(body: Mapping[str, Any]) -> bytes:
+    """A request body as compact UTF-8 JSON (NaN and infinity refused)."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def network_error(error: httpx.TransportError) -> APIError:
+    """The retryable :class:`APIError` for a network failure."""
+    # str(error) carries at most the URL; headers (and the secret) never.
+    return APIError(f"network error: {type(error).__name__}: {error}", retryable=True)
+
+
+def check_response(response: httpx.Response) -> httpx.Response:
+    """``response`` if it is a 200, else raise :class:`APIError` (408, 429 and 5xx retryable)."""
+    if response.status_code == 200:
+        return response
+    status = response.status_code
+    retryable = status in (408, 429) or status >= 500
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    raise APIError(f"HTTP {status}: {_error_text(response)}", status=status,
+                   retryable=retryable, retry_after=retry_after)
+
+
+def batch_results(response: httpx.Response, count: int) -> list[CommandResult]:
+    """The batch endpoint's 200 answer to ``count`` commands: one result each, or APIError."""
+    try:
+        body = response.json()
+    except ValueError:
+        raise APIError("HTTP 200 with a body that is not JSON", status=200,
+                       retryable=True) from None
+    if not isinstance(body, dict) or body.get("success") is False:
+        raise APIError(f"request refused: {_short(body)}", status=200)
+    results = body.get("results")
+    if not isinstance(results, list) or len(results) != count:
+        # Not the documented answer: sending again is safe (identical timestamps deduplicate).
+        raise APIError(f"HTTP 200 without one result per command: {_short(body)}",
+                       status=200, retryable=True)
+    return [
+        CommandResult(True) if isinstance(r, dict) and r.get("success") is True
+        else CommandResult(False, r.get("errors") or r.get("error") if isinstance(r, dict)
+                           else r)
+        for r in results
+    ]
+
+
+def check_anonymized(response: httpx.Response) -> None:
+    """Raise :class:`APIError` if the data API's 200 answer to an anonymize call says no."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("success") is False:
+        raise APIError(f"request refused: {_short(body)}", status=200)
+
+
+def batch_path(project_token: str) -> str:
+    """The Tracking API's batch endpoint of a project."""
+    return f"/track/v2/projects/{project_token}/batch"
+
+
+def anonymize_path(project_token: str) -> str:
+    """The data API's GDPR anonymize endpoint of a project."""
+    return f"/data/v2/projects/{project_token}/customers/anonymize"
+
+
 class TrackingAPI:
     """Calls to one Exponea project: :meth:`batch` (Tracking API), :meth:`anonymize` (data API)."""
 
@@ -137,12 +213,7 @@ class TrackingAPI:
     def _new_client(self) -> httpx.Client:
         return httpx.Client(
             timeout=httpx.Timeout(self.timeout),
-            headers={
-                "Authorization": self.credentials.header,
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-                "User-Agent": "ga-ee-bridge",
-            },
+            headers=request_headers(self.credentials),
             transport=self._transport,
         )
 
@@ -159,54 +230,21 @@ class TrackingAPI:
         self._client.close()
 
     def _post(self, path: str, body: Mapping[str, Any]) -> httpx.Response:
-        url = self.base_url + path
-        payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         try:
-            response = self._client.post(url, content=payload.encode())
+            response = self._client.post(self.base_url + path, content=encode_body(body))
         except httpx.TransportError as error:
-            # str(error) carries at most the URL; headers (and the secret) never.
-            raise APIError(f"network error: {type(error).__name__}: {error}",
-                           retryable=True) from None
-        if response.status_code == 200:
-            return response
-        status = response.status_code
-        retryable = status in (408, 429) or status >= 500
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        raise APIError(f"HTTP {status}: {_error_text(response)}", status=status,
-                       retryable=retryable, retry_after=retry_after)
+            raise network_error(error) from None
+        return check_response(response)
 
     def batch(self, commands: Sequence[Mapping[str, Any]]) -> list[CommandResult]:
         """POST up to 50 commands to the batch endpoint; one :class:`CommandResult` per command."""
-        response = self._post(f"/track/v2/projects/{self.project_token}/batch",
-                              {"commands": list(commands)})
-        try:
-            body = response.json()
-        except ValueError:
-            raise APIError("HTTP 200 with a body that is not JSON", status=200,
-                           retryable=True) from None
-        if not isinstance(body, dict) or body.get("success") is False:
-            raise APIError(f"request refused: {_short(body)}", status=200)
-        results = body.get("results")
-        if not isinstance(results, list) or len(results) != len(commands):
-            # Not the documented answer: sending again is safe (identical timestamps deduplicate).
-            raise APIError(f"HTTP 200 without one result per command: {_short(body)}",
-                           status=200, retryable=True)
-        return [
-            CommandResult(True) if isinstance(r, dict) and r.get("success") is True
-            else CommandResult(False, r.get("errors") or r.get("error") if isinstance(r, dict)
-                               else r)
-            for r in results
-        ]
+        response = self._post(batch_path(self.project_token), {"commands": list(commands)})
+        return batch_results(response, len(commands))
 
     def anonymize(self, customer_ids: Mapping[str, Any]) -> None:
         """POST the GDPR anonymization of one customer to the data API (private access only)."""
         if self.credentials.kind != "private":
             raise APIError("anonymizing a customer needs private access (api_key_id/api_secret)")
-        response = self._post(f"/data/v2/projects/{self.project_token}/customers/anonymize",
+        response = self._post(anonymize_path(self.project_token),
                               {"customer_ids": dict(customer_ids)})
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if isinstance(body, dict) and body.get("success") is False:
-            raise APIError(f"request refused: {_short(body)}", status=200)
+        check_anonymized(response)

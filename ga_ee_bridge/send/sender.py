@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ga_ee_bridge.errors import DeliveryError, QueueFullError
+from ga_ee_bridge.send.policy import CLOSED_REASON, rate_slot, record_failure, retry_delay
 from ga_ee_bridge.send.request import APIError, CommandResult, TrackingAPI
 from ga_ee_bridge.send.spool import DeadLetter, Spool
 
@@ -274,7 +275,7 @@ class Sender:
         if thread is not None and thread is not threading.current_thread():
             thread.join(1.0)
         if left:
-            self._fail(left, "the client was closed before these commands were delivered", None)
+            self._fail(left, CLOSED_REASON, None)
         if self.spool is not None and not delivered:
             logger.warning("closing with %d command(s) not yet delivered; they stay in spool %s "
                            "and go out with the next client using it",
@@ -368,11 +369,9 @@ class Sender:
     def _wait_rate_slot(self) -> None:
         if self.max_rps is None:
             return
-        now = time.monotonic()
-        slot = max(now, self._next_slot)
-        self._next_slot = slot + 1.0 / self.max_rps
-        if slot > now:
-            self._abort.wait(slot - now)
+        wait, self._next_slot = rate_slot(time.monotonic(), self._next_slot, self.max_rps)
+        if wait > 0:
+            self._abort.wait(wait)
 
     def _deliver(self, items: list[_Item]) -> None:
         started = time.monotonic()
@@ -404,16 +403,9 @@ class Sender:
 
     def _retry_delay(self, error: APIError, attempt: int, started: float) -> float | None:
         """Seconds before the next try, or None when the error is final or time ran out."""
-        if not error.retryable:
-            return None
-        if error.retry_after is not None:
-            delay = error.retry_after
-        else:
-            ceiling = min(self.max_backoff, self.backoff * 2 ** attempt)
-            delay = self._rng.uniform(ceiling / 2, ceiling)
-        if time.monotonic() + delay - started > self.max_retry_time:
-            return None
-        return delay
+        return retry_delay(error, attempt, time.monotonic() - started, backoff=self.backoff,
+                           max_backoff=self.max_backoff, max_retry_time=self.max_retry_time,
+                           rng=self._rng)
 
     def _settle(self, items: list[_Item], results: list[CommandResult]) -> None:
         accepted = [item for item, result in zip(items, results, strict=True) if result.success]
@@ -450,16 +442,10 @@ class Sender:
                        reason, len(items), self.spool.path)
 
     def _record_failure(self, item: _Item, reason: str, status: int | None) -> None:
-        self.stats.failed += 1
-        self.stats.failures[reason] += 1
-        data = item.command.get("data") or {}
-        what = data.get("event_type") or item.command.get("name")
-        logger.error("command %s not delivered%s: %s", what,
-                     f" (HTTP {status})" if status else "", reason)
-        if self.spool is None:
-            self._dead.append(DeadLetter(item.command, reason, status, time.time()))
+        error = record_failure(self.stats, item.command, reason, status,
+                               dead=self._dead if self.spool is None else None, log=logger)
         if item.call is not None:
-            item.call.done(DeliveryError(reason, command=item.command, status=status))
+            item.call.done(error)
 
     def _finished(self, n: int) -> None:
         with self._cond:

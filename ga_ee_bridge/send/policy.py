@@ -1,0 +1,73 @@
+"""The sender's rules, free of I/O: retry delays, the rate limit, how a failed command is kept.
+
+Both senders (the thread-based :class:`~ga_ee_bridge.send.sender.Sender` and the asyncio
+:class:`~ga_ee_bridge.send.async_sender.AsyncSender`) call these, so a rule has one home.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Mapping, MutableSequence
+from typing import Any, Protocol
+
+from ga_ee_bridge.errors import APIError, DeliveryError
+from ga_ee_bridge.send.spool import DeadLetter
+
+__all__ = ["CLOSED_REASON", "FailureStats", "rate_slot", "record_failure", "retry_delay"]
+
+#: Why a command still in memory when its client closed failed.
+CLOSED_REASON = "the client was closed before these commands were delivered"
+
+
+class FailureStats(Protocol):
+    """The counters :func:`record_failure` updates (``SenderStats`` has them)."""
+
+    failed: int
+    failures: Any  # a collections.Counter[str]
+
+
+def retry_delay(error: APIError, attempt: int, elapsed: float, *, backoff: float,
+                max_backoff: float, max_retry_time: float, rng: random.Random) -> float | None:
+    """Seconds before retry ``attempt + 1`` of a batch, or None when ``error`` is final.
+
+    ``Retry-After`` wins; otherwise exponential backoff with jitter (between half and all of
+    ``backoff * 2**attempt``, at most ``max_backoff``). None once the retry would end past
+    ``max_retry_time`` seconds after the first try (``elapsed`` is the time since it).
+    """
+    if not error.retryable:
+        return None
+    if error.retry_after is not None:
+        delay = error.retry_after
+    else:
+        ceiling = min(max_backoff, backoff * 2 ** attempt)
+        delay = rng.uniform(ceiling / 2, ceiling)
+    if elapsed + delay > max_retry_time:
+        return None
+    return delay
+
+
+def rate_slot(now: float, next_slot: float, max_rps: float) -> tuple[float, float]:
+    """``(seconds to wait, the next free slot)`` for one request at most ``max_rps`` per second."""
+    slot = max(now, next_slot)
+    return slot - now, slot + 1.0 / max_rps
+
+
+def record_failure(stats: FailureStats, command: Mapping[str, Any], reason: str,
+                   status: int | None, *, dead: MutableSequence[DeadLetter] | None,
+                   log: logging.Logger) -> DeliveryError:
+    """Count, log (ERROR) and, without a spool, keep a dead letter for one undelivered command.
+
+    Returns the :class:`DeliveryError` for the call's ``on_error``. With a spool, pass
+    ``dead=None``: the spool keeps the dead letter.
+    """
+    stats.failed += 1
+    stats.failures[reason] += 1
+    data = command.get("data") or {}
+    what = data.get("event_type") or command.get("name")
+    log.error("command %s not delivered%s: %s", what, f" (HTTP {status})" if status else "",
+              reason)
+    if dead is not None:
+        dead.append(DeadLetter(command, reason, status, time.time()))
+    return DeliveryError(reason, command=command, status=status)
