@@ -3,7 +3,7 @@
 Read GA Enhanced Ecommerce payloads (:func:`parse_ecommerce`), map them to Exponea track events with
 the web SDK's taxonomy (:func:`to_exponea_events`), and build Tracking API commands from them
 (:meth:`TrackEvent.to_command`); convert whole dataLayer dumps with :func:`convert_dump`; track
-from a backend with :class:`Exponea`.
+from a backend with :class:`Exponea` (or :class:`AsyncExponea` under asyncio).
 
 Names are imported on first use, so ``import ga_ee_bridge`` is cheap and a backend that only
 tracks never loads the converter (and nothing here loads hypothesis or pytest).
@@ -43,6 +43,8 @@ _HOMES: dict[str, str] = {
     "DataModel": "ga_ee_bridge.convert.gtm_state",
     "DumpError": "ga_ee_bridge.convert.input",
     "read_dump": "ga_ee_bridge.convert.input",
+    "AsyncCustomer": "ga_ee_bridge.send.async_client",
+    "AsyncExponea": "ga_ee_bridge.send.async_client",
     "Customer": "ga_ee_bridge.send.client",
     "Exponea": "ga_ee_bridge.send.client",
     "APIError": "ga_ee_bridge.send.request",
@@ -56,6 +58,8 @@ __all__ = [
     "KINDS",
     "MAPPINGS",
     "APIError",
+    "AsyncCustomer",
+    "AsyncExponea",
     "ConvertOptions",
     "ConvertStats",
     "Customer",
@@ -109,6 +113,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
     from ga_ee_bridge.errors import EcommerceError
     from ga_ee_bridge.mappings import MAPPINGS, to_exponea_events
     from ga_ee_bridge.readers import detect_source, parse_ecommerce, read_push
+    from ga_ee_bridge.send.async_client import AsyncCustomer, AsyncExponea
     from ga_ee_bridge.send.client import Customer, Exponea
     from ga_ee_bridge.send.request import APIError
     from ga_ee_bridge.send.sender import DeliveryError, QueueFullError

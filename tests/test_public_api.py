@@ -8,6 +8,8 @@ import ga_ee_bridge
 
 PUBLIC = {
     "APIError",
+    "AsyncCustomer",
+    "AsyncExponea",
     "ConvertOptions",
     "ConvertStats",
     "Customer",

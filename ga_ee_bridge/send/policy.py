@@ -15,7 +15,8 @@ from typing import Any, Protocol
 from ga_ee_bridge.errors import APIError, DeliveryError
 from ga_ee_bridge.send.spool import DeadLetter
 
-__all__ = ["CLOSED_REASON", "FailureStats", "rate_slot", "record_failure", "retry_delay"]
+__all__ = ["CLOSED_REASON", "FailureStats", "check_options", "rate_slot", "record_failure",
+           "retry_delay"]
 
 #: Why a command still in memory when its client closed failed.
 CLOSED_REASON = "the client was closed before these commands were delivered"
@@ -26,6 +27,17 @@ class FailureStats(Protocol):
 
     failed: int
     failures: Any  # a collections.Counter[str]
+
+
+def check_options(*, batch_size: int, max_batch: int, max_queue_size: int,
+                  max_rps: float | None) -> None:
+    """Refuse sender options that cannot work, naming the option and the value."""
+    if not 1 <= batch_size <= max_batch:
+        raise ValueError(f"batch_size must be 1 to {max_batch}, got {batch_size!r}")
+    if max_queue_size < 1:
+        raise ValueError(f"max_queue_size must be positive, got {max_queue_size!r}")
+    if max_rps is not None and max_rps <= 0:
+        raise ValueError(f"max_rps must be positive, got {max_rps!r}")
 
 
 def retry_delay(error: APIError, attempt: int, elapsed: float, *, backoff: float,

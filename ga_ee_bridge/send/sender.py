@@ -30,7 +30,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ga_ee_bridge.errors import DeliveryError, QueueFullError
-from ga_ee_bridge.send.policy import CLOSED_REASON, rate_slot, record_failure, retry_delay
+from ga_ee_bridge.send.policy import (
+    CLOSED_REASON,
+    check_options,
+    rate_slot,
+    record_failure,
+    retry_delay,
+)
 from ga_ee_bridge.send.request import APIError, CommandResult, TrackingAPI
 from ga_ee_bridge.send.spool import DeadLetter, Spool
 
@@ -111,12 +117,8 @@ class Sender:
         exit_timeout: float = 5.0,
         dead_letter_limit: int = 1000,
     ) -> None:
-        if not 1 <= batch_size <= MAX_BATCH:
-            raise ValueError(f"batch_size must be 1 to {MAX_BATCH}, got {batch_size!r}")
-        if max_queue_size < 1:
-            raise ValueError(f"max_queue_size must be positive, got {max_queue_size!r}")
-        if max_rps is not None and max_rps <= 0:
-            raise ValueError(f"max_rps must be positive, got {max_rps!r}")
+        check_options(batch_size=batch_size, max_batch=MAX_BATCH, max_queue_size=max_queue_size,
+                      max_rps=max_rps)
         self.api = api
         self.spool = spool
         self.batch_size = batch_size

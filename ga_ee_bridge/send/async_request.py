@@ -1,0 +1,80 @@
+"""One HTTP call to the Exponea APIs from asyncio: :class:`AsyncTrackingAPI` over httpx.AsyncClient.
+
+The body, headers, status rules and answer parsing are :mod:`ga_ee_bridge.send.request`'s; only the
+I/O differs. The API secret never appears in a repr, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from ga_ee_bridge.send.request import (
+    DEFAULT_BASE_URL,
+    APIError,
+    CommandResult,
+    Credentials,
+    anonymize_path,
+    batch_path,
+    batch_results,
+    check_anonymized,
+    check_response,
+    encode_body,
+    network_error,
+    request_headers,
+)
+
+__all__ = ["AsyncTrackingAPI"]
+
+
+class AsyncTrackingAPI:
+    """Awaitable calls to one Exponea project: :meth:`batch` and :meth:`anonymize`."""
+
+    def __init__(
+        self,
+        project_token: str,
+        credentials: Credentials,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if not project_token or not isinstance(project_token, str):
+            raise ValueError(f"project_token must be a non-empty string, got {project_token!r}")
+        self.project_token = project_token
+        self.credentials = credentials
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout),
+                                         headers=request_headers(credentials),
+                                         transport=transport)
+
+    def __repr__(self) -> str:
+        return (f"AsyncTrackingAPI(project_token={self.project_token!r}, "
+                f"base_url={self.base_url!r}, auth={self.credentials.kind!r})")
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+    async def _post(self, path: str, body: Mapping[str, Any]) -> httpx.Response:
+        try:
+            response = await self._client.post(self.base_url + path, content=encode_body(body))
+        except httpx.TransportError as error:
+            raise network_error(error) from None
+        return check_response(response)
+
+    async def batch(self, commands: Sequence[Mapping[str, Any]]) -> list[CommandResult]:
+        """POST up to 50 commands to the batch endpoint; one :class:`CommandResult` per command."""
+        response = await self._post(batch_path(self.project_token), {"commands": list(commands)})
+        return batch_results(response, len(commands))
+
+    async def anonymize(self, customer_ids: Mapping[str, Any]) -> None:
+        """POST the GDPR anonymization of one customer to the data API (private access only)."""
+        if self.credentials.kind != "private":
+            raise APIError("anonymizing a customer needs private access (api_key_id/api_secret)")
+        response = await self._post(anonymize_path(self.project_token),
+                                    {"customer_ids": dict(customer_ids)})
+        check_anonymized(response)
