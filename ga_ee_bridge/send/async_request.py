@@ -6,6 +6,7 @@ I/O differs. The API secret never appears in a repr, a log line or an error mess
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,11 @@ from ga_ee_bridge.send.request import (
 )
 
 __all__ = ["AsyncTrackingAPI"]
+
+# httpcore imports anyio's asyncio backend on the first request, on the loop: a stall of tens of
+# milliseconds at the worst moment. Pay for it when this module is imported instead.
+with contextlib.suppress(ImportError):
+    import anyio._backends._asyncio  # noqa: F401
 
 
 class AsyncTrackingAPI:

@@ -154,8 +154,8 @@ class AsyncSender:
 
     async def start(self) -> None:
         """Bind to the running loop, take over a dead process's spooled commands, start the task."""
+        self._bind()
         if not self._started:
-            self._bind()
             self._started = True
             if self.spool is not None:
                 claimed = await self._on_spool(self.spool.claim_orphans)
