@@ -91,7 +91,7 @@ async def test_same_calls_make_the_same_commands_as_the_sync_client(
 async def test_bad_calls_raise_before_anything_is_queued(exponea_server: ExponeaServer) -> None:
     async with _client(exponea_server) as exponea:
         visitor = exponea.customer(cookie="c")
-        with pytest.raises(ValueError, match="properties.phone"):
+        with pytest.raises(ValueError, match=r"properties\.phone"):
             await visitor.identify("x@y.z", {"phone": "0905 123"})
         assert visitor.customer_ids == {"cookie": "c"}  # ids unchanged by a refused call
         with pytest.raises(ValueError, match="event_type"):
