@@ -4,11 +4,14 @@ Run: ``PYTHONPATH=. python benchmarks/bench_sender.py [--events N]``. Every path
 shape of commands to the same local server (``ga_ee_bridge.testing.server``) in the same run, in batches
 of 50, one request at a time. ``ratio`` is bare-httpx throughput over client throughput (target:
 at most 1.5). The spool rows add a durable write per call (SQLite WAL; ``full`` fsyncs each call).
+The ``AsyncExponea`` rows track from one task (each spooled call waits for its own commit) and
+from 50 tasks (their writes share group commits).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import json
 import statistics
@@ -19,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from ga_ee_bridge import Exponea
+from ga_ee_bridge import AsyncExponea, Exponea
 from ga_ee_bridge.testing.server import ExponeaServer
 
 
@@ -66,6 +69,52 @@ def through_client(server: ExponeaServer, events: int, **options: Any) -> tuple[
     return events / elapsed, calls / events * 1e6
 
 
+def through_async_client(server: ExponeaServer, events: int, *, tasks: int = 1,
+                         **options: Any) -> tuple[float, float]:
+    """Track through AsyncExponea from ``tasks`` concurrent tasks and flush.
+
+    Returns (events/s end to end, µs of loop time per call: the calls' wall time over the events,
+    so concurrent tasks whose spool writes share a commit show the amortised cost).
+    """
+    async def run() -> tuple[float, float]:
+        async with AsyncExponea(server.project_token, api_key_id=server.api_key_id,
+                                api_secret=server.api_secret, base_url=server.url,
+                                **options) as client:
+            visitors = [client.customer(registered=f"user{n}") for n in range(1000)]
+
+            async def producer(k: int) -> None:
+                for n in range(k, events, tasks):
+                    await visitors[n % 1000].track("product_detail", _properties(n))
+
+            started = time.perf_counter()
+            await asyncio.gather(*(producer(k) for k in range(tasks)))
+            calls = time.perf_counter() - started
+            assert await client.flush(600), "not everything was delivered"
+            elapsed = time.perf_counter() - started
+            assert client.stats.accepted == events and client.stats.failed == 0
+        return events / elapsed, calls / events * 1e6
+
+    return asyncio.run(run())
+
+
+def async_rows(server: ExponeaServer, events: int, tmp: Path,
+               rounds: int) -> dict[str, list[tuple[float, float]]]:
+    """The AsyncExponea rows of the table: without a spool, and with one from 1 and 50 tasks."""
+    rows: dict[str, list[tuple[float, float]]] = {
+        "AsyncExponea": [], "AsyncExponea + spool (full)": [],
+        "AsyncExponea + spool (full), 50 tasks": []}
+    for round_ in range(rounds):
+        server.reset()
+        rows["AsyncExponea"].append(through_async_client(server, events))
+        server.reset()
+        rows["AsyncExponea + spool (full)"].append(through_async_client(
+            server, events, spool=tmp / f"async-full{round_}.db"))
+        server.reset()
+        rows["AsyncExponea + spool (full), 50 tasks"].append(through_async_client(
+            server, events, tasks=50, spool=tmp / f"async-tasks{round_}.db"))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=20_000)
@@ -88,14 +137,15 @@ def main() -> None:
             server.reset()
             rows["Exponea + spool (full)"].append(through_client(
                 server, n, spool=Path(tmp) / f"full{round_}.db", spool_synchronous="full"))
+        rows.update(async_rows(server, n, Path(tmp), args.rounds))
     medians = {name: (statistics.median(r[0] for r in runs),
                       statistics.median(r[1] for r in runs)) for name, runs in rows.items()}
     bare = medians["bare httpx"][0]
     print(f"{n} events per run, median of {args.rounds} runs, local server on 127.0.0.1")
-    print(f"{'path':<28}{'events/s':>12}{'ratio':>8}{'µs/call':>10}")
+    print(f"{'path':<40}{'events/s':>12}{'ratio':>8}{'µs/call':>10}")
     for name, (rate, per_call) in medians.items():
         call = f"{per_call:10.1f}" if per_call else f"{'':>10}"
-        print(f"{name:<28}{rate:12.0f}{bare / rate:8.2f}{call}")
+        print(f"{name:<40}{rate:12.0f}{bare / rate:8.2f}{call}")
 
 
 if __name__ == "__main__":
