@@ -29,10 +29,13 @@ from ga_ee_bridge.errors import QueueFullError
 from ga_ee_bridge.send.async_request import AsyncTrackingAPI
 from ga_ee_bridge.send.policy import (
     CLOSED_REASON,
+    batch_wait,
     check_options,
     rate_slot,
     record_failure,
     retry_delay,
+    split_results,
+    wakes_consumer,
 )
 from ga_ee_bridge.send.request import APIError, CommandResult
 from ga_ee_bridge.send.sender import (
@@ -57,7 +60,7 @@ T = TypeVar("T")
 class _Write:
     """One call's commands waiting for (or in) a group-committed spool write."""
 
-    __slots__ = ("call", "commands", "future", "immediate", "queued")
+    __slots__ = ("call", "commands", "future", "immediate", "queued", "task")
 
     def __init__(self, commands: Sequence[dict[str, Any]], call: _Call | None, immediate: bool,
                  queued: Callable[[], object] | None, future: asyncio.Future[None]) -> None:
@@ -66,6 +69,7 @@ class _Write:
         self.immediate = immediate
         self.queued = queued
         self.future = future
+        self.task = asyncio.current_task()
 
 
 class AsyncSender:
@@ -257,7 +261,13 @@ class AsyncSender:
             raise  # (once its write began, a cancel cannot undo it: it stays queued)
 
     def _start_write(self) -> None:
-        group, self._writes = self._writes, []
+        group: list[_Write] = []
+        for write in self._writes:
+            if write.task is not None and write.task.cancelling():
+                write.future.cancel()  # its caller is being cancelled: withdraw, queue nothing
+            else:
+                group.append(write)
+        self._writes = []
         if not group:
             return
         assert self.spool is not None and self._executor is not None
@@ -302,7 +312,7 @@ class AsyncSender:
         self._unfinished += n
         if immediate:
             self._immediate = True
-        if was_ready == 0 or immediate or self._ready >= self.batch_size:
+        if wakes_consumer(was_ready, self._ready, immediate, self.batch_size):
             self._wake.set()
         self._notify()
         self._ensure_task()
@@ -410,6 +420,12 @@ class AsyncSender:
                         self._inflight = []
                         await self._fail(items, f"internal error: {type(error).__name__}: "
                                          f"{error}", None)
+        except asyncio.CancelledError:
+            if not self._abort.is_set():  # not by close(): the loop is going away under us
+                logger.warning("the sender task was cancelled with %d command(s) not delivered "
+                               "(the event loop is shutting down?); close the client (async with, "
+                               "or await close() in your app's shutdown)", self._unfinished)
+            raise
         except Exception:
             logger.exception("the sender task failed; %d command(s) not delivered yet (it "
                              "restarts with the next call)", self._unfinished)
@@ -427,11 +443,12 @@ class AsyncSender:
                 return None
             now = time.monotonic()
             if self._ready > 0:
-                due = (self._first_ready or now) + self.flush_interval
-                if (self._ready >= self.batch_size or self._immediate or self._flushing
-                        or self._closing or now >= due):
+                wait = batch_wait(self._ready, self._first_ready, now, batch_size=self.batch_size,
+                                  flush_interval=self.flush_interval,
+                                  urgent=bool(self._immediate or self._flushing or self._closing))
+                if wait <= 0:
                     break
-                await self._sleep(due - now)
+                await self._sleep(wait)
             elif self._closing:
                 return None
             elif self.spool is not None and now - self._last_claim >= _IDLE_WAIT:
@@ -506,9 +523,9 @@ class AsyncSender:
             return
 
     async def _settle(self, items: list[_Item], results: list[CommandResult]) -> None:
-        accepted = [item for item, result in zip(items, results, strict=True) if result.success]
-        refused = [(item, result.reason) for item, result in zip(items, results, strict=True)
-                   if not result.success]
+        accepted_at, refused_at = split_results(results, len(items))
+        accepted = [items[i] for i in accepted_at]
+        refused = [(items[i], reason) for i, reason in refused_at]
         if self.spool is not None:
             await self._on_spool(
                 self.spool.finish, [i.spool_id for i in accepted if i.spool_id is not None],

@@ -9,14 +9,15 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Mapping, MutableSequence
+from collections.abc import Mapping, MutableSequence, Sequence
 from typing import Any, Protocol
 
 from ga_ee_bridge.errors import APIError, DeliveryError
+from ga_ee_bridge.send.request import CommandResult
 from ga_ee_bridge.send.spool import DeadLetter
 
-__all__ = ["CLOSED_REASON", "FailureStats", "check_options", "rate_slot", "record_failure",
-           "retry_delay"]
+__all__ = ["CLOSED_REASON", "FailureStats", "batch_wait", "check_options", "rate_slot",
+           "record_failure", "retry_delay", "split_results", "wakes_consumer"]
 
 #: Why a command still in memory when its client closed failed.
 CLOSED_REASON = "the client was closed before these commands were delivered"
@@ -38,6 +39,34 @@ def check_options(*, batch_size: int, max_batch: int, max_queue_size: int,
         raise ValueError(f"max_queue_size must be positive, got {max_queue_size!r}")
     if max_rps is not None and max_rps <= 0:
         raise ValueError(f"max_rps must be positive, got {max_rps!r}")
+
+
+def wakes_consumer(was_ready: int, ready: int, immediate: bool, batch_size: int) -> bool:
+    """Whether newly queued commands may have made a batch due, so the consumer must wake."""
+    return was_ready == 0 or immediate or ready >= batch_size
+
+
+def batch_wait(ready: int, first_ready: float | None, now: float, *, batch_size: int,
+               flush_interval: float, urgent: bool) -> float:
+    """Seconds until the ``ready`` commands are due to go out as a batch (0: now).
+
+    Due when a full batch waits, when ``urgent`` (an immediate call, a flush, a close), or
+    ``flush_interval`` after the first of them was queued (at ``first_ready``).
+    """
+    if ready >= batch_size or urgent:
+        return 0.0
+    due = (first_ready if first_ready is not None else now) + flush_interval
+    return max(0.0, due - now)
+
+
+def split_results(results: Sequence[CommandResult], count: int
+                  ) -> tuple[list[int], list[tuple[int, str]]]:
+    """A batch's verdicts: the indexes accepted, and ``(index, reason)`` of those refused."""
+    if len(results) != count:
+        raise ValueError(f"{len(results)} results for {count} commands")
+    accepted = [i for i, result in enumerate(results) if result.success]
+    refused = [(i, result.reason) for i, result in enumerate(results) if not result.success]
+    return accepted, refused
 
 
 def retry_delay(error: APIError, attempt: int, elapsed: float, *, backoff: float,

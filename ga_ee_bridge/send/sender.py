@@ -32,10 +32,13 @@ from typing import Any
 from ga_ee_bridge.errors import DeliveryError, QueueFullError
 from ga_ee_bridge.send.policy import (
     CLOSED_REASON,
+    batch_wait,
     check_options,
     rate_slot,
     record_failure,
     retry_delay,
+    split_results,
+    wakes_consumer,
 )
 from ga_ee_bridge.send.request import APIError, CommandResult, TrackingAPI
 from ga_ee_bridge.send.spool import DeadLetter, Spool
@@ -220,7 +223,7 @@ class Sender:
         self._unfinished += n
         if immediate:
             self._immediate = True
-        if was_ready == 0 or immediate or self._ready >= self.batch_size:
+        if wakes_consumer(was_ready, self._ready, immediate, self.batch_size):
             self._cond.notify_all()
 
     def _ensure_thread(self) -> None:
@@ -328,11 +331,14 @@ class Sender:
                     return None
                 now = time.monotonic()
                 if self._ready > 0:
-                    due = (self._first_ready or now) + self.flush_interval
-                    if (self._ready >= self.batch_size or self._immediate or self._flushing
-                            or self._closing or now >= due):
+                    wait = batch_wait(self._ready, self._first_ready, now,
+                                      batch_size=self.batch_size,
+                                      flush_interval=self.flush_interval,
+                                      urgent=bool(self._immediate or self._flushing
+                                                  or self._closing))
+                    if wait <= 0:
                         break
-                    self._cond.wait(due - now)
+                    self._cond.wait(wait)
                 elif self._closing:
                     return None
                 elif self.spool is not None and now - self._last_claim >= _IDLE_WAIT:
@@ -410,10 +416,9 @@ class Sender:
                            rng=self._rng)
 
     def _settle(self, items: list[_Item], results: list[CommandResult]) -> None:
-        accepted = [item for item, result in zip(items, results, strict=True) if result.success]
-        refused = [(item, result) for item, result in zip(items, results, strict=True)
-                   if not result.success]
-        dead = [(item, result.reason, None) for item, result in refused]
+        accepted_at, refused_at = split_results(results, len(items))
+        accepted = [items[i] for i in accepted_at]
+        dead = [(items[i], reason, None) for i, reason in refused_at]
         if self.spool is not None:
             self.spool.finish(
                 [i.spool_id for i in accepted if i.spool_id is not None],

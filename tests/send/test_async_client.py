@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 import subprocess
 import sys
 import time
@@ -341,14 +342,17 @@ async def test_a_full_queue_raises_queue_full_error(exponea_server: ExponeaServe
         exponea_server.reset()
 
 
+def _order(n: int) -> dict[str, Any]:
+    return {**PURCHASE, "purchase": {**PURCHASE["purchase"], "actionField": {"id": f"T{n}"}}}
+
+
 async def test_cancelled_spooled_calls_are_all_or_nothing(
         exponea_server: ExponeaServer, tmp_path: Path) -> None:
     """Cancel 300 concurrent calls at random moments: each either arrives whole or raised."""
     async with _client(exponea_server, spool=tmp_path / "s.db") as exponea:
         visitor = exponea.customer(registered="u")
-        tasks = [asyncio.create_task(visitor.track_enhanced_ecommerce(
-            {**PURCHASE, "purchase": {**PURCHASE["purchase"], "actionField": {"id": f"T{n}"}}},
-            "purchase")) for n in range(300)]
+        tasks = [asyncio.create_task(visitor.track_enhanced_ecommerce(_order(n), "purchase"))
+                 for n in range(300)]
         await asyncio.sleep(0)
         for n, task in enumerate(tasks):
             if n % 3 == 0:
@@ -366,6 +370,33 @@ async def test_cancelled_spooled_calls_are_all_or_nothing(
             event["properties"]["transaction_id"], 0) + 1
     assert completed <= set(per_order)  # every completed call arrived
     assert set(per_order.values()) == {3}  # never part of a call
+
+
+async def test_a_call_cancelled_before_its_write_began_is_withdrawn(
+        exponea_server: ExponeaServer, tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    async with _client(exponea_server, spool=path) as exponea:
+        visitors = [exponea.customer(cookie=f"c{n}") for n in range(30)]
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # the spool's writer now waits for this lock
+        tasks = [asyncio.create_task(visitors[n].identify(f"user{n}@example.com"))
+                 for n in range(30)]
+        await asyncio.sleep(0.05)  # all waiting: call 0 in the blocked write, the rest behind it
+        assert not any(task.done() for task in tasks)
+        for n in range(0, 30, 3):
+            tasks[n].cancel()
+        await asyncio.sleep(0.01)
+        blocker.execute("COMMIT")
+        blocker.close()
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        assert await exponea.flush(5)
+    cancelled = {n for n, o in enumerate(outcomes) if isinstance(o, asyncio.CancelledError)}
+    assert cancelled == set(range(0, 30, 3))
+    arrived = {c["customer_ids"]["cookie"] for c in exponea_server.customers}
+    # call 0's write had begun: it stays queued and arrives; the other cancelled ones queued nothing
+    assert arrived == {f"c{n}" for n in range(30) if n == 0 or n not in cancelled}
+    assert visitors[3].customer_ids == {"cookie": "c3"}  # withdrawn: not identified
+    assert visitors[0].customer_ids == {"cookie": "c0", "registered": "user0@example.com"}
 
 
 async def test_close_reports_what_it_could_not_deliver(
@@ -428,3 +459,32 @@ def test_exponea_server_works_in_a_plain_asyncio_test(exponea_server: ExponeaSer
 
     asyncio.run(scenario())
     assert [e["event_type"] for e in exponea_server.events] == ["a"]
+
+
+async def test_a_spool_that_cannot_be_written_fails_the_call(exponea_server: ExponeaServer,
+                                                             tmp_path: Path) -> None:
+    spool = gee.Spool(tmp_path / "s.db")
+    exponea = _client(exponea_server, spool=spool)
+    visitor = exponea.customer(registered="u")
+    await visitor.track("stored")
+    spool.close()  # e.g. the disk went away
+    with pytest.raises(Exception, match="closed"):
+        await visitor.identify("someone@example.com")
+    assert visitor.customer_ids == {"registered": "u"}
+    assert exponea.queued == 1  # the earlier call only
+
+
+def test_an_unclosed_client_says_what_it_left_when_the_loop_ends(
+        exponea_server: ExponeaServer, caplog: pytest.LogCaptureFixture) -> None:
+    exponea_server.random_faults(1.0, [Fault(status=503)])
+
+    async def forgetful() -> None:
+        exponea = _client(exponea_server)
+        for n in range(3):
+            await exponea.customer(registered="u").track("a", {"n": n})
+        await asyncio.sleep(0.05)  # no close(): asyncio.run() cancels the sender task
+
+    with caplog.at_level(logging.WARNING, logger="ga_ee_bridge"):
+        asyncio.run(forgetful())
+    assert any("cancelled with 3 command(s) not delivered" in r.getMessage()
+               for r in caplog.records)
