@@ -1,4 +1,4 @@
-"""The sender's rules, free of I/O: retry delays, the rate limit, how a failed command is kept.
+"""The sender's rules, free of I/O: when a batch is due, retry delays, the rate limit, failures.
 
 Both senders (the thread-based :class:`~ga_ee_bridge.send.sender.Sender` and the asyncio
 :class:`~ga_ee_bridge.send.async_sender.AsyncSender`) call these, so a rule has one home.
