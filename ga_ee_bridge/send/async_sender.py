@@ -281,8 +281,13 @@ class AsyncSender:
         failure = None if done.cancelled() else done.exception()
         if done.cancelled() or failure is not None:
             for write in group:  # the callers raise it: nothing of their calls was queued
-                if failure is None:
+                gone = write.task is not None and (write.task.done() or write.task.cancelling())
+                if failure is None or gone:
                     write.future.cancel()
+                    if failure is not None:  # its caller was cancelled: nobody else will say it
+                        logger.error("spool %s: %d command(s) of a cancelled call could not be "
+                                     "stored: %s", self.spool.path if self.spool else None,
+                                     len(write.commands), failure)
                 else:
                     write.future.set_exception(failure)
         else:

@@ -160,7 +160,8 @@ async def test_a_raising_async_callback_is_logged_and_the_sender_goes_on(
 
 
 async def test_retries_honour_retry_after_and_final_statuses_fail(
-        exponea_server: ExponeaServer) -> None:
+        exponea_server: ExponeaServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     exponea_server.script(Fault(status=429, retry_after=0.2), Fault(status=503), Fault(drop=True))
     async with _client(exponea_server) as exponea:
         started = time.monotonic()
@@ -174,6 +175,8 @@ async def test_retries_honour_retry_after_and_final_statuses_fail(
     assert [e["event_type"] for e in exponea_server.events] == ["a"]
     assert [e.status for e in errors] == [400]
     assert exponea.stats.retries == 3 and exponea.stats.failed == 1
+    assert "retry 3" in caplog.text and "HTTP 400" in caplog.text
+    assert exponea_server.api_secret not in caplog.text
 
 
 async def test_max_retry_time_ends_in_on_error(exponea_server: ExponeaServer) -> None:
