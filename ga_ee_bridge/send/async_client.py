@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -72,6 +73,7 @@ class AsyncExponea(_Commands):
             queue_timeout=queue_timeout, max_retry_time=max_retry_time, backoff=backoff,
             max_backoff=max_backoff, max_rps=max_rps,
         )
+        _live_clients.add(self)
 
     def __repr__(self) -> str:
         return (f"AsyncExponea(project_token={self._api.project_token!r}, "
@@ -206,3 +208,14 @@ class AsyncCustomer(_CustomerBase[AsyncExponea]):
                                             user_agent, url)
         await self._client._submit(commands, on_success, on_error, immediate)
         return len(commands)
+
+
+_live_clients: weakref.WeakSet[AsyncExponea] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_live_clients):
+        client._after_fork_in_child()  # the clock's lock; the sender resets itself
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -53,9 +53,17 @@ class AsyncTrackingAPI:
         self.credentials = credentials
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout),
-                                         headers=request_headers(credentials),
-                                         transport=transport)
+        self._transport = transport
+        self._client = self._new_client()
+
+    def _new_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=httpx.Timeout(self.timeout),
+                                 headers=request_headers(self.credentials),
+                                 transport=self._transport)
+
+    def reset_after_fork(self) -> None:
+        """Give a forked child its own connection pool (the parent's sockets are left alone)."""
+        self._client = self._new_client()
 
     def __repr__(self) -> str:
         return (f"AsyncTrackingAPI(project_token={self.project_token!r}, "

@@ -19,8 +19,10 @@ import contextlib
 import functools
 import inspect
 import logging
+import os
 import random
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -104,6 +106,12 @@ class AsyncSender:
         self.max_rps = max_rps
         self.stats = SenderStats()
         self._dead: collections.deque[DeadLetter] = collections.deque(maxlen=dead_letter_limit)
+        self._closed = False
+        self._init_runtime()
+        _live_senders.add(self)
+
+    def _init_runtime(self) -> None:
+        """State that a forked child must not share with its parent (nor its loop or threads)."""
         self._memory: collections.deque[_Item] = collections.deque()
         self._calls: dict[int, _Call] = {}  # spool id -> call, for spooled commands
         self._ready = 0  # queued and not yet taken by the consumer
@@ -112,7 +120,6 @@ class AsyncSender:
         self._immediate = False
         self._flushing = 0
         self._closing = False
-        self._closed = False
         self._inflight: list[_Item] = []
         self._interruptible = False  # the task waits for the network or a retry: close cancels
         self._cursor = 0
@@ -129,7 +136,14 @@ class AsyncSender:
         self._writing: asyncio.Future[list[int]] | None = None
         self._background: set[asyncio.Future[Any]] = set()  # async callbacks, spool clean-ups
         self._executor = (ThreadPoolExecutor(1, thread_name_prefix="ga-ee-bridge-spool")
-                          if spool is not None else None)
+                          if self.spool is not None else None)
+
+    def _after_fork_in_child(self) -> None:
+        """The child starts empty, unbound, with its own connections: the parent sends its own."""
+        self._init_runtime()
+        self.api.reset_after_fork()
+        if self.spool is not None:
+            self.spool.reset_after_fork()
 
     def __repr__(self) -> str:
         return (f"AsyncSender(api={self.api!r}, spool={self.spool!r}, "
@@ -426,7 +440,7 @@ class AsyncSender:
                         await self._fail(items, f"internal error: {type(error).__name__}: "
                                          f"{error}", None)
         except asyncio.CancelledError:
-            if not self._abort.is_set():  # not by close(): the loop is going away under us
+            if not self._abort.is_set() and self._unfinished:  # not by close(): the loop ends
                 logger.warning("the sender task was cancelled with %d command(s) not delivered "
                                "(the event loop is shutting down?); close the client (async with, "
                                "or await close() in your app's shutdown)", self._unfinished)
@@ -570,3 +584,13 @@ class AsyncSender:
         self._unfinished -= n
         self._notify()
 
+
+_live_senders: weakref.WeakSet[AsyncSender] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for sender in list(_live_senders):
+        sender._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

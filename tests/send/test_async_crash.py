@@ -75,3 +75,30 @@ def test_kill_9_loses_nothing_acknowledged(exponea_server: ExponeaServer, tmp_pa
     delivered = {e["properties"]["n"] for e in exponea_server.events}
     assert set(range(last + 1)) <= delivered
     assert Spool(spool).counts() == {"pending": 0, "dead": 0}
+
+
+def test_a_client_made_before_fork_tracks_in_the_child(exponea_server: ExponeaServer,
+                                                       tmp_path: Path) -> None:
+    """gunicorn --preload: the client exists (here even used) before the fork; each child gets
+    it unbound, with its own spool connection and owner, and tracks on its own loop."""
+    exponea = AsyncExponea(exponea_server.project_token, api_key_id=exponea_server.api_key_id,
+                           api_secret=exponea_server.api_secret, base_url=exponea_server.url,
+                           spool=tmp_path / "spool.db", flush_interval=0.01)
+
+    async def use(event_type: str, close: bool) -> bool:
+        await exponea.customer(registered=event_type).track(event_type)
+        delivered = await exponea.flush(10)
+        return await exponea.close(5) if close else delivered
+
+    assert asyncio.run(use("parent", close=False))  # bound to a loop that is now gone
+    pid = os.fork()
+    if pid == 0:  # the child: its own loop
+        code = 1
+        try:
+            code = 0 if asyncio.run(use("child", close=True)) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert sorted(e["event_type"] for e in exponea_server.events) == ["child", "parent"]
+    assert Spool(tmp_path / "spool.db").counts() == {"pending": 0, "dead": 0}
