@@ -14,13 +14,13 @@ import httpx
 
 from ga_ee_bridge.send.request import (
     DEFAULT_BASE_URL,
-    APIError,
     CommandResult,
     Credentials,
     anonymize_path,
     batch_path,
     batch_results,
     check_anonymized,
+    check_can_anonymize,
     check_response,
     encode_body,
     network_error,
@@ -87,8 +87,7 @@ class AsyncTrackingAPI:
 
     async def anonymize(self, customer_ids: Mapping[str, Any]) -> None:
         """POST the GDPR anonymization of one customer to the data API (private access only)."""
-        if self.credentials.kind != "private":
-            raise APIError("anonymizing a customer needs private access (api_key_id/api_secret)")
+        check_can_anonymize(self.credentials)
         response = await self._post(anonymize_path(self.project_token),
                                     {"customer_ids": dict(customer_ids)})
         check_anonymized(response)

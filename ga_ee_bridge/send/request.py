@@ -24,8 +24,8 @@ import httpx
 from ga_ee_bridge.errors import APIError
 
 __all__ = ["APIError", "CommandResult", "Credentials", "TrackingAPI", "anonymize_path",
-           "batch_path", "batch_results", "check_anonymized", "check_response", "encode_body",
-           "network_error", "request_headers"]
+           "batch_path", "batch_results", "check_anonymized", "check_can_anonymize",
+           "check_response", "encode_body", "network_error", "request_headers"]
 
 logger = logging.getLogger("ga_ee_bridge.send.request")
 
@@ -179,6 +179,12 @@ def check_anonymized(response: httpx.Response) -> None:
         raise APIError(f"request refused: {_short(body)}", status=200)
 
 
+def check_can_anonymize(credentials: Credentials) -> None:
+    """Raise :class:`APIError` unless ``credentials`` give the private access the data API needs."""
+    if credentials.kind != "private":
+        raise APIError("anonymizing a customer needs private access (api_key_id/api_secret)")
+
+
 def batch_path(project_token: str) -> str:
     """The Tracking API's batch endpoint of a project."""
     return f"/track/v2/projects/{project_token}/batch"
@@ -243,8 +249,7 @@ class TrackingAPI:
 
     def anonymize(self, customer_ids: Mapping[str, Any]) -> None:
         """POST the GDPR anonymization of one customer to the data API (private access only)."""
-        if self.credentials.kind != "private":
-            raise APIError("anonymizing a customer needs private access (api_key_id/api_secret)")
+        check_can_anonymize(self.credentials)
         response = self._post(anonymize_path(self.project_token),
                               {"customer_ids": dict(customer_ids)})
         check_anonymized(response)

@@ -112,6 +112,12 @@ async def test_send_commands_and_anonymize_customer(exponea_server: ExponeaServe
         assert await exponea.flush(5)
     assert exponea_server.anonymized == [{"registered": "a"}]
     assert exponea_server.events[0]["timestamp"] > 0  # stamped when queued
+    public = AsyncExponea(exponea_server.project_token, public_token=exponea_server.public_token,
+                          base_url=exponea_server.url)
+    with pytest.raises(gee.APIError, match="private access"):
+        await public.anonymize_customer({"registered": "b"})
+    await public.close()
+    assert exponea_server.anonymized == [{"registered": "a"}]
 
 
 # -- callbacks, refusals, dead letters -----------------------------------------------------------
