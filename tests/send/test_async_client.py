@@ -199,12 +199,13 @@ async def test_max_retry_time_ends_in_on_error(exponea_server: ExponeaServer) ->
 async def test_max_rps_spaces_requests(exponea_server: ExponeaServer) -> None:
     async with _client(exponea_server, max_rps=20) as exponea:
         visitor = exponea.customer(registered="u")
+        started = time.monotonic()
         for n in range(4):
             await visitor.track("a", {"n": n}, immediate=True)
-            await exponea.flush(5)
-    arrivals = [r.at for r in exponea_server.requests]
-    assert len(arrivals) == 4
-    assert arrivals[-1] - arrivals[0] >= 0.8 * 3 / 20  # unlimited, 4 requests take ~10 ms
+            assert await exponea.flush(5)
+        elapsed = time.monotonic() - started
+    assert len(exponea_server.requests) == 4
+    assert elapsed >= 3 / 20 - 0.002  # 4 requests, 1/20 s apart (unlimited: ~10 ms in all)
 
 
 async def test_batches_are_at_most_fifty(exponea_server: ExponeaServer) -> None:
@@ -312,7 +313,7 @@ async def test_concurrent_spooled_calls_share_commits(
         one_by_one = (time.perf_counter() - started) / 20
         assert exponea.queued + exponea.stats.accepted == 220
         assert await exponea.flush(10)
-    assert concurrent < 200 * one_by_one / 4, (concurrent, one_by_one)
+    assert concurrent < 200 * one_by_one / 2, (concurrent, one_by_one)  # serial: 200x
 
 
 # -- cancellation, close and the queue -----------------------------------------------------------
