@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from ga_ee_bridge.core.events import CUSTOMER_COMMAND, EVENT_COMMAND
+from ga_ee_bridge.core.timestamps import micros_to_seconds, next_stamp
 from ga_ee_bridge.mappings import to_exponea_events
 from ga_ee_bridge.mappings.page_defaults import page_properties
 from ga_ee_bridge.send.request import DEFAULT_BASE_URL, Credentials, TrackingAPI
@@ -91,7 +92,7 @@ class Exponea:
         if spool is not None and not isinstance(spool, Spool):
             spool = Spool(spool, synchronous=spool_synchronous)
         self._clock_lock = threading.Lock()
-        self._last_timestamp = 0.0
+        self._last_us = 0
         self._sender = Sender(
             self._api, spool=spool, flush_interval=flush_interval, max_queue_size=max_queue_size,
             queue_timeout=queue_timeout, max_retry_time=max_retry_time, backoff=backoff,
@@ -153,12 +154,10 @@ class Exponea:
 
     def timestamp(self) -> float:
         """Now, in Unix seconds, strictly after every earlier stamp of this client (ties +1 ms)."""
-        now = time.time()
+        now = round(time.time() * 1_000_000)
         with self._clock_lock:
-            if now <= self._last_timestamp:
-                now = self._last_timestamp + 0.001
-            self._last_timestamp = now
-        return now
+            self._last_us = next_stamp(self._last_us, now)
+            return micros_to_seconds(self._last_us)
 
     def event_properties(self, properties: Mapping[str, Any] | None, *,
                          user_agent: str | None = None, url: str | None = None) -> dict[str, Any]:
