@@ -11,7 +11,12 @@ from ga_ee_bridge.convert.options import (
     normalise_id,
 )
 from ga_ee_bridge.convert.pushes import FILE_SOURCES, PUSH_SOURCES, SOURCES, push_to_ecommerce
-from ga_ee_bridge.convert.results import ConvertStats, Reject, Run, Segment
+from ga_ee_bridge.convert.results import (
+    ConvertStats,
+    Reject,
+    Run,
+    Segment,
+)
 
 __all__ = [
     "DEFAULT_TIMESTAMP_PATHS",

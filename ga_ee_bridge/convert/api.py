@@ -20,7 +20,13 @@ from typing import Any
 
 from ga_ee_bridge.convert.encoders import ENCODERS
 from ga_ee_bridge.convert.options import ConvertOptions, IdSpec
-from ga_ee_bridge.convert.results import ConvertStats, Item, Reject, Run, Segment
+from ga_ee_bridge.convert.results import (
+    ConvertStats,
+    Item,
+    Reject,
+    Run,
+    Segment,
+)
 from ga_ee_bridge.convert.runner import run_parallel, run_serial
 
 __all__ = ["convert_dump", "iter_results", "kept_items"]

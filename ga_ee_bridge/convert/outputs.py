@@ -15,7 +15,12 @@ import tempfile
 from collections import Counter
 from typing import IO, Any
 
-from ga_ee_bridge.convert.results import ConvertStats, Reject, Run, Segment
+from ga_ee_bridge.convert.results import (
+    ConvertStats,
+    Reject,
+    Run,
+    Segment,
+)
 
 __all__ = ["CommandsWriter", "CsvWriter", "RejectsWriter", "csv_cell", "format_summary"]
 

@@ -8,14 +8,6 @@ from typing import Any, NamedTuple
 
 __all__ = ["ConvertStats", "Item", "Reject", "Run", "Segment"]
 
-#: Reject reasons.
-BROKEN_JSON = "broken JSON"
-NOT_A_DUMP = "not a dump"
-INVALID_ECOMMERCE = "invalid ecommerce"
-BAD_CUSTOMER_ID = "bad customer id"
-BAD_TIMESTAMP = "bad timestamp"
-NO_TIMESTAMP = "no timestamp"
-BAD_PAGE = "bad page metadata"
 
 @dataclass(slots=True)
 class ConvertStats:

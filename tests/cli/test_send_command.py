@@ -113,7 +113,8 @@ def test_send_max_rps(env: dict[str, str], exponea_server: ExponeaServer, tmp_pa
     assert main(["send", str(path), "--max-rps", "10"]) == 0
     assert time.monotonic() - started >= 0.29  # 4 requests at 10/s: 3 gaps of 0.1 s
     times = [r.at for r in exponea_server.requests]
-    assert len(times) == 4 and times[-1] - times[0] >= 0.25  # not sent in one burst
+    # not sent in one burst (the server records a request when it handles it: allow for load)
+    assert len(times) == 4 and times[-1] - times[0] >= 0.2
 
 
 def test_send_resumes_from_the_spool_after_sigkill(env: dict[str, str],
