@@ -133,17 +133,18 @@ def mapping_markdown() -> str:
 
 
 def _quirks_section() -> list[str]:
-    """``sdk-exact``'s list of the SDK's quirks, from :data:`~ga_ee_bridge.mappings.sdk_exact.QUIRKS`."""
+    """``sdk-exact``'s list of the web SDK's quirks, from ``sdk_exact.QUIRKS``."""
     lines = [
         "## `sdk-exact`: the web SDK's quirks",
         "",
-        "For a UA `ecommerce` object (or a whole push holding one, a convenience: the SDK itself",
-        "takes the object) `sdk-exact` reads the raw object as the SDK's code does, and is checked",
-        "against the real SDK v3.15.0 on the recorded cases in `fixtures/sdk-exact/`. Where the SDK",
-        "throws, `SdkThrewError` (an `EcommerceError`, so a `ValueError`) says what it throws and",
-        "carries, in `.events`, exactly the events the SDK sent before. Other forms (GA4, gtag.js,",
-        "Measurement Protocol, BigQuery) are read into the model first: for them the values are",
-        "the reader's, and the promise is the taxonomy, not the bytes.",
+        "For a UA `ecommerce` object (or a whole push holding one, a convenience: the SDK",
+        "itself takes the object) `sdk-exact` reads the raw object as the SDK's code does, and",
+        "is checked against the real SDK v3.15.0 on the cases recorded in `fixtures/sdk-exact/`.",
+        "Where the SDK throws, `SdkThrewError` (an `EcommerceError`, so a `ValueError`) says",
+        "what it throws and carries, in `.events`, exactly the events the SDK sent before it",
+        "threw. Other forms (GA4, gtag.js, Measurement Protocol, BigQuery) are read into the",
+        "model first: for them the values are the reader's, and the promise is the taxonomy,",
+        "not the bytes.",
         "",
         "| pushed | what the SDK (and `sdk-exact`) sends |",
         "|---|---|",

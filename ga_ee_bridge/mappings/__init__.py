@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from ga_ee_bridge.core.events import EventList
 from ga_ee_bridge.core.model import KINDS, Ecommerce
+from ga_ee_bridge.errors import SdkThrewError, show
 from ga_ee_bridge.mappings._protocol import Mapping, RawMapping
 from ga_ee_bridge.mappings.sdk import SDK
 from ga_ee_bridge.mappings.sdk_exact import SDK_EXACT
@@ -63,7 +64,8 @@ def to_exponea_events(
     if getattr(chosen, "reads_raw", False):
         raw = _raw_ua(ecommerce)
         if raw is not _NOT_UA:
-            return _raw_events(cast(RawMapping, chosen), raw, kind, tracked_via)
+            pushed = isinstance(ecommerce, AnyMapping) and "ecommerce" in ecommerce
+            return _raw_events(cast(RawMapping, chosen), raw, kind, tracked_via, pushed=pushed)
     kinds = resolve_kinds(kind)
     if tracked_via is not None and (not isinstance(tracked_via, str) or not tracked_via):
         raise ValueError(f"tracked_via must be a non-empty string, got {tracked_via!r}")
@@ -76,7 +78,7 @@ _NOT_UA: Any = object()
 
 
 def _raw_ua(ecommerce: Any) -> Any:
-    """The raw UA ``ecommerce`` object in ``ecommerce`` (itself, or a whole push's), else _NOT_UA."""
+    """The raw UA ``ecommerce`` object given: itself, or a whole push's; else ``_NOT_UA``."""
     if isinstance(ecommerce, Ecommerce) or detect_source(ecommerce) not in (None, "ua"):
         return _NOT_UA
     if isinstance(ecommerce, AnyMapping) and "ecommerce" in ecommerce:
@@ -84,10 +86,18 @@ def _raw_ua(ecommerce: Any) -> Any:
     return ecommerce
 
 
-def _raw_events(chosen: RawMapping, raw: Any, kind: str, tracked_via: str | None) -> EventList:
+def _raw_events(chosen: RawMapping, raw: Any, kind: str, tracked_via: str | None, *,
+                pushed: bool) -> EventList:
     """A raw mapping's events: ``kind`` as the SDK takes it (an unknown one sends nothing)."""
     if tracked_via is not None and (not isinstance(tracked_via, str) or not tracked_via):
         raise ValueError(f"tracked_via must be a non-empty string, got {tracked_via!r}")
+    if not isinstance(kind, str):
+        raise SdkThrewError([
+            "the web SDK throws Error: Invalid type of argument 1 - kind when calling "
+            f"exponea.trackEnhancedEcommerce, expected string but got {show(kind)}; "
+            "nothing is sent"])
+    if raw is None and pushed:
+        return EventList()  # {"ecommerce": null}: GTM's clear, nothing to hand the SDK
     kinds = KINDS if kind == "all" else (kind,)
     events = chosen.events_raw(raw, kinds, tracked_via=tracked_via or chosen.tracked_via)
     return events if isinstance(events, EventList) else EventList(events)

@@ -93,7 +93,7 @@ def js_number_text(value: int | float) -> str:
 
 def _shortest(value: float) -> tuple[str, int]:
     """The shortest round-trip digits of a positive double and their exponent (digits * 10**e)."""
-    sign, digit_tuple, exponent = Decimal(repr(value)).as_tuple()
+    _, digit_tuple, exponent = Decimal(repr(value)).as_tuple()
     digits = "".join(map(str, digit_tuple)).rstrip("0") or "0"
     assert isinstance(exponent, int)
     return digits, exponent + len(digit_tuple) - len(digits)
@@ -120,7 +120,7 @@ def js_value(value: Any) -> Any:
 
 
 def _is_index(key: Any) -> bool:
-    """Whether an object key is an array index: canonical digits (``"0"``, ``"12"``, not ``"01"``)."""
+    """Whether an object key is an array index: canonical digits (``"12"``, not ``"012"``)."""
     return (
         isinstance(key, str) and key.isdigit() and key.isascii()
         and (key == "0" or key[0] != "0") and int(key) <= _MAX_INDEX

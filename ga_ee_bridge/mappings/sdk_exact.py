@@ -67,8 +67,9 @@ QUIRKS: tuple[tuple[str, str], ...] = (
      "item)", "the SDK throws (`hasOwnProperty is not a function`) when it reads that object"),
     ("a throw under `kind=\"all\"`", "the sections after the throwing one are not sent"),
     ("an unknown kind (`\"Purchase\"`, `\"\"`)", "nothing sent (a warning on the result)"),
-    ("an `ecommerce` that is not an object (`[]`, `\"...\"`, `null`)",
-     "nothing sent: the SDK logs \"Ecommerce parameter is not a plain object\""),
+    ("an `ecommerce` that is not an object (`[]`, `\"...\"`, `5`, `null`)",
+     "the SDK throws (`Invalid type of argument 0`): nothing sent"),
+    ("a `kind` that is not text", "the SDK throws (`Invalid type of argument 1`): nothing sent"),
     ("`tracked_via`", "`\"eecommerce\"`, as v3.15.0 sends it (the docs say `\"ecommerce\"`; "
      "`tracked_via=` overrides it)"),
 )
@@ -184,8 +185,9 @@ class _Run:
 
     def listed(self, kind: str) -> None:
         """``trackProductImpressions`` / ``trackPromotionAction``: one event per item."""
+        path: tuple[str, ...] = (kind,)
         if kind == "impressions":
-            values, path = _get(self.ecommerce, kind), (kind,)
+            values = _get(self.ecommerce, kind)
         else:
             section = _get(self.ecommerce, kind)
             if not _truthy(section):
@@ -274,7 +276,8 @@ class SdkExactMapping:
 
         ``ecommerce`` is the raw UA ``ecommerce`` object (JSON values). Sections are walked in the
         SDK's order; an unknown kind sends nothing (a warning says so). Raises
-        :class:`SdkThrewError` where the SDK throws, with the events it sent before.
+        :class:`SdkThrewError` where the SDK throws (an ``ecommerce`` that is not an object
+        included), with the events it sent before.
         """
         warnings = tuple(
             ReadWarning(path="", message=f"unknown kind {kind!r}: the web SDK sends nothing for "
@@ -282,10 +285,10 @@ class SdkExactMapping:
             for kind in kinds if kind not in KINDS
         )
         if not isinstance(ecommerce, Mapping):
-            warning = ReadWarning(path="", message="not an object: the web SDK logs 'Ecommerce "
-                                  "parameter is not a plain object' and sends nothing",
-                                  value=ecommerce)
-            return EventList(warnings=(*warnings, warning))
+            raise SdkThrewError([
+                "the web SDK throws Error: Invalid type of argument 0 - ecommerceObject when "
+                f"calling exponea.trackEnhancedEcommerce, expected object but got "
+                f"{_js_type(ecommerce)}: {show(ecommerce)}; nothing is sent"])
         run = _Run(ecommerce, tracked_via)
         for kind in KINDS:
             if kind not in kinds:
@@ -295,6 +298,19 @@ class SdkExactMapping:
             except _Throw as threw:
                 raise _error(threw, kind, kinds, ecommerce, run.events) from None
         return EventList(run.events, dropped=tuple(run.dropped), warnings=warnings)
+
+
+def _js_type(value: Any) -> str:
+    """The type the SDK's argument check names: object, array, null, string, number, boolean."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list | tuple) else type(value).__name__
 
 
 def _error(threw: _Throw, kind: str, kinds: tuple[str, ...], ecommerce: Mapping[str, Any],

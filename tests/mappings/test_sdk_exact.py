@@ -119,14 +119,18 @@ def test_a_throw_carries_the_events_sent_before_it_and_says_what_is_lost() -> No
     assert copy.events == error.events and str(copy) == str(error)
 
 
-def test_unknown_kinds_and_non_objects_send_nothing_and_say_so() -> None:
+def test_unknown_kinds_send_nothing_and_say_so_and_non_objects_throw() -> None:
     for kind in ("Purchase", ""):
         events = to_exponea_events({"purchase": {"products": [{"id": "a"}]}}, kind,
                                    mapping="sdk-exact")
         assert list(events) == [] and "unknown kind" in events.warnings[0].message
-    for value in ([], "purchase", 5):
-        events = to_exponea_events(value, mapping="sdk-exact")
-        assert list(events) == [] and "not a plain object" in events.warnings[0].message
+    for value in ([], "purchase", 5, None):  # the SDK checks its argument and throws
+        with pytest.raises(SdkThrewError, match="expected object but got") as info:
+            to_exponea_events(value, mapping="sdk-exact")
+        assert info.value.events == () and info.value.paths == ["ecommerce"]
+    assert to_exponea_events({"ecommerce": None}, mapping="sdk-exact") == []  # a clear
+    with pytest.raises(SdkThrewError, match="expected string"):
+        to_exponea_events({}, None, mapping="sdk-exact")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown kind"):
         to_exponea_events({}, "Purchase", mapping="sdk")
 
@@ -136,7 +140,7 @@ def test_tracked_via_is_the_sdk_s_unless_overridden() -> None:
     [event] = to_exponea_events(ecommerce, mapping="sdk-exact")
     assert event.properties["tracked_via"] == "eecommerce"
     [event] = to_exponea_events(ecommerce, mapping="sdk-exact", tracked_via="ecommerce")
-    assert list(event.properties.items())[0] == ("tracked_via", "ecommerce")
+    assert next(iter(event.properties.items())) == ("tracked_via", "ecommerce")
     with pytest.raises(ValueError, match="tracked_via"):
         to_exponea_events(ecommerce, mapping="sdk-exact", tracked_via="")
 
