@@ -7,7 +7,6 @@ from typing import Any, cast
 
 from ga_ee_bridge.core.events import EventList
 from ga_ee_bridge.core.model import KINDS, Ecommerce
-from ga_ee_bridge.errors import SdkThrewError, show
 from ga_ee_bridge.mappings._protocol import Mapping, RawMapping
 from ga_ee_bridge.mappings.sdk import SDK
 from ga_ee_bridge.mappings.sdk_exact import SDK_EXACT
@@ -91,11 +90,6 @@ def _raw_events(chosen: RawMapping, raw: Any, kind: str, tracked_via: str | None
     """A raw mapping's events: ``kind`` as the SDK takes it (an unknown one sends nothing)."""
     if tracked_via is not None and (not isinstance(tracked_via, str) or not tracked_via):
         raise ValueError(f"tracked_via must be a non-empty string, got {tracked_via!r}")
-    if not isinstance(kind, str):
-        raise SdkThrewError([
-            "the web SDK throws Error: Invalid type of argument 1 - kind when calling "
-            f"exponea.trackEnhancedEcommerce, expected string but got {show(kind)}; "
-            "nothing is sent"])
     if raw is None and pushed:
         return EventList()  # {"ecommerce": null}: GTM's clear, nothing to hand the SDK
     kinds = KINDS if kind == "all" else (kind,)

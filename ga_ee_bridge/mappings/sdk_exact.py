@@ -279,6 +279,12 @@ class SdkExactMapping:
         :class:`SdkThrewError` where the SDK throws (an ``ecommerce`` that is not an object
         included), with the events it sent before.
         """
+        for kind in kinds:
+            if not isinstance(kind, str):
+                raise SdkThrewError([
+                    "the web SDK throws Error: Invalid type of argument 1 - kind when calling "
+                    f"exponea.trackEnhancedEcommerce, expected string but got {show(kind)}; "
+                    "nothing is sent"])
         warnings = tuple(
             ReadWarning(path="", message=f"unknown kind {kind!r}: the web SDK sends nothing for "
                         f"it (kinds: 'all', {', '.join(KINDS)})", value=kind)
