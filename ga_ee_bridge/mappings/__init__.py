@@ -12,7 +12,7 @@ from ga_ee_bridge.mappings.sdk import SDK
 from ga_ee_bridge.mappings.sdk_exact import SDK_EXACT
 from ga_ee_bridge.readers import detect_source, parse_ecommerce
 
-__all__ = ["MAPPINGS", "Mapping", "get_mapping", "resolve_kinds", "to_exponea_events"]
+__all__ = ["MAPPINGS", "Mapping", "RawMapping", "get_mapping", "resolve_kinds", "to_exponea_events"]
 
 #: Mappings by name; the first is the default.
 MAPPINGS: dict[str, Mapping] = {SDK.name: SDK, SDK_EXACT.name: SDK_EXACT}

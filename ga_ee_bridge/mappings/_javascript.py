@@ -16,6 +16,8 @@ __all__ = ["js_double", "js_number", "js_number_text", "js_truthy", "js_value"]
 
 #: ``Number.prototype.toString`` writes integral doubles below this in plain digits.
 _PLAIN_BELOW = 1e21
+#: Integers up to 2**53 are doubles exactly: they print as their digits.
+_EXACT = 2**53
 #: The largest array index: keys that are its canonical digits come first, in numeric order.
 _MAX_INDEX = 2**32 - 2
 
@@ -54,9 +56,13 @@ def js_number(value: int | float) -> int | float | None:
     other finite doubles stay ``float`` (``1e21`` prints ``1e+21`` in both languages). NaN and the
     infinities print as ``null``: None.
     """
+    if type(value) is int and -_EXACT <= value <= _EXACT:
+        return value  # the common case: an integer every double holds exactly
     double = js_double(value)
     if not math.isfinite(double):
         return None
+    if double.is_integer() and abs(double) <= _EXACT:
+        return int(double)
     if double.is_integer() and abs(double) < _PLAIN_BELOW:
         # Python's repr and JavaScript both give the shortest digits that read back as this
         # double; JavaScript pads them with zeros (12345678901234567891 -> 12345678901234567000).
@@ -105,7 +111,7 @@ def js_value(value: Any) -> Any:
     JavaScript lists an object's array-index keys (``"2"``, ``"10"``) first, in numeric order, then
     the other keys in insertion order; nested values follow the same rules.
     """
-    if value is None or isinstance(value, bool | str):
+    if value is None or type(value) is str or isinstance(value, bool):
         return value
     if isinstance(value, int | float):
         return js_number(value)

@@ -82,6 +82,8 @@ _ITEMS: dict[str, tuple[tuple[str, str], ...]] = {
     **{kind: PROMOTION_PROPERTIES for kind in PROMOTION_KINDS},
 }
 _ACTION_KEYS = frozenset(key for key, _ in _ACTION)
+_PRODUCT_KEYS = frozenset(key for key, _ in PRODUCT_PROPERTIES)
+_ITEM_KEYS = {kind: frozenset(key for key, _ in table) for kind, table in _ITEMS.items()}
 #: The keys the SDK reads in each section object.
 _SECTION_KEYS_OF: dict[str, frozenset[str]] = {
     kind: frozenset(("promotions",)) if kind in PROMOTION_KINDS
@@ -106,7 +108,7 @@ class _Throw(Exception):
 
 def _get(value: Any, key: str) -> Any:
     """``value[key]`` in JavaScript, for the keys the SDK reads (none exists on non-objects)."""
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):
         return value.get(key, _UNDEFINED)
     return _UNDEFINED
 
@@ -134,13 +136,19 @@ class _Run:
         """The SDK's copy: each listed key the source has as its own, when its value is truthy."""
         if source is None:
             raise _Throw(format_path(path) or "ecommerce", _NULL_READ)
-        if not isinstance(source, Mapping):
+        if type(source) is not dict and not isinstance(source, Mapping):
             return  # text, numbers, true and lists have none of these keys as their own
         if "hasOwnProperty" in source:
             raise _Throw(format_path((*path, "hasOwnProperty")), _OWN_OVERRIDDEN)
         for key, name in table:
-            if key in source and _truthy(source[key]):
-                target[name] = js_value(source[key])
+            value = source.get(key, _UNDEFINED)
+            if value is _UNDEFINED:
+                continue
+            if type(value) is str:  # the common case, first
+                if value:
+                    target[name] = value
+            elif js_truthy(value):
+                target[name] = js_value(value)
 
     def send(self, event_type: str, properties: dict[str, Any]) -> None:
         self.events.append(TrackEvent(event_type, {"tracked_via": self.tracked_via, **properties}))
@@ -176,7 +184,7 @@ class _Run:
         action = {} if _is_nullish(action) else action
         event_type = SECTION_EVENTS[kind][0]
         assert event_type is not None
-        allowed = frozenset(k for k, _ in PRODUCT_PROPERTIES)
+        allowed = _PRODUCT_KEYS
         for index, product in enumerate(self.items(kind, products, (kind, "products"))):
             properties = self.shared(action, kind)
             self.copy(properties, product, PRODUCT_PROPERTIES, (kind, "products", index))
@@ -198,7 +206,7 @@ class _Run:
         event_type = SECTION_EVENTS[kind][0]
         assert event_type is not None
         table = _ITEMS[kind]
-        allowed = frozenset(k for k, _ in table)
+        allowed = _ITEM_KEYS[kind]
         for index, item in enumerate(self.items(kind, values, path)):
             properties: dict[str, Any] = {}
             self.copy(properties, self.ecommerce, _CURRENCY, ())
