@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ga_ee_bridge.core.model import KINDS, PROMOTION_KINDS
 from ga_ee_bridge.mappings import MAPPINGS
+from ga_ee_bridge.mappings.sdk_exact import QUIRKS
 from ga_ee_bridge.mappings.taxonomy import (
     ACTION_FIELD_PROPERTIES,
     ITEM_PROPERTIES,
@@ -118,7 +119,8 @@ def mapping_markdown() -> str:
         "  out; custom `dimensionN` / `metricN` kept; other unknown keys dropped and reported",
         "  (`EventList.dropped`).",
         "- `sdk-exact`: byte for byte what the web SDK v3.15.0 sends: values as pushed, copied",
-        "  only when JavaScript calls them truthy (`0` and `\"\"` vanish), listed fields only.",
+        "  only when JavaScript calls them truthy (`0` and `\"\"` vanish), listed fields only,",
+        "  every quirk included (see [the list](#sdk-exact-the-web-sdks-quirks)).",
         "",
         "With `kind=\"all\"` the sections are sent in this order: "
         + ", ".join(f"`{kind}`" for kind in KINDS) + ".",
@@ -126,7 +128,31 @@ def mapping_markdown() -> str:
     ]
     for kind in KINDS:
         lines += _kind_section(kind)
+    lines += _quirks_section()
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _quirks_section() -> list[str]:
+    """``sdk-exact``'s list of the web SDK's quirks, from ``sdk_exact.QUIRKS``."""
+    lines = [
+        "## `sdk-exact`: the web SDK's quirks",
+        "",
+        "For a UA `ecommerce` object (or a whole push holding one, a convenience: the SDK",
+        "itself takes the object) `sdk-exact` reads the raw object as the SDK's code does, and",
+        "is checked against the real SDK v3.15.0 on the cases recorded in `fixtures/sdk-exact/`.",
+        "Where the SDK throws, `SdkThrewError` (an `EcommerceError`, so a `ValueError`) says",
+        "what it throws and carries, in `.events`, exactly the events the SDK sent before it",
+        "threw. Other forms (GA4, gtag.js, Measurement Protocol, BigQuery) are read into the",
+        "model first: for them the values are the reader's, and the promise is the taxonomy,",
+        "not the bytes. `to_exponea_events` takes an object with an `ecommerce` key as a whole",
+        "push and converts that key's value; `{\"ecommerce\": null}` (GTM's clear) gives no",
+        "events, while `None` itself is what the SDK refuses (below).",
+        "",
+        "| pushed | what the SDK (and `sdk-exact`) sends |",
+        "|---|---|",
+    ]
+    lines += [f"| {pushed} | {sent} |" for pushed, sent in QUIRKS]
+    return [*lines, ""]
 
 
 _PACKAGE = Path(__file__).resolve().parent

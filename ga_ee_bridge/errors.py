@@ -19,6 +19,7 @@ __all__ = [
     "GaEeBridgeError",
     "NumberError",
     "QueueFullError",
+    "SdkThrewError",
     "TimestampError",
     "flatten_messages",
     "format_path",
@@ -99,6 +100,27 @@ class EcommerceError(GaEeBridgeError, ValueError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.messages,))
+
+
+class SdkThrewError(EcommerceError):
+    """Input on which the web SDK itself throws (``sdk-exact``): ``events`` are those it sent first.
+
+    The message (one path, as :class:`EcommerceError`) says what the SDK throws and what it does not
+    send; ``events`` holds exactly the track events the SDK sent before the throw, in order.
+    """
+
+    def __init__(self, messages: Mapping[str | int, Any] | list[str], *,
+                 events: tuple[Any, ...] = ()) -> None:
+        self.events: tuple[Any, ...] = tuple(events)
+        super().__init__(messages)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_sdk_threw, (self.messages, self.events))
+
+
+def _sdk_threw(messages: Mapping[str | int, Any], events: tuple[Any, ...]) -> SdkThrewError:
+    """Rebuild a pickled :class:`SdkThrewError` (worker processes send them back)."""
+    return SdkThrewError(messages, events=events)
 
 
 class NumberError(GaEeBridgeError, ValueError):

@@ -68,6 +68,10 @@ class TrackEvent:
         data["properties"] = dict(self.properties)
         return {"name": EVENT_COMMAND, "data": data}
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as its parts (a read-only mapping cannot be pickled): for worker processes."""
+        return (TrackEvent, (self.event_type, dict(self.properties), self.timestamp))
+
     def with_timestamp(self, timestamp: float | None) -> TrackEvent:
         """Return a copy of this event at ``timestamp`` (Unix seconds)."""
         return TrackEvent(self.event_type, self.properties, timestamp)

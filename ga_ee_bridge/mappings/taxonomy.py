@@ -174,6 +174,8 @@ class TaxonomyMapping:
     read: Reader
     currency: Callable[[Ecommerce], Any]
     keep_custom: bool
+    #: Whether the mapping reads the raw UA object (``events_raw``): never, for this one.
+    reads_raw: bool = False
 
     def events(
         self, ecommerce: Ecommerce, kinds: tuple[str, ...], *, tracked_via: str
