@@ -339,13 +339,13 @@ def _send(
         sections[promo_kind] = Section(
             kind=promo_kind, items=tuple(item for _, item in pending.promotions)
         )
+    found = pending.found
     pending.clear()
     if ignored and strict:
         raise ValidationError({0: [
             f"products ({', '.join(ignored)}) sent with no product action: GA ignores them"
         ]})
     currency = pending.currency
-    found, pending.found = pending.found, []
     return Send(
         ecommerce=Ecommerce(
             currency_code=_CURRENCY.deserialize(currency) if currency is not None else None,
