@@ -14,6 +14,7 @@ from typing import Any
 
 from ga_ee_bridge.core.ids import check_customer_ids
 from ga_ee_bridge.core.model import ReadWarning
+from ga_ee_bridge.errors import EcommerceError
 
 __all__ = ["CUSTOMER_COMMAND", "EVENT_COMMAND", "EventList", "TrackEvent"]
 
@@ -78,12 +79,20 @@ class TrackEvent:
 
 
 class EventList(list[TrackEvent]):
-    """A list of track events that also says which input keys were left out (``dropped``)."""
+    """A list of track events that also says what was left out of the input, and why.
+
+    ``dropped``: keys the reader did not understand; ``warnings``: values it could not read (the
+    events are kept without them); ``section_errors``: sections that failed while the others
+    converted, as ``(kind, EcommerceError)`` pairs whose paths start at the section.
+    """
 
     def __init__(self, events: Iterable[TrackEvent] = (), *, dropped: tuple[str, ...] = (),
-                 warnings: tuple[ReadWarning, ...] = ()):
+                 warnings: tuple[ReadWarning, ...] = (),
+                 section_errors: tuple[tuple[str, EcommerceError], ...] = ()):
         super().__init__(events)
         #: Paths of input keys the reader did not understand, e.g. ``purchase.products[0].sku``.
         self.dropped = dropped
         #: Values that could not be read and were left out, each with its path (events kept).
         self.warnings = warnings
+        #: Sections left out because they could not be read or converted, each with its error.
+        self.section_errors = section_errors

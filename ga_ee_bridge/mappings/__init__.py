@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping as AnyMapping
 from typing import Any, cast
 
-from ga_ee_bridge.core.events import EventList
-from ga_ee_bridge.core.model import KINDS, Ecommerce
+from ga_ee_bridge.core.events import EventList, TrackEvent
+from ga_ee_bridge.core.model import KINDS, Ecommerce, merge_section_errors
+from ga_ee_bridge.errors import EcommerceError
 from ga_ee_bridge.mappings._protocol import Mapping, RawMapping
 from ga_ee_bridge.mappings.sdk import SDK
 from ga_ee_bridge.mappings.sdk_exact import SDK_EXACT
@@ -51,9 +52,12 @@ def to_exponea_events(
 
     ``ecommerce`` is the GA ``ecommerce`` object, a whole dataLayer push, or a parsed
     :class:`~ga_ee_bridge.core.model.Ecommerce`. ``kind`` picks one section (``"all"``: every
-    section present). Returns a list of :class:`~ga_ee_bridge.core.events.TrackEvent` whose
-    ``dropped`` attribute names the input keys that were left out. Raises ``EcommerceError`` for bad
-    input and ``ValueError`` for an unknown kind or mapping.
+    section present); only the sections converted are read, so no other section can fail the
+    call. Returns a list of :class:`~ga_ee_bridge.core.events.TrackEvent` whose ``dropped``,
+    ``warnings`` and ``section_errors`` attributes say what was left out: under ``"all"`` a
+    section that fails is left out with its error and the others convert. Raises
+    ``EcommerceError`` when every section asked for that is present fails (all their errors at
+    once; strict mode: when any fails), and ``ValueError`` for an unknown kind or mapping.
 
     A mapping that reads raw data (``sdk-exact``) gets a UA ``ecommerce`` object (or the one a
     whole push holds) as it is, and raises :class:`~ga_ee_bridge.errors.SdkThrewError` where the
@@ -68,9 +72,25 @@ def to_exponea_events(
     kinds = resolve_kinds(kind)
     if tracked_via is not None and (not isinstance(tracked_via, str) or not tracked_via):
         raise ValueError(f"tracked_via must be a non-empty string, got {tracked_via!r}")
-    parsed = parse_ecommerce(ecommerce, strict=strict)
-    events = chosen.events(parsed, kinds, tracked_via=tracked_via or chosen.tracked_via)
-    return EventList(events, dropped=parsed.dropped, warnings=parsed.warnings)
+    parsed = parse_ecommerce(ecommerce, strict=strict, kinds=kinds)
+    via = tracked_via or chosen.tracked_via
+    failed = [(k, error) for k, error in parsed.section_errors if k in kinds]
+    events: list[TrackEvent] = []
+    converted = False
+    for section_kind in kinds:
+        if section_kind not in parsed.sections:
+            continue
+        try:  # one section at a time: a section the mapping refuses costs only itself
+            events.extend(chosen.events(parsed, (section_kind,), tracked_via=via))
+        except EcommerceError as err:
+            failed.append((section_kind, err))
+        else:
+            converted = True
+    if failed and (strict or not converted):
+        raise merge_section_errors(failed)
+    return EventList(
+        events, dropped=parsed.dropped, warnings=parsed.warnings, section_errors=tuple(failed)
+    )
 
 
 _NOT_UA: Any = object()
