@@ -7,6 +7,7 @@ from typing import Any
 from ga_ee_bridge.core.events import EventList
 from ga_ee_bridge.core.model import KINDS
 from ga_ee_bridge.mappings._protocol import Mapping
+from ga_ee_bridge.mappings.bloomreach import BLOOMREACH
 from ga_ee_bridge.mappings.sdk import SDK
 from ga_ee_bridge.mappings.sdk_exact import SDK_EXACT
 from ga_ee_bridge.readers import parse_ecommerce
@@ -14,7 +15,9 @@ from ga_ee_bridge.readers import parse_ecommerce
 __all__ = ["MAPPINGS", "Mapping", "get_mapping", "resolve_kinds", "to_exponea_events"]
 
 #: Mappings by name; the first is the default.
-MAPPINGS: dict[str, Mapping] = {SDK.name: SDK, SDK_EXACT.name: SDK_EXACT}
+MAPPINGS: dict[str, Mapping] = {
+    SDK.name: SDK, SDK_EXACT.name: SDK_EXACT, BLOOMREACH.name: BLOOMREACH,
+}
 
 
 def resolve_kinds(kind: str) -> tuple[str, ...]:
