@@ -119,7 +119,8 @@ def _bloomreach_section() -> list[str]:
         "- `bloomreach` when the data feeds Bloomreach's recommendations, scenarios and",
         "  reports built on its recommended events (a new project, or one fed by its connectors).",
         "- `sdk` when the project already holds events of the web SDK's",
-        "  `trackEnhancedEcommerce` (`product_detail`, `transaction`...) and history must join them.",
+        "  `trackEnhancedEcommerce` (`product_detail`, `transaction`...) and history must",
+        "  join them.",
         "- `sdk-exact` when it must match, byte for byte, what the browser SDK already tracked.",
         "",
         "Kinds with no recommended counterpart give the `sdk` mapping's events unchanged: "
