@@ -19,6 +19,7 @@ __all__ = [
     "GaEeBridgeError",
     "NumberError",
     "QueueFullError",
+    "RuleError",
     "TimestampError",
     "flatten_messages",
     "format_path",
@@ -146,3 +147,7 @@ class DeliveryError(GaEeBridgeError):
 
 class ConfigError(GaEeBridgeError, ValueError):
     """The connection settings are missing or contradictory (exit status 2)."""
+
+
+class RuleError(GaEeBridgeError, ValueError):
+    """A conversion rule (``--link``, ``--update``) that cannot be used; the message names it."""
