@@ -143,6 +143,9 @@ def _split_rule(text: str) -> tuple[str, str]:
             depth -= 1
         elif char == "=" and depth == 0:
             return text[:position].strip(), text[position + 1:].strip()
+    if depth or quote:
+        raise RuleError(f"unsupported selector in --link {text!r}: a '[' or a quote is not "
+                        "closed")
     raise RuleError(f"bad --link {text!r}: expected 'SELECTOR=EVENT_TYPE [JSON_PROPERTIES]', "
                     "e.g. '#signup=signup_click {\"placement\": \"header\"}'")
 
