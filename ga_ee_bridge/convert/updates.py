@@ -37,9 +37,8 @@ def _customer_line(ids: dict[str, Any], ids_json: str, seconds: float | None,
 
 
 def _customer_csv(ids: dict[str, Any], ids_json: str, seconds: float | None,
-                  properties: dict[str, Any]) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
-    line = f"[{ids_json}, {'null' if seconds is None else repr(seconds)}, {dumps(properties)}]\n"
-    return line, tuple(ids), tuple(properties)
+                  properties: dict[str, Any]) -> Any:
+    return ENCODERS["csv"](ids, ids_json, CUSTOMERS, seconds, properties)  # the same spool
 
 
 def _customer_dict(ids: dict[str, Any], ids_json: str, seconds: float | None,

@@ -91,3 +91,33 @@ def test_bad_rules_are_usage_errors(tmp_path: Path, capsys, option: str, says: s
 def test_validate_takes_the_same_rules(capsys) -> None:
     assert main(["validate", str(DUMP), "--link", "a.b=x"]) == 2
     assert main(["validate", str(DUMP), *ARGS]) == 0
+
+
+SDK_TO_BLOOMREACH = {
+    "product_detail": "view_item", "product_add_to_cart": "cart_update",
+    "product_remove_from_cart": "cart_update", "checkout": "checkout",
+    "checkout_option": "checkout", "product_purchase": "purchase_item",
+    "product_refund": "purchase_item", "transaction": "purchase", "refund": "purchase",
+    "product_impression": "product_impression", "product_click": "product_click",
+    "promo_impression": "promo_impression", "promo_click": "promo_click",
+}
+
+
+@pytest.mark.parametrize("dump", ["whole-page.json", "ga4-page.json", "gtag-page.json",
+                                  "analyticsjs-pages.jsonl", "mp-hits.log", "bq-sessions.jsonl"])
+def test_bloomreach_events_for_every_source_form(dump: str) -> None:
+    from collections import Counter
+
+    from ga_ee_bridge import convert_dump
+
+    def counts(mapping: str) -> Counter[str]:
+        return Counter(c["data"]["event_type"] for c in convert_dump(
+            str(DUMPS / dump), mapping=mapping, no_timestamp_ok=True) if isinstance(c, dict))
+
+    sdk = counts("sdk")
+    expected: Counter[str] = Counter()
+    for event_type, count in sdk.items():
+        if event_type != "product_checkout":  # its lines go into checkout's product_list
+            expected[SDK_TO_BLOOMREACH[event_type]] += count
+    assert counts("bloomreach") == expected
+    assert sum(expected.values()) > 0
