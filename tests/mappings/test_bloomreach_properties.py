@@ -7,6 +7,7 @@ for (``case.intended``) and issue 11's table, not from the mapping's own tables.
 from __future__ import annotations
 
 import json
+import re
 import math
 from typing import Any
 
@@ -31,7 +32,7 @@ def _products(case: gst.EcommerceCase, kind: str) -> list[dict[str, Any]]:
     return products
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.sampled_from(RECOMMENDED).flatmap(lambda kind: st.tuples(st.just(kind),
                                                                      gst.cases([kind]))))
 def test_one_line_event_per_product_and_the_summary_last(drawn: tuple[str, Any]) -> None:
@@ -66,7 +67,7 @@ def test_one_line_event_per_product_and_the_summary_last(drawn: tuple[str, Any])
         assert properties.get("categories_path") == (" > ".join(parts) if parts else None)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.sampled_from(("add", "remove", "checkout", "purchase", "refund")).flatmap(
     lambda kind: st.tuples(st.just(kind), gst.cases([kind]))))
 def test_totals_and_ids_match_the_lines(drawn: tuple[str, Any]) -> None:
@@ -90,7 +91,7 @@ def test_totals_and_ids_match_the_lines(drawn: tuple[str, Any]) -> None:
         assert summary.get("total_quantity") == (sum(quantities) if quantities else None)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(gst.cases())
 def test_every_event_is_valid_for_the_tracking_api(case: gst.EcommerceCase) -> None:
     sdk = to_exponea_events(case.ecommerce, mapping="sdk")
@@ -107,3 +108,24 @@ def test_every_event_is_valid_for_the_tracking_api(case: gst.EcommerceCase) -> N
         "product_impression", "product_click", "promo_impression", "promo_click")]
     assert [e for e in events if e.event_type in (
         "product_impression", "product_click", "promo_impression", "promo_click")] == unchanged
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(RECOMMENDED).flatmap(lambda kind: st.tuples(st.just(kind),
+                                                                     gst.cases([kind]))))
+def test_the_documented_table_lists_every_property_in_order(drawn: tuple[str, Any]) -> None:
+    from ga_ee_bridge.mappings.bloomreach import PROPERTIES
+
+    kind, case = drawn
+    for event in to_exponea_events(case.ecommerce, kind, mapping="bloomreach"):
+        documented = ["tracked_via", *(name for name, _ in PROPERTIES[(kind, event.event_type)])]
+        names: list[str] = []
+        for name in event.properties:
+            if name.startswith("category_"):
+                name = "category_1`..`category_N"
+            elif re.fullmatch(r"(dimension|metric)\d+", name):
+                name = "dimensionN` / `metricN"
+            if not names or names[-1] != name:
+                names.append(name)
+        positions = [documented.index(name) for name in names]
+        assert positions == sorted(positions), (kind, event.event_type, names)
