@@ -7,8 +7,8 @@ for (``case.intended``) and issue 11's table, not from the mapping's own tables.
 from __future__ import annotations
 
 import json
-import re
 import math
+import re
 from typing import Any
 
 from hypothesis import given, settings
