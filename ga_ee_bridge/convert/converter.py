@@ -238,7 +238,8 @@ class Converter:
             self.ledger.reject(line, index, page, err.reason,
                                [(err.path, err.message, err.value)], push, state=True)
             return
-        update = self._read_update(page, line, index, push) if self._updater else None
+        update = self._updater.read(page, line, index, push, self.ledger) \
+            if self._updater else None
         held = Held(line, index, push, ids, ids_json, groups, update)
         if ts is None:
             if page.first_us is None:
@@ -299,16 +300,6 @@ class Converter:
         )
         self.ledger.reject(held.line, held.position, page, RejectReason.NO_TIMESTAMP,
                            [(".".join(ts_paths[0]), message, None)], push, state=True)
-
-    def _read_update(self, page: PageState, line: int, index: int | None,
-                     push: Any) -> dict[str, Any] | None:
-        """The ``--update`` values at this push; a value that cannot be sent is a reject."""
-        assert self._updater is not None
-        properties, errors = self._updater.read(page)
-        if errors:
-            self.ledger.reject(line, index, page, RejectReason.BAD_CUSTOMER_PROPERTY, errors,
-                               push, state=True)
-        return properties or None
 
     def _emit(self, page: PageState, held: Held, ts: int | None) -> None:
         before = page.last_us

@@ -17,6 +17,8 @@ from typing import Any
 from ga_ee_bridge.convert.encoders import ENCODERS, Encoder, dumps
 from ga_ee_bridge.convert.gtm_state import split_path
 from ga_ee_bridge.convert.page import Held, PageState
+from ga_ee_bridge.convert.reasons import RejectReason
+from ga_ee_bridge.convert.rejects import Ledger
 from ga_ee_bridge.convert.results import CUSTOMERS_SEGMENT, Segment
 from ga_ee_bridge.core.customers import normalise_customer_properties
 from ga_ee_bridge.core.events import customer_command
@@ -134,9 +136,10 @@ class Updater:
         """The data-model paths the specs read (the state must keep them)."""
         return frozenset(".".join(spec.path) for spec in specs if spec.path)
 
-    def read(self, page: PageState) -> tuple[dict[str, Any], list[tuple[str, str, Any]]]:
-        """The known values in the page's state now, and ``(path, message, value)`` for each that
-        cannot be sent (each reported once per page)."""
+    def read(self, page: PageState, line: int, index: int | None, push: Any,
+             ledger: Ledger) -> dict[str, Any] | None:
+        """The values known in the page's state at this push (None: none); each value that
+        cannot be sent is left out and becomes a reject of the push, once per page."""
         if page is not self._page:
             self._page, self._reported = page, set()
         properties: dict[str, Any] = {}
@@ -157,7 +160,10 @@ class Updater:
                 continue
             if value is not None:
                 properties[spec.name] = value
-        return properties, errors
+        if errors:
+            ledger.reject(line, index, page, RejectReason.BAD_CUSTOMER_PROPERTY, errors, push,
+                          state=True)
+        return properties or None
 
     def customers(self, held: Held, before_us: int, ts: int | None) -> list[Segment]:
         """The ``customers`` segment to go before ``held``'s events (stamped as the first of
