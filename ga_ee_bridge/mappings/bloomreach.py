@@ -2,8 +2,9 @@
 
 What Bloomreach's own connectors send and its recommendations, abandoned-cart scenarios and catalog
 linkage read. Values typed as in ``sdk``; impressions, product clicks and promotions, which have no
-recommended counterpart, are the ``sdk`` mapping's events unchanged. The tables below are the
-mapping and the source of its generated docs (``docs/mapping.md``).
+recommended counterpart, are the ``sdk`` mapping's events unchanged. :data:`EVENTS` and
+:data:`PROPERTIES` say which events each kind yields and where each property comes from;
+``docs/mapping.md`` is generated from them and the tests hold every event to them.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ _LINE_ROWS: tuple[tuple[str, str], ...] = (
     ("product_ids", "the `product_id` of each entry of `product_list`"),
     ("total_quantity", "the sum of the `quantity` values in `product_list`"),
 )
+
+
 def _order_rows(status: str) -> tuple[tuple[str, str], ...]:
     return (("purchase_id", "`actionField.id`"), ("purchase_status", f'`"{status}"`'))
 
