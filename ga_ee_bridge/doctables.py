@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ga_ee_bridge.core.model import KINDS, PROMOTION_KINDS
 from ga_ee_bridge.mappings import MAPPINGS
+from ga_ee_bridge.mappings import bloomreach as br
 from ga_ee_bridge.mappings.sdk_exact import QUIRKS
 from ga_ee_bridge.mappings.taxonomy import (
     ACTION_FIELD_PROPERTIES,
@@ -103,6 +104,47 @@ def _kind_section(kind: str) -> list[str]:
     return [*lines, ""]
 
 
+def _bloomreach_section() -> list[str]:
+    """The ``bloomreach`` mapping: its events per kind and their properties, from its tables."""
+    lines = [
+        "## Bloomreach's recommended events (`bloomreach`)",
+        "",
+        "What Bloomreach's own connectors and templates send, and what its recommendations,",
+        "abandoned-cart scenarios and catalog linkage read (`product_id` must equal the",
+        "catalog's `item_id`). Values typed as in `sdk`, zeros kept, empty values left out;",
+        f"every event carries `tracked_via: \"{br.BLOOMREACH.tracked_via}\"`; in each section the",
+        "per-line events come first, the summary event last.",
+        "",
+        "Which mapping to choose:",
+        "",
+        "- `bloomreach` when the data feeds Bloomreach's recommendations, scenarios and",
+        "  reports built on its recommended events (a new project, or one fed by its connectors).",
+        "- `sdk` when the project already holds events of the web SDK's",
+        "  `trackEnhancedEcommerce` (`product_detail`, `transaction`...) and history must",
+        "  join them.",
+        "- `sdk-exact` when it must match, byte for byte, what the browser SDK already tracked.",
+        "",
+        "Kinds with no recommended counterpart give the `sdk` mapping's events unchanged: "
+        + ", ".join(f"`{kind}`" for kind in br.SDK_KINDS) + " (see their sections above).",
+        "",
+        "| GA kind | event | property | value |",
+        "|---|---|---|---|",
+    ]
+    for (kind, event), rows in br.PROPERTIES.items():
+        line_event, _ = br.EVENTS[kind]
+        where = "one per product" if event == line_event else "one, after the lines"
+        lines.append(f"| `{kind}` | `{event}` ({where}) | `tracked_via` | "
+                     f"`\"{br.BLOOMREACH.tracked_via}\"` |")
+        lines += [f"| `{kind}` | `{event}` | `{name}` | {source} |" for name, source in rows]
+    lines += [
+        "",
+        "A refund without products (a full refund) is the `purchase` event alone. Money totals",
+        "are computed in decimal (`10.01` x `3` is `30.03`).",
+        "",
+    ]
+    return lines
+
+
 def mapping_markdown() -> str:
     """The whole ``docs/mapping.md`` text."""
     lines = [
@@ -110,7 +152,9 @@ def mapping_markdown() -> str:
         "",
         _GENERATED_NOTE,
         "",
-        "Both mappings follow the event taxonomy of Exponea's web SDK `trackEnhancedEcommerce`:",
+        "`sdk` and `sdk-exact` follow the event taxonomy of Exponea's web SDK",
+        "`trackEnhancedEcommerce`",
+        "(`bloomreach`, Bloomreach's recommended events, is the last section):",
         "the same events, in the same order, with the same property names. Properties appear in",
         "the order of the rows below. An item's field replaces an actionField field of the same",
         "property name (a product `coupon` replaces the order's) and keeps its place.",
@@ -129,6 +173,7 @@ def mapping_markdown() -> str:
     for kind in KINDS:
         lines += _kind_section(kind)
     lines += _quirks_section()
+    lines += _bloomreach_section()
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "GaEeBridgeError",
     "NumberError",
     "QueueFullError",
+    "RuleError",
     "SdkThrewError",
     "TimestampError",
     "flatten_messages",
@@ -221,3 +222,7 @@ class DeliveryError(GaEeBridgeError):
 
 class ConfigError(GaEeBridgeError, ValueError):
     """The connection settings are missing or contradictory (exit status 2)."""
+
+
+class RuleError(GaEeBridgeError, ValueError):
+    """A conversion rule (``--link``, ``--update``) that cannot be used; the message names it."""

@@ -16,7 +16,7 @@ from ga_ee_bridge.core.ids import check_customer_ids
 from ga_ee_bridge.core.model import ReadWarning
 from ga_ee_bridge.errors import EcommerceError
 
-__all__ = ["CUSTOMER_COMMAND", "EVENT_COMMAND", "EventList", "TrackEvent"]
+__all__ = ["CUSTOMER_COMMAND", "EVENT_COMMAND", "EventList", "TrackEvent", "customer_command"]
 
 EVENT_COMMAND = "customers/events"
 CUSTOMER_COMMAND = "customers"
@@ -31,6 +31,21 @@ def _check_timestamp(timestamp: float | int | None) -> float | None:
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"timestamp must be finite, non-negative Unix seconds, got {timestamp!r}")
     return value
+
+
+def customer_command(customer_ids: Mapping[str, Any], properties: Mapping[str, Any], *,
+                     timestamp: float | int | None = None) -> dict[str, Any]:
+    """The Tracking API batch command (``customers``) that ``identify`` / ``update`` send.
+
+    ``timestamp`` (Unix seconds) becomes ``update_timestamp``; without it the key is left out and
+    the server uses its receive time. ``ValueError`` names a bad id or timestamp.
+    """
+    data: dict[str, Any] = {"customer_ids": check_customer_ids(customer_ids)}
+    ts = _check_timestamp(timestamp)
+    if ts is not None:
+        data["update_timestamp"] = ts
+    data["properties"] = dict(properties)
+    return {"name": CUSTOMER_COMMAND, "data": data}
 
 
 @dataclass(frozen=True, slots=True)

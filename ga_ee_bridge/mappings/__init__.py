@@ -9,6 +9,7 @@ from ga_ee_bridge.core.events import EventList, TrackEvent
 from ga_ee_bridge.core.model import KINDS, Ecommerce, merge_section_errors
 from ga_ee_bridge.errors import EcommerceError
 from ga_ee_bridge.mappings._protocol import Mapping, RawMapping
+from ga_ee_bridge.mappings.bloomreach import BLOOMREACH
 from ga_ee_bridge.mappings.sdk import SDK
 from ga_ee_bridge.mappings.sdk_exact import SDK_EXACT
 from ga_ee_bridge.readers import detect_source, parse_ecommerce
@@ -16,7 +17,9 @@ from ga_ee_bridge.readers import detect_source, parse_ecommerce
 __all__ = ["MAPPINGS", "Mapping", "RawMapping", "get_mapping", "resolve_kinds", "to_exponea_events"]
 
 #: Mappings by name; the first is the default.
-MAPPINGS: dict[str, Mapping] = {SDK.name: SDK, SDK_EXACT.name: SDK_EXACT}
+MAPPINGS: dict[str, Mapping] = {
+    SDK.name: SDK, SDK_EXACT.name: SDK_EXACT, BLOOMREACH.name: BLOOMREACH,
+}
 
 
 def resolve_kinds(kind: str) -> tuple[str, ...]:

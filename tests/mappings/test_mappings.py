@@ -162,8 +162,8 @@ def test_unknown_kind_lists_the_valid_ones():
 
 
 def test_unknown_mapping():
-    with pytest.raises(ValueError, match="unknown mapping 'bloomreach'"):
-        to_exponea_events(ORDER, mapping="bloomreach")
+    with pytest.raises(ValueError, match="unknown mapping 'magento'"):
+        to_exponea_events(ORDER, mapping="magento")
 
 
 def test_absent_kind_yields_nothing():
