@@ -174,3 +174,15 @@ def test_breaking_one_other_section_never_changes_the_events_of_a_kind(
         events = to_exponea_events(spoilt)
         assert [kind for kind, _ in events.section_errors] == [broken]
         assert _props(events) == _props(to_exponea_events(others))
+
+
+def test_read_push_with_kinds_reads_only_those_sections_in_every_form() -> None:
+    bad_ga4 = {"event": "add_to_cart", "ecommerce": {"items": [{"price": "1"}]}}
+    assert read_push(bad_ga4, kinds=("detail",)).sections == {}
+    with pytest.raises(EcommerceError):
+        read_push(bad_ga4, kinds=("add",))
+    bad_gtag = {"0": "event", "1": "purchase", "2": {"items": [{"id": "A"}]}}
+    assert read_push(bad_gtag, kinds=("detail",)).sections == {}
+    ua = {"event": "x", "ecommerce": {"detail": DETAIL, "add": BAD_ADD}}
+    parsed = read_push(ua, kinds=("detail",))
+    assert list(parsed.sections) == ["detail"] and parsed.section_errors == ()
