@@ -3,8 +3,9 @@
 :class:`Exponea` holds the configuration and the background sender; it is shared and
 thread-safe. :meth:`Exponea.customer` returns a light :class:`Customer` bound to one customer's
 ids. Every call is checked before anything is queued (``ValueError`` naming the
-attribute) and stamped with the time of the call: Unix seconds, strictly increasing per client, so a
-retried batch carries identical commands and the server's duplicate removal makes retries safe.
+attribute) and stamped with the time of the call: Unix seconds, strictly increasing per client, so
+the server keeps the calls' order and a retried batch carries byte-identical commands (the API does
+not promise to drop duplicates, so the sender resends only what it cannot know was accepted).
 """
 
 from __future__ import annotations
@@ -31,24 +32,18 @@ from ga_ee_bridge.send.sender import OnError, OnSuccess, Sender, SenderStats
 from ga_ee_bridge.send.spool import DeadLetter, Spool
 from ga_ee_bridge.send.validation import (
     check_customer_ids,
+    check_timestamp,
     check_event_type,
     check_properties,
     looks_like_email,
     normalise_customer_properties,
     normalise_email,
-    to_json_value,
+    warn_many_properties,
 )
 
 __all__ = ["Customer", "Exponea"]
 
 logger = logging.getLogger("ga_ee_bridge.send.client")
-
-
-def _timestamp_value(value: float | dt.datetime, where: str) -> float:
-    converted = to_json_value(value, where)
-    if isinstance(converted, bool) or not isinstance(converted, int | float) or converted < 0:
-        raise ValueError(f"{where}: must be Unix seconds or a datetime, got {value!r}")
-    return float(converted)
 
 
 class Exponea:
@@ -167,8 +162,7 @@ class Exponea:
         merged.update(self.default_properties)
         if properties:
             merged.update(check_properties(properties))
-        if len(merged) > 255:
-            raise ValueError(f"properties: {len(merged)} properties with the defaults, at most 255")
+        warn_many_properties(len(merged), "event properties")
         return merged
 
     def send_commands(self, commands: Sequence[Mapping[str, Any]], *,
@@ -200,6 +194,7 @@ class Exponea:
         except ValueError as error:
             raise ValueError(f"{where}.data.{error}") from None
         properties = check_properties(data.get("properties"), f"{where}.data.properties")
+        warn_many_properties(len(properties), f"{name} command")
         out: dict[str, Any] = {"customer_ids": ids}
         stamp_key = "timestamp" if name == EVENT_COMMAND else "update_timestamp"
         if name == EVENT_COMMAND:
@@ -209,9 +204,16 @@ class Exponea:
                 raise ValueError(f"{where}.data.{error}") from None
         stamp = data.get(stamp_key)
         out[stamp_key] = (self.timestamp() if stamp is None
-                          else _timestamp_value(stamp, f"{where}.data.{stamp_key}"))
+                          else check_timestamp(stamp, f"{where}.data.{stamp_key}"))
         out["properties"] = properties
-        return {"name": name, "data": out}
+        checked: dict[str, Any] = {"name": name, "data": out}
+        command_id = command.get("command_id")
+        if command_id is not None:
+            if not isinstance(command_id, str) or not command_id:
+                raise ValueError(f"{where}.command_id: must be a non-empty string, "
+                                 f"got {command_id!r:.80}")
+            checked["command_id"] = command_id
+        return checked
 
     def _event_command(self, ids: Mapping[str, Any], event_type: str,
                        properties: dict[str, Any], timestamp: float | None) -> dict[str, Any]:
@@ -222,6 +224,7 @@ class Exponea:
 
     def _customer_command(self, ids: Mapping[str, Any], properties: dict[str, Any]
                           ) -> dict[str, Any]:
+        warn_many_properties(len(properties), "customer update")
         return {"name": CUSTOMER_COMMAND, "data": {
             "customer_ids": dict(ids), "properties": properties,
             "update_timestamp": self.timestamp()}}
@@ -335,16 +338,17 @@ class Customer:
         return cookie
 
     def track(self, event_type: str, properties: Mapping[str, Any] | None = None, *,
-              timestamp: float | dt.datetime | None = None, user_agent: str | None = None,
+              timestamp: float | dt.datetime | str | None = None, user_agent: str | None = None,
               url: str | None = None, on_success: OnSuccess | None = None,
               on_error: OnError | None = None, immediate: bool = False) -> None:
         """Send one event with the current ids (``0``, ``""`` and ``None`` values are kept).
 
-        ``timestamp`` defaults to now (strictly increasing per client); give one to track
-        something that happened earlier, e.g. a payment confirmed by a webhook.
+        ``timestamp`` defaults to now (strictly increasing per client); give one (Unix seconds, a
+        ``datetime`` or ISO 8601 text) to track something that happened earlier, e.g. a payment
+        confirmed by a webhook. Milliseconds are refused: the API would read them as seconds.
         """
         event_type = check_event_type(event_type)
-        stamp = None if timestamp is None else _timestamp_value(timestamp, "timestamp")
+        stamp = None if timestamp is None else check_timestamp(timestamp, "timestamp")
         props = self._client.event_properties(
             properties, user_agent=user_agent or self.user_agent, url=url or self.url)
         self._client._submit([self._client._event_command(self._ids, event_type, props, stamp)],

@@ -1,24 +1,30 @@
 """The background sender: a bounded queue, one consumer thread, batches, retries, dead letters.
 
-Callers :meth:`Sender.submit` ready-made Tracking API commands; a daemon thread (started on first
-use) sends them to the batch endpoint, 50 at most per request, as soon as 50 are waiting, after
-``flush_interval`` seconds, or at once for ``immediate`` calls. Network errors, 429 (after its
-``Retry-After``) and 5xx are retried with exponential backoff and jitter, resending the identical
-commands, until ``max_retry_time`` runs out. Refused commands (400/401/403/404, per-command
+Callers :meth:`Sender.submit` ready-made Tracking API commands; each gets a ``command_id`` and is
+serialised once (so every resend is byte-identical). A daemon thread (started on first use) sends
+them to the batch endpoint, 50 at most and :data:`~ga_ee_bridge.core.limits.MAX_BATCH_BYTES` at
+most per request, as soon as 50 are waiting, after ``flush_interval`` seconds, or at once for
+``immediate`` calls. The decisions (retries, rate, batch sizes, matching results) are the plain
+functions of :mod:`ga_ee_bridge.send.policy`. Refused commands (400/401/403/404, per-command
 ``success: false``, or out of retries) go to the call's ``on_error``, to the log and to the dead
 letters.
 
 Nothing is dropped silently: a full queue makes the caller wait up to ``queue_timeout`` and then
 raises :class:`QueueFullError`; with a :class:`~ga_ee_bridge.send.spool.Spool`, commands are on disk
-before the call returns and the queue lives there. At interpreter exit a bounded flush runs; after
-``os.fork()`` a child starts with an empty queue and its own thread, connection pool and spool
-owner.
+before the call returns (or the call raises :class:`SpoolError`) and the queue lives there. At
+``close()`` and at exit (interpreter exit, and the end of a ``multiprocessing`` or billiard child,
+through their ``Finalize`` hooks) a bounded flush runs; every command still unconfirmed then reaches
+its ``on_error`` ("not delivered before exit") with one WARNING for the lot, or, with a spool,
+stays there. After ``os.fork()`` a child starts with an empty queue and its own thread, connection
+pool and spool owner. A raw ``os.fork()`` child that ends with ``os._exit()`` runs no hook at all:
+without a spool, what it queued is lost.
 """
 
 from __future__ import annotations
 
 import atexit
 import collections
+import json
 import logging
 import os
 import random
@@ -29,16 +35,28 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ga_ee_bridge.errors import DeliveryError, QueueFullError
+from ga_ee_bridge.core.limits import MAX_BATCH_BYTES, MAX_BATCH_COMMANDS
+from ga_ee_bridge.errors import DeliveryError, QueueFullError, SpoolError
+from ga_ee_bridge.send.policy import (
+    NOT_DELIVERED,
+    CommandIds,
+    RateLimiter,
+    RetryPolicy,
+    encode_command,
+    take_batch,
+)
 from ga_ee_bridge.send.request import APIError, CommandResult, TrackingAPI
 from ga_ee_bridge.send.spool import DeadLetter, Spool
+from ga_ee_bridge.send.validation import check_message_size
 
-__all__ = ["DeliveryError", "QueueFullError", "Sender", "SenderStats"]
+__all__ = ["DeliveryError", "QueueFullError", "Sender", "SenderStats", "SpoolError"]
 
 logger = logging.getLogger("ga_ee_bridge.send.sender")
 
-MAX_BATCH = 50
+MAX_BATCH = MAX_BATCH_COMMANDS
 _IDLE_WAIT = 5.0  # seconds; how often an idle consumer with a spool looks for orphans
+_SPOOL_RETRY = 0.25  # seconds; how soon a spool fault (disk full) is tried again
+_JOIN_WAIT = 1.0  # seconds close() waits for the consumer thread to stop
 
 
 OnSuccess = Callable[[], object]
@@ -75,20 +93,34 @@ def _safely(callback: Callable[..., object], *args: Any) -> None:
 
 @dataclass(slots=True)
 class _Item:
-    command: dict[str, Any]
+    text: str  # the command as sent (and spooled): byte-identical on every try
+    size: int
+    command_id: str | None
     call: _Call | None
     spool_id: int | None = None
+    settled: bool = False
+
+    @property
+    def command(self) -> dict[str, Any]:
+        return dict(json.loads(self.text))
 
 
 @dataclass
 class SenderStats:
-    """Counters since start: commands ``accepted`` and ``failed``, ``requests``, ``retries``."""
+    """Counters since start: commands ``accepted`` and ``failed``, ``requests``, ``retries``.
+
+    ``dead_letters_dropped`` counts in-memory dead letters pushed out by ``dead_letter_limit``
+    (each was logged and reported to ``on_error``); ``spool_errors`` counts spool faults met by the
+    sender thread (it goes on and tries again).
+    """
 
     accepted: int = 0
     failed: int = 0
     requests: int = 0
     retries: int = 0
     failures: collections.Counter[str] = field(default_factory=collections.Counter)
+    dead_letters_dropped: int = 0
+    spool_errors: int = 0
 
 
 class Sender:
@@ -100,6 +132,7 @@ class Sender:
         *,
         spool: Spool | None = None,
         batch_size: int = MAX_BATCH,
+        max_batch_bytes: int = MAX_BATCH_BYTES,
         flush_interval: float = 0.1,
         max_queue_size: int = 10_000,
         queue_timeout: float = 0.5,
@@ -114,19 +147,21 @@ class Sender:
             raise ValueError(f"batch_size must be 1 to {MAX_BATCH}, got {batch_size!r}")
         if max_queue_size < 1:
             raise ValueError(f"max_queue_size must be positive, got {max_queue_size!r}")
-        if max_rps is not None and max_rps <= 0:
-            raise ValueError(f"max_rps must be positive, got {max_rps!r}")
+        if max_batch_bytes < 1024:
+            raise ValueError(f"max_batch_bytes must be at least 1024, got {max_batch_bytes!r}")
+        RateLimiter(max_rps)  # checks it
         self.api = api
         self.spool = spool
         self.batch_size = batch_size
+        self.max_batch_bytes = max_batch_bytes
         self.flush_interval = flush_interval
         self.max_queue_size = max_queue_size
         self.queue_timeout = queue_timeout
-        self.max_retry_time = max_retry_time
-        self.backoff = backoff
-        self.max_backoff = max_backoff
+        self.retry = RetryPolicy(backoff=backoff, max_backoff=max_backoff,
+                                 max_retry_time=max_retry_time)
         self.max_rps = max_rps
         self.exit_timeout = exit_timeout
+        self.dead_letter_limit = dead_letter_limit
         self.stats = SenderStats()
         self._dead: collections.deque[DeadLetter] = collections.deque(maxlen=dead_letter_limit)
         self._closed = False
@@ -152,10 +187,16 @@ class Sender:
         self._closing = False
         self._abort = threading.Event()
         self._thread: threading.Thread | None = None
+        self._inflight: list[_Item] = []
         self._cursor = 0
-        self._next_slot = 0.0
+        self._rate = RateLimiter(self.max_rps)
         self._rng = random.Random()
+        self._ids = CommandIds()
         self._last_claim = time.monotonic()
+        # Spool updates that a fault (disk full) kept from being written: tried again soon.
+        self._unsaved_accepted: list[int] = []
+        self._unsaved_dead: list[tuple[int, int | None, str]] = []
+        self._spool_fault: str | None = None
 
     def __repr__(self) -> str:
         return (f"Sender(api={self.api!r}, spool={self.spool!r}, queued={self._unfinished}, "
@@ -163,33 +204,51 @@ class Sender:
 
     # -- producer side -----------------------------------------------------------------------
 
+    def _encode(self, commands: Sequence[dict[str, Any]]) -> list[_Item]:
+        items = []
+        for index, command in enumerate(commands):
+            command_id = command.get("command_id")
+            if command_id is None:
+                command = {**command, "command_id": self._ids.next()}
+                command_id = command["command_id"]
+            text, size = encode_command(command)
+            check_message_size(size, f"commands[{index}]" if len(commands) > 1 else "command")
+            items.append(_Item(text, size, command_id, None))
+        return items
+
     def submit(self, commands: Sequence[dict[str, Any]], *, on_success: OnSuccess | None = None,
                on_error: OnError | None = None, immediate: bool = False,
-               progress: tuple[str, str] | None = None) -> None:
+               progress: tuple[str, str] | None = None,
+               refused: Sequence[tuple[dict[str, Any], str]] = ()) -> None:
         """Queue ready-made commands (already validated and time-stamped).
 
-        With a spool, returns once they are on disk (``progress``, a key and value, is stored in
-        the same transaction). Without one, waits up to ``queue_timeout`` for room and then raises
-        :class:`QueueFullError` (nothing of this call is queued).
+        Each gets a ``command_id`` unless it has one; a message of 800 KB or more raises
+        ``ValueError`` (nothing of the call is queued). With a spool, returns once they are on
+        disk (``progress``, a key and value, and ``refused`` ``(record, reason)`` dead letters are
+        stored in the same transaction) or raises :class:`SpoolError`. Without one, waits up to
+        ``queue_timeout`` for room and then raises :class:`QueueFullError`.
         """
+        if self._closed:
+            raise RuntimeError("this client is closed; nothing was queued")
         if not commands:
-            if progress is not None and self.spool is not None:
-                self.spool.set_meta(*progress)
+            if self.spool is not None and (progress is not None or refused):
+                self.spool.add([], meta=progress, dead=refused)
             if on_success is not None:
                 _safely(on_success)
             return
-        if self._closed:
-            raise RuntimeError("this client is closed; nothing was queued")
-        call = _Call(len(commands), on_success, on_error) if (on_success or on_error) else None
-        n = len(commands)
+        items = self._encode(commands)
+        call = _Call(len(items), on_success, on_error) if (on_success or on_error) else None
+        n = len(items)
         if self.spool is not None:
-            ids = self.spool.add(commands, meta=progress)
+            ids = self.spool.add([item.text for item in items], meta=progress, dead=refused)
             with self._cond:
                 if call is not None:
                     for spool_id in ids:
                         self._calls[spool_id] = call
                 self._add_ready(n, immediate)
         else:
+            for item in items:
+                item.call = call
             with self._cond:
                 deadline = time.monotonic() + self.queue_timeout
                 while self._memory and len(self._memory) + n > self.max_queue_size:
@@ -199,10 +258,7 @@ class Sender:
                             f"the send queue stayed full ({len(self._memory)} commands) for "
                             f"{self.queue_timeout:g} s; {n} command(s) not queued")
                     self._cond.wait(remaining)
-                if n == 1:
-                    self._memory.append(_Item(commands[0], call))
-                else:
-                    self._memory.extend([_Item(c, call) for c in commands])
+                self._memory.extend(items)
                 self._add_ready(n, immediate)
         thread = self._thread
         if thread is None or not thread.is_alive():
@@ -223,6 +279,7 @@ class Sender:
     def _ensure_thread(self) -> None:
         if self._thread is not None and self._thread.is_alive():
             return
+        _register_exit_hooks()
         with self._cond:
             if self._thread is not None and self._thread.is_alive():
                 return
@@ -254,8 +311,9 @@ class Sender:
     def close(self, timeout: float | None = None) -> bool:
         """Flush (up to ``timeout``), then stop the thread; True when everything was delivered.
 
-        Commands still undelivered when ``timeout`` runs out stay in the spool if there is one;
-        without a spool they fail (``on_error``, log, dead letters), never silently.
+        Commands still unconfirmed when ``timeout`` runs out, queued or in flight, stay in the
+        spool if there is one; without a spool each reaches its ``on_error`` ("not delivered
+        before exit") and the dead letters, with one WARNING log line for the lot.
         """
         if self._closed:
             return self._unfinished == 0
@@ -267,18 +325,24 @@ class Sender:
         self._abort.set()
         with self._cond:
             self._cond.notify_all()
-            left = list(self._memory)
+            left = list(self._memory) + list(self._inflight)
             self._memory.clear()
             self._ready = 0
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join(1.0)
-        if left:
-            self._fail(left, "the client was closed before these commands were delivered", None)
-        if self.spool is not None and not delivered:
-            logger.warning("closing with %d command(s) not yet delivered; they stay in spool %s "
-                           "and go out with the next client using it",
-                           self._unfinished, self.spool.path)
+            thread.join(_JOIN_WAIT if timeout is None else min(_JOIN_WAIT, max(timeout, 0.05)))
+        if self.spool is None:
+            unsettled = self._claim(left)
+            if unsettled:
+                logger.warning("%d command(s) not delivered before exit: each was reported to "
+                               "its on_error and kept in dead_letters()", len(unsettled))
+                self._fail(unsettled, NOT_DELIVERED, None, claimed=True, log=False)
+        else:
+            self._save_unsaved()
+            if not delivered:
+                logger.warning("closing with %d command(s) not yet delivered; they stay in spool "
+                               "%s and go out with the next client using it",
+                               self._unfinished, self.spool.path)
         if thread is None or not thread.is_alive():
             self.api.close()
             if self.spool is not None:
@@ -287,7 +351,12 @@ class Sender:
         return delivered
 
     def dead_letters(self) -> list[DeadLetter]:
-        """The refused commands: from the spool if there is one, else the latest in memory."""
+        """The refused commands: from the spool if there is one, else the latest in memory.
+
+        In memory at most ``dead_letter_limit`` are kept (the oldest go first, counted in
+        ``stats.dead_letters_dropped``, with a WARNING the first time); each was logged and
+        reported to its ``on_error`` anyway.
+        """
         if self.spool is not None:
             return self.spool.dead_letters()
         return list(self._dead)
@@ -300,25 +369,41 @@ class Sender:
     # -- consumer side -----------------------------------------------------------------------
 
     def _run(self) -> None:
-        try:
-            while True:
+        while True:
+            try:
                 items = self._next_batch()
-                if items is None:
+            except SpoolError as error:  # never fatal: wait, then try again
+                self._spool_trouble(error)
+                if self._abort.wait(_SPOOL_RETRY):
                     return
-                if items:
-                    try:
-                        self._deliver(items)
-                    except Exception as error:  # a bug or a broken spool: fail loudly, go on
-                        logger.exception("delivering a batch failed unexpectedly")
-                        self._fail(items, f"internal error: {type(error).__name__}: {error}",
-                                   None)
-        except Exception:
-            logger.exception("the sender thread failed; %d command(s) not delivered",
-                             self._unfinished)
-            raise
+                continue
+            except Exception:
+                logger.exception("the sender thread met an unexpected error; it goes on")
+                if self._abort.wait(_SPOOL_RETRY):
+                    return
+                continue
+            if items is None:
+                return
+            if items:
+                try:
+                    self._deliver(items)
+                except Exception as error:  # a bug: fail loudly, go on
+                    logger.exception("delivering a batch failed unexpectedly")
+                    self._fail(items, f"internal error: {type(error).__name__}: {error}", None)
+                finally:
+                    self._inflight = []
+
+    def _spool_trouble(self, error: SpoolError) -> None:
+        self.stats.spool_errors += 1
+        if error.cause != self._spool_fault:
+            self._spool_fault = error.cause
+            logger.warning("%s; the sender keeps going and tries again every %.2f s", error,
+                           _SPOOL_RETRY)
 
     def _next_batch(self) -> list[_Item] | None:
         """Wait for a batch to be due; None when the sender stops."""
+        if self._unsaved_accepted or self._unsaved_dead:
+            self._save_unsaved()
         with self._cond:
             while True:
                 if self._abort.is_set():
@@ -334,57 +419,110 @@ class Sender:
                     return None
                 elif self.spool is not None and now - self._last_claim >= _IDLE_WAIT:
                     break
+                elif self._unsaved_accepted or self._unsaved_dead:
+                    self._cond.wait(_SPOOL_RETRY)
+                    return []
                 else:
                     self._cond.wait(_IDLE_WAIT)
             n = min(self._ready, self.batch_size)
             self._ready -= n
+            items: list[_Item] = []
+            if self.spool is None:
+                sizes = [self._memory[i].size for i in range(n)]
+                taken = take_batch(sizes, max_commands=n, max_bytes=self.max_batch_bytes)
+                items = [self._memory.popleft() for _ in range(taken)]
+                self._ready += n - taken
+                self._inflight = items
             if self._ready == 0:
                 self._first_ready = None
                 self._immediate = False
-            items: list[_Item] = []
-            if self.spool is None:
-                items = [self._memory.popleft() for _ in range(n)]
             self._cond.notify_all()
         if self.spool is None:
             return items
+        try:
+            return self._take_spooled(n)
+        except SpoolError:
+            with self._cond:
+                self._ready += n
+            raise
+
+    def _take_spooled(self, n: int) -> list[_Item]:
+        spool = self.spool
+        assert spool is not None
         if n == 0:
             self._last_claim = time.monotonic()
-            claimed = self.spool.claim_orphans()
+            claimed = spool.claim_orphans()
             if claimed:
                 with self._cond:
                     self._cursor = 0
                     self._add_ready(claimed, immediate=False)
             return []
-        rows = self.spool.take(n, after=self._cursor)
+        rows = spool.take_encoded(n, after=self._cursor, skip=self._unsaved_accepted)
+        taken = take_batch([len(text) for _, text in rows], max_commands=n,
+                           max_bytes=self.max_batch_bytes)
+        rows = rows[:taken] if rows else rows
         with self._cond:
-            items = [_Item(cmd, self._calls.pop(i, None), i) for i, cmd in rows]
-            if len(rows) < n:  # rows changed under us (another tool edited the spool)
+            items = [_Item(text, len(text), _command_id(text), self._calls.pop(i, None), i)
+                     for i, text in rows]
+            self._inflight = items
+            if taken < n and len(rows) == taken and taken:
+                self._ready += n - taken  # over the byte bound: the rest go next
+            elif len(rows) < n:  # rows changed under us (another tool edited the spool)
                 self._unfinished -= n - len(rows)
                 self._cond.notify_all()
         if rows:
             self._cursor = rows[-1][0]
         return items
 
-    def _wait_rate_slot(self) -> None:
-        if self.max_rps is None:
+    def _save_unsaved(self) -> None:
+        """Write the spool updates a fault kept back (delivered rows are deleted when it can)."""
+        if self.spool is None:
             return
-        now = time.monotonic()
-        slot = max(now, self._next_slot)
-        self._next_slot = slot + 1.0 / self.max_rps
-        if slot > now:
-            self._abort.wait(slot - now)
+        with self._cond:
+            accepted, dead = self._unsaved_accepted, self._unsaved_dead
+            self._unsaved_accepted, self._unsaved_dead = [], []
+        if not accepted and not dead:
+            return
+        try:
+            self.spool.finish(accepted, dead)
+        except SpoolError as error:
+            self._spool_trouble(error)
+            with self._cond:
+                self._unsaved_accepted[:0] = accepted
+                self._unsaved_dead[:0] = dead
+            return
+        if self._spool_fault is not None:
+            logger.info("spool %s writable again: %d delivered row(s) deleted",
+                        self.spool.path, len(accepted))
+            self._spool_fault = None
+
+    def _spool_finish(self, accepted: list[int], dead: list[tuple[int, int | None, str]]
+                      ) -> None:
+        """Update the spool; on a fault, keep the update in memory for :meth:`_save_unsaved`."""
+        if self.spool is None or (not accepted and not dead):
+            return
+        try:
+            self.spool.finish(accepted, dead)
+        except SpoolError as error:
+            self._spool_trouble(error)
+            with self._cond:
+                self._unsaved_accepted.extend(accepted)
+                self._unsaved_dead.extend(dead)
 
     def _deliver(self, items: list[_Item]) -> None:
         started = time.monotonic()
         attempt = 0
-        commands = [item.command for item in items]
+        texts = [item.text for item in items]
+        ids = [item.command_id for item in items]
         while True:
-            self._wait_rate_slot()
+            wait = self._rate.reserve(time.monotonic())
+            if wait > 0:
+                self._abort.wait(wait)
             self.stats.requests += 1
             try:
-                results = self.api.batch(commands)
+                results = self.api.batch(texts, command_ids=ids)
             except APIError as error:
-                delay = self._retry_delay(error, attempt, started)
+                delay = self.retry.delay(error, attempt, time.monotonic() - started, self._rng)
                 if delay is None:
                     self._fail(items, error.message, error.status)
                     return
@@ -402,66 +540,71 @@ class Sender:
             self._settle(items, results)
             return
 
-    def _retry_delay(self, error: APIError, attempt: int, started: float) -> float | None:
-        """Seconds before the next try, or None when the error is final or time ran out."""
-        if not error.retryable:
-            return None
-        if error.retry_after is not None:
-            delay = error.retry_after
-        else:
-            ceiling = min(self.max_backoff, self.backoff * 2 ** attempt)
-            delay = self._rng.uniform(ceiling / 2, ceiling)
-        if time.monotonic() + delay - started > self.max_retry_time:
-            return None
-        return delay
+    def _claim(self, items: list[_Item]) -> list[_Item]:
+        """The items not settled yet, now marked settled (each is settled exactly once)."""
+        with self._cond:
+            fresh = [item for item in items if not item.settled]
+            for item in fresh:
+                item.settled = True
+        return fresh
 
     def _settle(self, items: list[_Item], results: list[CommandResult]) -> None:
-        accepted = [item for item, result in zip(items, results, strict=True) if result.success]
-        refused = [(item, result) for item, result in zip(items, results, strict=True)
-                   if not result.success]
-        dead = [(item, result.reason, None) for item, result in refused]
-        if self.spool is not None:
-            self.spool.finish(
-                [i.spool_id for i in accepted if i.spool_id is not None],
-                [(i.spool_id, status, reason) for i, reason, status in dead
-                 if i.spool_id is not None])
+        verdicts = dict(zip((id(i) for i in items), results, strict=True))
+        fresh = self._claim(items)
+        accepted = [item for item in fresh if verdicts[id(item)].success]
+        dead = [(item, verdicts[id(item)].reason) for item in fresh
+                if not verdicts[id(item)].success]
+        self._spool_finish([i.spool_id for i in accepted if i.spool_id is not None],
+                           [(i.spool_id, None, reason) for i, reason in dead
+                            if i.spool_id is not None])
         self.stats.accepted += len(accepted)
         for item in accepted:
             if item.call is not None:
                 item.call.done(None)
-        for item, reason, status in dead:
-            self._record_failure(item, reason, status)
-        self._finished(len(items))
+        for item, reason in dead:
+            self._record_failure(item, reason, None)
+        self._finished(len(fresh))
 
-    def _fail(self, items: list[_Item], reason: str, status: int | None) -> None:
-        if self.spool is not None:
-            self.spool.finish([], [(i.spool_id, status, reason) for i in items
-                                   if i.spool_id is not None])
-        for item in items:
-            self._record_failure(item, reason, status)
-        self._finished(len(items))
+    def _fail(self, items: list[_Item], reason: str, status: int | None, *,
+              claimed: bool = False, log: bool = True) -> None:
+        fresh = items if claimed else self._claim(items)
+        self._spool_finish([], [(i.spool_id, status, reason) for i in fresh
+                                if i.spool_id is not None])
+        for item in fresh:
+            self._record_failure(item, reason, status, log=log)
+        self._finished(len(fresh))
 
     def _abandon(self, items: list[_Item], reason: str) -> None:
         """The client closed mid-retry: spooled commands wait on disk, others fail."""
         if self.spool is None:
-            self._fail(items, f"the client was closed while retrying: {reason}", None)
-            return
+            return  # close() reports them (they are in flight) with one WARNING
         logger.warning("closing while retrying (%s); %d command(s) stay in spool %s",
                        reason, len(items), self.spool.path)
 
-    def _record_failure(self, item: _Item, reason: str, status: int | None) -> None:
+    def _record_failure(self, item: _Item, reason: str, status: int | None, *,
+                        log: bool = True) -> None:
         self.stats.failed += 1
         self.stats.failures[reason] += 1
-        data = item.command.get("data") or {}
-        what = data.get("event_type") or item.command.get("name")
-        logger.error("command %s not delivered%s: %s", what,
-                     f" (HTTP {status})" if status else "", reason)
+        command = item.command
+        if log:
+            data = command.get("data") or {}
+            what = data.get("event_type") or command.get("name")
+            logger.error("command %s not delivered%s: %s", what,
+                         f" (HTTP {status})" if status else "", reason)
         if self.spool is None:
-            self._dead.append(DeadLetter(item.command, reason, status, time.time()))
+            if len(self._dead) == self._dead.maxlen:
+                if not self.stats.dead_letters_dropped:
+                    logger.warning("more than %d dead letters in memory: the oldest are dropped "
+                                   "from dead_letters() (use a spool to keep them all)",
+                                   self.dead_letter_limit)
+                self.stats.dead_letters_dropped += 1
+            self._dead.append(DeadLetter(command, reason, status, time.time()))
         if item.call is not None:
-            item.call.done(DeliveryError(reason, command=item.command, status=status))
+            item.call.done(DeliveryError(reason, command=command, status=status))
 
     def _finished(self, n: int) -> None:
+        if not n:
+            return
         with self._cond:
             self._unfinished -= n
             self._cond.notify_all()
@@ -480,12 +623,39 @@ class Sender:
             return
         timeout = max(0.0, min(self.exit_timeout, deadline - time.monotonic()))
         if self._unfinished:
-            logger.info("interpreter exit: flushing %d command(s) for up to %.1f s",
-                        self._unfinished, timeout)
+            logger.info("exit: flushing %d command(s) for up to %.1f s", self._unfinished,
+                        timeout)
         self.close(timeout)
 
 
+def _command_id(text: str) -> str | None:
+    value = json.loads(text).get("command_id")
+    return value if isinstance(value, str) else None
+
+
 _live_senders: weakref.WeakSet[Sender] = weakref.WeakSet()
+_hooked_pid: int | None = None
+
+
+def _register_exit_hooks() -> None:
+    """In this process, flush at the end of a multiprocessing (or billiard) child too.
+
+    ``multiprocessing`` Pool and Process children, and Celery's prefork (billiard) workers, end
+    with ``os._exit()`` after running their ``Finalize`` callbacks, never ``atexit``.
+    """
+    global _hooked_pid
+    pid = os.getpid()
+    if _hooked_pid == pid:
+        return
+    _hooked_pid = pid
+    import multiprocessing.util
+
+    multiprocessing.util.Finalize(None, _at_exit, exitpriority=100)
+    try:
+        from billiard import util as billiard_util  # type: ignore[import-not-found]
+    except ImportError:
+        return
+    billiard_util.Finalize(None, _at_exit, exitpriority=100)
 
 
 def _after_fork_in_child() -> None:
@@ -494,7 +664,7 @@ def _after_fork_in_child() -> None:
 
 
 def _at_exit() -> None:
-    senders = list(_live_senders)
+    senders = [s for s in list(_live_senders) if not s._closed]
     if not senders:
         return
     deadline = time.monotonic() + max(s.exit_timeout for s in senders)
@@ -502,7 +672,7 @@ def _at_exit() -> None:
         try:
             sender._close_at_exit(deadline)
         except Exception:
-            logger.exception("flushing at interpreter exit failed")
+            logger.exception("flushing at exit failed")
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
