@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from ga_ee_bridge.core.events import CUSTOMER_COMMAND, EVENT_COMMAND
+from ga_ee_bridge.core.limits import MAX_BATCH_BYTES
 from ga_ee_bridge.mappings import to_exponea_events
 from ga_ee_bridge.mappings.page_defaults import page_properties
 from ga_ee_bridge.send.request import DEFAULT_BASE_URL, Credentials, TrackingAPI
@@ -76,6 +77,7 @@ class Exponea:
         max_backoff: float = 30.0,
         max_rps: float | None = None,
         exit_timeout: float = 5.0,
+        max_batch_bytes: int = MAX_BATCH_BYTES,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         credentials = Credentials(api_key_id=api_key_id, api_secret=api_secret,
@@ -91,6 +93,7 @@ class Exponea:
             self._api, spool=spool, flush_interval=flush_interval, max_queue_size=max_queue_size,
             queue_timeout=queue_timeout, max_retry_time=max_retry_time, backoff=backoff,
             max_backoff=max_backoff, max_rps=max_rps, exit_timeout=exit_timeout,
+            max_batch_bytes=max_batch_bytes,
         )
         _live_clients.add(self)
 
