@@ -133,6 +133,8 @@ class Spool:
         self.synchronous = synchronous.upper()
         self.max_bytes = max_bytes
         self.group_commit = group_commit
+        #: Write transactions of :meth:`add` committed by this process (to see group commit work).
+        self.commits = 0
         self._owners_dir = self.path.with_name(self.path.name + ".owners")
         self._init_locks()
         self._conn = self._connect()
@@ -348,6 +350,7 @@ class Spool:
                     if write.meta is not None:
                         conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                                      write.meta)
+            self.commits += 1
         except SpoolError as error:
             for write in writes:
                 write.ids, write.error = [], error
