@@ -170,16 +170,19 @@ class Exponea:
 
     def send_commands(self, commands: Sequence[Mapping[str, Any]], *,
                       on_success: OnSuccess | None = None, on_error: OnError | None = None,
-                      immediate: bool = False, progress: tuple[str, str] | None = None) -> None:
+                      immediate: bool = False, progress: tuple[str, str] | None = None,
+                      refused: Sequence[tuple[Mapping[str, Any], str]] = ()) -> None:
         """Queue ready-made Tracking API commands (``{"name", "data"}``), checked first.
 
         A command without a timestamp gets one now, so that retries stay identical. With a spool,
-        ``progress`` (key, value) is stored in the same transaction as the commands (this is how
-        ``ga-ee-bridge send --spool`` resumes without sending a line twice).
+        ``progress`` (key, value) and ``refused`` ``(record, reason)`` dead letters are stored in
+        the same transaction as the commands (this is how ``ga-ee-bridge send --spool`` resumes
+        without sending a line twice and remembers the lines it could not read).
         """
         checked = [self.check_command(c, f"commands[{i}]") for i, c in enumerate(commands)]
         self._sender.submit(checked, on_success=on_success, on_error=on_error,
-                            immediate=immediate, progress=progress)
+                            immediate=immediate, progress=progress,
+                            refused=[(dict(r), reason) for r, reason in refused])
 
     def check_command(self, command: Mapping[str, Any], where: str = "command") -> dict[str, Any]:
         """A checked, time-stamped copy of a Tracking API command; ``ValueError`` names the key."""
