@@ -45,7 +45,7 @@ MICROS_BELOW = 1e17
 
 
 class Limit(NamedTuple):
-    """One row of ``docs/limits.md``: the constant's name, its value as shown, and what it bounds."""
+    """A row of ``docs/limits.md``: the constant's name, its value as shown, and what it bounds."""
 
     name: str
     value: str

@@ -33,9 +33,9 @@ from ga_ee_bridge.send.sender import OnError, OnSuccess, Sender, SenderStats
 from ga_ee_bridge.send.spool import DeadLetter, Spool
 from ga_ee_bridge.send.validation import (
     check_customer_ids,
-    check_timestamp,
     check_event_type,
     check_properties,
+    check_timestamp,
     looks_like_email,
     normalise_customer_properties,
     normalise_email,

@@ -102,7 +102,7 @@ def id_ranges(ids: Iterable[int]) -> list[tuple[int, int]]:
 class _Write:
     """One caller's rows, waiting for the group transaction that stores them."""
 
-    __slots__ = ("dead", "error", "finished", "ids", "meta", "texts")
+    __slots__ = ("dead", "error", "finished", "ids", "meta", "texts", "wake")
 
     def __init__(self, texts: list[str], meta: tuple[str, str] | None,
                  dead: list[tuple[str, str]]) -> None:
@@ -112,6 +112,7 @@ class _Write:
         self.ids: list[int] = []
         self.error: SpoolError | None = None
         self.finished = False
+        self.wake = threading.Event()
 
 
 class Spool:
@@ -143,7 +144,7 @@ class Spool:
 
     def _init_locks(self) -> None:
         self._lock = threading.Lock()  # the connection
-        self._group = threading.Condition(threading.Lock())  # the writers waiting to commit
+        self._group = threading.Lock()  # the writers waiting to commit, and who leads
         self._waiting: list[_Write] = []
         self._leading = False
 
@@ -151,7 +152,7 @@ class Spool:
         return f"Spool({str(self.path)!r})"
 
     def error(self, error: BaseException) -> SpoolError:
-        """``error`` (an ``sqlite3.Error`` or ``OSError``) as a :class:`SpoolError` for this spool."""
+        """``error`` (``sqlite3.Error`` or ``OSError``) as a :class:`SpoolError` of this spool."""
         if isinstance(error, SpoolError):
             return error
         if isinstance(error, sqlite3.Error):
@@ -159,8 +160,8 @@ class Spool:
             cause = _CAUSES.get(code & 0xFF, "database error") if code is not None else (
                 "database error")
         else:
-            cause = ("disk full" if getattr(error, "errno", None) == 28
-                     else os.strerror(error.errno) if getattr(error, "errno", None)
+            errno = getattr(error, "errno", None)
+            cause = ("disk full" if errno == 28 else os.strerror(errno) if errno
                      else "cannot write")
         return SpoolError(str(self.path), cause, detail=str(error))
 
@@ -309,25 +310,32 @@ class Spool:
         if not self.group_commit:
             self._commit([write], owner)
         else:
-            group = self._group
-            with group:
+            with self._group:
                 self._waiting.append(write)
-                while not write.finished:
-                    if self._leading:
-                        group.wait()
-                        continue
-                    self._leading = True
-                    batch, self._waiting = self._waiting, []
-                    group.release()
-                    try:
-                        self._commit(batch, owner)
-                    finally:
-                        group.acquire()
-                        self._leading = False
-                        group.notify_all()
+                lead = not self._leading
+                self._leading = True
+            if not lead:
+                write.wake.wait()  # stored by a leader, or handed the lead
+            if not write.finished:
+                self._lead(owner)
         if write.error is not None:
             raise write.error
         return write.ids
+
+    def _lead(self, owner: str) -> None:
+        """Commit every waiting write in one transaction, then hand the lead to a newcomer."""
+        with self._group:
+            batch, self._waiting = self._waiting, []
+        try:
+            self._commit(batch, owner)
+        finally:
+            with self._group:
+                if self._waiting:
+                    self._waiting[0].wake.set()  # it leads the next group
+                else:
+                    self._leading = False
+            for write in batch:
+                write.wake.set()
 
     def _commit(self, writes: list[_Write], owner: str) -> None:
         """Store every write of a group in one transaction; each gets its ids or the error."""

@@ -432,6 +432,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     app: ExponeaServer
+    _auth: str | None = None
     protocol_version = "HTTP/1.1"
     server_version = "ExponeaTestServer/1"
     disable_nagle_algorithm = True
@@ -476,7 +477,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._read_body()
-        self._auth: str | None = None
+        self._auth = None
         try:
             _, call = self._route()
             if call != _SYSTEM_TIME:

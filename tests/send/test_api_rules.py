@@ -114,8 +114,8 @@ def test_results_are_matched_by_command_id_whatever_their_order() -> None:
     assert [v.reason for v in verdicts if not v.success] == ['["bad 1"]', '["bad 3"]',
                                                             '["bad 5"]']
     with pytest.raises(APIError, match="do not match") as caught:
-        parse_batch_answer({"success": True, "results": results[:5] + [
-            {"success": True, "command_id": "other"}]}, ids)
+        parse_batch_answer({"success": True, "results": [
+            *results[:5], {"success": True, "command_id": "other"}]}, ids)
     assert caught.value.retryable
 
 

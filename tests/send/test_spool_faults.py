@@ -4,6 +4,7 @@ commit, accepted rows deleted in ranges."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import subprocess
@@ -144,7 +145,7 @@ def test_id_ranges_cover_exactly_the_ids(ids: set[int]) -> None:
     runs = id_ranges(ids)
     covered = [i for first, last in runs for i in range(first, last + 1)]
     assert covered == sorted(ids)
-    assert all(b[0] > a[1] + 1 for a, b in zip(runs, runs[1:], strict=False))  # maximal runs
+    assert all(b[0] > a[1] + 1 for a, b in itertools.pairwise(runs))  # maximal runs
 
 
 def test_accepted_rows_are_deleted_by_range_and_only_they(tmp_path: Path) -> None:

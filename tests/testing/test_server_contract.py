@@ -6,9 +6,9 @@ import logging
 
 import httpx
 import pytest
+from test_server import _batch, _event, _private
 
 from ga_ee_bridge.testing.server import ExponeaServer
-from test_server import _batch, _event, _private
 
 
 def _base(server: ExponeaServer) -> str:
