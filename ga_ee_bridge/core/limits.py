@@ -56,7 +56,7 @@ LIMITS: tuple[Limit, ...] = (
     Limit("MAX_BATCH_COMMANDS", f"{MAX_BATCH_COMMANDS}",
           "commands in one batch request (the API's rule)"),
     Limit("MAX_MESSAGE_BYTES", f"{MAX_MESSAGE_BYTES:,} bytes (800 KB)",
-          "an event or customer command's `data` as JSON must be less than this (the API's rule)"),
+          "an event or customer command as JSON must be less than this (the API's rule)"),
     Limit("MAX_VALUE_BYTES", f"{MAX_VALUE_BYTES:,} bytes (16 KB)",
           "each property value must be less than this: text as UTF-8, other values as JSON "
           "(the API's rule)"),

@@ -42,7 +42,30 @@ from ga_ee_bridge.send.validation import (
     warn_many_properties,
 )
 
-__all__ = ["Customer", "Exponea"]
+__all__ = ["OPTIONS", "Customer", "Exponea"]
+
+#: What each option of :class:`Exponea` does (``docs/limits.md`` shows them with their defaults).
+OPTIONS: dict[str, str] = {
+    "api_key_id": "private access (`Authorization: Basic`), with `api_secret`; needed for "
+                  "`anonymize_customer`",
+    "api_secret": "the private access secret (never shown in reprs, logs or errors)",
+    "public_token": "public access (`Authorization: Token`) instead",
+    "base_url": "the API's base URL (or your instance's)",
+    "default_properties": "properties added to every event; the call's own properties win",
+    "spool": "a SQLite spool file (or a `Spool`): durable delivery",
+    "spool_synchronous": "`full` fsyncs every write; `normal` survives a crashed process but "
+                         "maybe not a power cut",
+    "timeout": "seconds: timeout of every HTTP request",
+    "flush_interval": "seconds a command waits for others to share its batch",
+    "max_queue_size": "commands held in memory (without a spool)",
+    "queue_timeout": "seconds a call waits for room in a full queue before `QueueFullError`",
+    "max_retry_time": "seconds a failing batch is retried before its commands fail",
+    "backoff": "seconds: the first retry's backoff (doubled each time, with jitter)",
+    "max_backoff": "seconds: the longest backoff between retries",
+    "max_rps": "at most this many requests a second (none: no limit of our own)",
+    "exit_timeout": "seconds: bound of the flush at interpreter exit or a child's end",
+    "max_batch_bytes": "bytes in one batch request, at most",
+}
 
 logger = logging.getLogger("ga_ee_bridge.send.client")
 

@@ -54,9 +54,14 @@ __all__ = ["DeliveryError", "QueueFullError", "Sender", "SenderStats", "SpoolErr
 logger = logging.getLogger("ga_ee_bridge.send.sender")
 
 MAX_BATCH = MAX_BATCH_COMMANDS
-_IDLE_WAIT = 5.0  # seconds; how often an idle consumer with a spool looks for orphans
-_SPOOL_RETRY = 0.25  # seconds; how soon a spool fault (disk full) is tried again
-_JOIN_WAIT = 1.0  # seconds close() waits for the consumer thread to stop
+#: Seconds between an idle spooled sender's looks for the commands of processes that died.
+IDLE_CLAIM_INTERVAL = 5.0
+#: Seconds before the sender tries again after a spool fault (disk full, locked...).
+SPOOL_RETRY_INTERVAL = 0.25
+#: Seconds ``close()`` waits for the sender thread to stop once the flush is over.
+CLOSE_JOIN_TIMEOUT = 1.0
+#: Dead letters kept in memory without a spool (the oldest go first, counted and logged).
+DEAD_LETTER_LIMIT = 1000
 
 
 OnSuccess = Callable[[], object]
@@ -141,7 +146,7 @@ class Sender:
         max_backoff: float = 30.0,
         max_rps: float | None = None,
         exit_timeout: float = 5.0,
-        dead_letter_limit: int = 1000,
+        dead_letter_limit: int = DEAD_LETTER_LIMIT,
     ) -> None:
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size must be 1 to {MAX_BATCH}, got {batch_size!r}")
@@ -330,7 +335,8 @@ class Sender:
             self._ready = 0
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join(_JOIN_WAIT if timeout is None else min(_JOIN_WAIT, max(timeout, 0.05)))
+            wait = CLOSE_JOIN_TIMEOUT if timeout is None else max(timeout, 0.05)
+            thread.join(min(CLOSE_JOIN_TIMEOUT, wait))
         if self.spool is None:
             unsettled = self._claim(left)
             if unsettled:
@@ -374,12 +380,12 @@ class Sender:
                 items = self._next_batch()
             except SpoolError as error:  # never fatal: wait, then try again
                 self._spool_trouble(error)
-                if self._abort.wait(_SPOOL_RETRY):
+                if self._abort.wait(SPOOL_RETRY_INTERVAL):
                     return
                 continue
             except Exception:
                 logger.exception("the sender thread met an unexpected error; it goes on")
-                if self._abort.wait(_SPOOL_RETRY):
+                if self._abort.wait(SPOOL_RETRY_INTERVAL):
                     return
                 continue
             if items is None:
@@ -398,7 +404,7 @@ class Sender:
         if error.cause != self._spool_fault:
             self._spool_fault = error.cause
             logger.warning("%s; the sender keeps going and tries again every %.2f s", error,
-                           _SPOOL_RETRY)
+                           SPOOL_RETRY_INTERVAL)
 
     def _next_batch(self) -> list[_Item] | None:
         """Wait for a batch to be due; None when the sender stops."""
@@ -417,13 +423,13 @@ class Sender:
                     self._cond.wait(due - now)
                 elif self._closing:
                     return None
-                elif self.spool is not None and now - self._last_claim >= _IDLE_WAIT:
+                elif self.spool is not None and now - self._last_claim >= IDLE_CLAIM_INTERVAL:
                     break
                 elif self._unsaved_accepted or self._unsaved_dead:
-                    self._cond.wait(_SPOOL_RETRY)
+                    self._cond.wait(SPOOL_RETRY_INTERVAL)
                     return []
                 else:
-                    self._cond.wait(_IDLE_WAIT)
+                    self._cond.wait(IDLE_CLAIM_INTERVAL)
             n = min(self._ready, self.batch_size)
             self._ready -= n
             items: list[_Item] = []

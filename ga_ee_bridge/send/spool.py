@@ -42,6 +42,8 @@ logger = logging.getLogger("ga_ee_bridge.send.spool")
 PENDING = "pending"
 DEAD = "dead"
 _ORPHAN = ""  # owner of commands put back by `spool retry`: anyone may take them
+#: Seconds a write waits for another process's transaction on the same spool before failing.
+BUSY_TIMEOUT = 30.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS commands (
@@ -168,7 +170,7 @@ class Spool:
     def _connect(self) -> sqlite3.Connection:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None,
                                    check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
