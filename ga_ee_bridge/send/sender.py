@@ -487,26 +487,16 @@ class Sender:
         with self._cond:
             accepted, dead = self._unsaved_accepted, self._unsaved_dead
             self._unsaved_accepted, self._unsaved_dead = [], []
-        if not accepted and not dead:
-            return
-        try:
-            self.spool.finish(accepted, dead)
-        except SpoolError as error:
-            self._spool_trouble(error)
-            with self._cond:
-                self._unsaved_accepted[:0] = accepted
-                self._unsaved_dead[:0] = dead
-            return
-        if self._spool_fault is not None:
+        if self._spool_finish(accepted, dead) and self._spool_fault is not None:
             logger.info("spool %s writable again: %d delivered row(s) deleted",
                         self.spool.path, len(accepted))
             self._spool_fault = None
 
     def _spool_finish(self, accepted: list[int], dead: list[tuple[int, int | None, str]]
-                      ) -> None:
+                      ) -> bool:
         """Update the spool; on a fault, keep the update in memory for :meth:`_save_unsaved`."""
         if self.spool is None or (not accepted and not dead):
-            return
+            return False
         try:
             self.spool.finish(accepted, dead)
         except SpoolError as error:
@@ -514,6 +504,8 @@ class Sender:
             with self._cond:
                 self._unsaved_accepted.extend(accepted)
                 self._unsaved_dead.extend(dead)
+            return False
+        return True
 
     def _deliver(self, items: list[_Item]) -> None:
         started = time.monotonic()

@@ -322,3 +322,19 @@ def test_unreadable_lines_are_remembered_after_a_kill(
     assert "1 refused line(s) in all" in result.stderr or "not UTF-8" in result.stderr
     assert sorted(set(e["properties"]["n"] for e in exponea_server.events)) == [
         n for n in range(100) if n != 2]
+
+
+def test_spool_list_names_unreadable_lines_and_refuses_a_file_that_is_no_spool(
+        env: dict[str, str], exponea_server: ExponeaServer, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    path = _with_a_bad_byte(tmp_path / "w.jsonl", 3, 1)
+    spool = tmp_path / "w.db"
+    assert main(["send", str(path), "--spool", str(spool)]) == 3
+    capsys.readouterr()
+    assert main(["spool", "list", str(spool)]) == 0
+    out = capsys.readouterr().out
+    assert "0 pending, 1 dead letter(s)" in out
+    assert f"unreadable line {path}:2" in out and "not UTF-8" in out
+    bogus = _write(tmp_path / "bogus.db", ["this is not SQLite" * 100])
+    assert main(["spool", "list", str(bogus)]) == 1
+    assert f"spool {bogus}: not a spool" in capsys.readouterr().err
