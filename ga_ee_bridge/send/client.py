@@ -28,8 +28,9 @@ from ga_ee_bridge.core.events import CUSTOMER_COMMAND, EVENT_COMMAND
 from ga_ee_bridge.core.limits import MAX_BATCH_BYTES
 from ga_ee_bridge.mappings import to_exponea_events
 from ga_ee_bridge.mappings.page_defaults import page_properties
+from ga_ee_bridge.send.calls import OnError, OnSuccess, SenderStats
 from ga_ee_bridge.send.request import DEFAULT_BASE_URL, Credentials, TrackingAPI
-from ga_ee_bridge.send.sender import OnError, OnSuccess, Sender, SenderStats
+from ga_ee_bridge.send.sender import Sender
 from ga_ee_bridge.send.spool import DeadLetter, Spool
 from ga_ee_bridge.send.validation import (
     check_customer_ids,

@@ -22,21 +22,26 @@ without a spool, what it queued is lost.
 
 from __future__ import annotations
 
-import atexit
 import collections
-import json
 import logging
-import os
 import random
 import threading
 import time
-import weakref
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 from ga_ee_bridge.core.limits import MAX_BATCH_BYTES, MAX_BATCH_COMMANDS
 from ga_ee_bridge.errors import DeliveryError, QueueFullError, SpoolError
+from ga_ee_bridge.send import lifecycle
+from ga_ee_bridge.send.calls import (
+    Call,
+    Item,
+    OnError,
+    OnSuccess,
+    SenderStats,
+    command_id_of,
+    safely,
+)
 from ga_ee_bridge.send.policy import (
     NOT_DELIVERED,
     CommandIds,
@@ -62,70 +67,6 @@ SPOOL_RETRY_INTERVAL = 0.25
 CLOSE_JOIN_TIMEOUT = 1.0
 #: Dead letters kept in memory without a spool (the oldest go first, counted and logged).
 DEAD_LETTER_LIMIT = 1000
-
-
-OnSuccess = Callable[[], object]
-OnError = Callable[[DeliveryError], object]
-
-
-class _Call:
-    """Callbacks of one public call, which may have made several commands."""
-
-    __slots__ = ("failed", "on_error", "on_success", "remaining")
-
-    def __init__(self, count: int, on_success: OnSuccess | None, on_error: OnError | None) -> None:
-        self.remaining = count
-        self.failed = False
-        self.on_success = on_success
-        self.on_error = on_error
-
-    def done(self, error: DeliveryError | None) -> None:
-        self.remaining -= 1
-        if error is not None:
-            self.failed = True
-            if self.on_error is not None:
-                _safely(self.on_error, error)
-        elif self.remaining == 0 and not self.failed and self.on_success is not None:
-            _safely(self.on_success)
-
-
-def _safely(callback: Callable[..., object], *args: Any) -> None:
-    try:
-        callback(*args)
-    except Exception:
-        logger.exception("a delivery callback raised; the sender goes on")
-
-
-@dataclass(slots=True)
-class _Item:
-    text: str  # the command as sent (and spooled): byte-identical on every try
-    size: int
-    command_id: str | None
-    call: _Call | None
-    spool_id: int | None = None
-    settled: bool = False
-
-    @property
-    def command(self) -> dict[str, Any]:
-        return dict(json.loads(self.text))
-
-
-@dataclass
-class SenderStats:
-    """Counters since start: commands ``accepted`` and ``failed``, ``requests``, ``retries``.
-
-    ``dead_letters_dropped`` counts in-memory dead letters pushed out by ``dead_letter_limit``
-    (each was logged and reported to ``on_error``); ``spool_errors`` counts spool faults met by the
-    sender thread (it goes on and tries again).
-    """
-
-    accepted: int = 0
-    failed: int = 0
-    requests: int = 0
-    retries: int = 0
-    failures: collections.Counter[str] = field(default_factory=collections.Counter)
-    dead_letters_dropped: int = 0
-    spool_errors: int = 0
 
 
 class Sender:
@@ -171,7 +112,7 @@ class Sender:
         self._dead: collections.deque[DeadLetter] = collections.deque(maxlen=dead_letter_limit)
         self._closed = False
         self._init_runtime()
-        _live_senders.add(self)
+        lifecycle.track(self)
         if spool is not None:
             claimed = spool.claim_orphans()
             if claimed:
@@ -182,8 +123,8 @@ class Sender:
     def _init_runtime(self) -> None:
         """State that a forked child must not share with its parent."""
         self._cond = threading.Condition(threading.Lock())
-        self._memory: collections.deque[_Item] = collections.deque()
-        self._calls: dict[int, _Call] = {}  # spool id -> call, for spooled commands
+        self._memory: collections.deque[Item] = collections.deque()
+        self._calls: dict[int, Call] = {}  # spool id -> call, for spooled commands
         self._ready = 0  # queued and not yet taken by the consumer
         self._unfinished = 0  # queued and not yet accepted or failed
         self._first_ready: float | None = None
@@ -192,7 +133,7 @@ class Sender:
         self._closing = False
         self._abort = threading.Event()
         self._thread: threading.Thread | None = None
-        self._inflight: list[_Item] = []
+        self._inflight: list[Item] = []
         self._cursor = 0
         self._rate = RateLimiter(self.max_rps)
         self._rng = random.Random()
@@ -209,7 +150,7 @@ class Sender:
 
     # -- producer side -----------------------------------------------------------------------
 
-    def _encode(self, commands: Sequence[dict[str, Any]]) -> list[_Item]:
+    def _encode(self, commands: Sequence[dict[str, Any]]) -> list[Item]:
         items = []
         for index, command in enumerate(commands):
             command_id = command.get("command_id")
@@ -218,7 +159,7 @@ class Sender:
                 command_id = command["command_id"]
             text, size = encode_command(command)
             check_message_size(size, f"commands[{index}]" if len(commands) > 1 else "command")
-            items.append(_Item(text, size, command_id, None))
+            items.append(Item(text, size, command_id, None))
         return items
 
     def submit(self, commands: Sequence[dict[str, Any]], *, on_success: OnSuccess | None = None,
@@ -239,10 +180,10 @@ class Sender:
             if self.spool is not None and (progress is not None or refused):
                 self.spool.add([], meta=progress, dead=refused)
             if on_success is not None:
-                _safely(on_success)
+                safely(on_success)
             return
         items = self._encode(commands)
-        call = _Call(len(items), on_success, on_error) if (on_success or on_error) else None
+        call = Call(len(items), on_success, on_error) if (on_success or on_error) else None
         n = len(items)
         if self.spool is not None:
             ids = self.spool.add([item.text for item in items], meta=progress, dead=refused)
@@ -284,7 +225,7 @@ class Sender:
     def _ensure_thread(self) -> None:
         if self._thread is not None and self._thread.is_alive():
             return
-        _register_exit_hooks()
+        lifecycle.hook_process_end()
         with self._cond:
             if self._thread is not None and self._thread.is_alive():
                 return
@@ -353,7 +294,7 @@ class Sender:
             self.api.close()
             if self.spool is not None:
                 self.spool.close()
-        _live_senders.discard(self)
+        lifecycle.untrack(self)
         return delivered
 
     def dead_letters(self) -> list[DeadLetter]:
@@ -406,7 +347,7 @@ class Sender:
             logger.warning("%s; the sender keeps going and tries again every %.2f s", error,
                            SPOOL_RETRY_INTERVAL)
 
-    def _next_batch(self) -> list[_Item] | None:
+    def _next_batch(self) -> list[Item] | None:
         """Wait for a batch to be due; None when the sender stops."""
         if self._unsaved_accepted or self._unsaved_dead:
             self._save_unsaved()
@@ -432,7 +373,7 @@ class Sender:
                     self._cond.wait(IDLE_CLAIM_INTERVAL)
             n = min(self._ready, self.batch_size)
             self._ready -= n
-            items: list[_Item] = []
+            items: list[Item] = []
             if self.spool is None:
                 sizes = [self._memory[i].size for i in range(n)]
                 taken = take_batch(sizes, max_commands=n, max_bytes=self.max_batch_bytes)
@@ -452,7 +393,7 @@ class Sender:
                 self._ready += n
             raise
 
-    def _take_spooled(self, n: int) -> list[_Item]:
+    def _take_spooled(self, n: int) -> list[Item]:
         spool = self.spool
         assert spool is not None
         if n == 0:
@@ -468,7 +409,7 @@ class Sender:
                            max_bytes=self.max_batch_bytes)
         rows = rows[:taken] if rows else rows
         with self._cond:
-            items = [_Item(text, len(text), _command_id(text), self._calls.pop(i, None), i)
+            items = [Item(text, len(text), command_id_of(text), self._calls.pop(i, None), i)
                      for i, text in rows]
             self._inflight = items
             if taken < n and len(rows) == taken and taken:
@@ -507,7 +448,7 @@ class Sender:
             return False
         return True
 
-    def _deliver(self, items: list[_Item]) -> None:
+    def _deliver(self, items: list[Item]) -> None:
         started = time.monotonic()
         attempt = 0
         texts = [item.text for item in items]
@@ -538,7 +479,7 @@ class Sender:
             self._settle(items, results)
             return
 
-    def _claim(self, items: list[_Item]) -> list[_Item]:
+    def _claim(self, items: list[Item]) -> list[Item]:
         """The items not settled yet, now marked settled (each is settled exactly once)."""
         with self._cond:
             fresh = [item for item in items if not item.settled]
@@ -546,7 +487,7 @@ class Sender:
                 item.settled = True
         return fresh
 
-    def _settle(self, items: list[_Item], results: list[CommandResult]) -> None:
+    def _settle(self, items: list[Item], results: list[CommandResult]) -> None:
         verdicts = dict(zip((id(i) for i in items), results, strict=True))
         fresh = self._claim(items)
         accepted = [item for item in fresh if verdicts[id(item)].success]
@@ -563,7 +504,7 @@ class Sender:
             self._record_failure(item, reason, None)
         self._finished(len(fresh))
 
-    def _fail(self, items: list[_Item], reason: str, status: int | None, *,
+    def _fail(self, items: list[Item], reason: str, status: int | None, *,
               claimed: bool = False, log: bool = True) -> None:
         fresh = items if claimed else self._claim(items)
         self._spool_finish([], [(i.spool_id, status, reason) for i in fresh
@@ -572,14 +513,14 @@ class Sender:
             self._record_failure(item, reason, status, log=log)
         self._finished(len(fresh))
 
-    def _abandon(self, items: list[_Item], reason: str) -> None:
+    def _abandon(self, items: list[Item], reason: str) -> None:
         """The client closed mid-retry: spooled commands wait on disk, others fail."""
         if self.spool is None:
             return  # close() reports them (they are in flight) with one WARNING
         logger.warning("closing while retrying (%s); %d command(s) stay in spool %s",
                        reason, len(items), self.spool.path)
 
-    def _record_failure(self, item: _Item, reason: str, status: int | None, *,
+    def _record_failure(self, item: Item, reason: str, status: int | None, *,
                         log: bool = True) -> None:
         self.stats.failed += 1
         self.stats.failures[reason] += 1
@@ -624,54 +565,3 @@ class Sender:
             logger.info("exit: flushing %d command(s) for up to %.1f s", self._unfinished,
                         timeout)
         self.close(timeout)
-
-
-def _command_id(text: str) -> str | None:
-    value = json.loads(text).get("command_id")
-    return value if isinstance(value, str) else None
-
-
-_live_senders: weakref.WeakSet[Sender] = weakref.WeakSet()
-_hooked_pid: int | None = None
-
-
-def _register_exit_hooks() -> None:
-    """In this process, flush at the end of a multiprocessing (or billiard) child too.
-
-    ``multiprocessing`` Pool and Process children, and Celery's prefork (billiard) workers, end
-    with ``os._exit()`` after running their ``Finalize`` callbacks, never ``atexit``.
-    """
-    global _hooked_pid
-    pid = os.getpid()
-    if _hooked_pid == pid:
-        return
-    _hooked_pid = pid
-    import multiprocessing.util
-
-    multiprocessing.util.Finalize(None, _at_exit, exitpriority=100)
-    try:
-        from billiard import util as billiard_util  # type: ignore[import-not-found]
-    except ImportError:
-        return
-    billiard_util.Finalize(None, _at_exit, exitpriority=100)
-
-
-def _after_fork_in_child() -> None:
-    for sender in list(_live_senders):
-        sender._after_fork_in_child()
-
-
-def _at_exit() -> None:
-    senders = [s for s in list(_live_senders) if not s._closed]
-    if not senders:
-        return
-    deadline = time.monotonic() + max(s.exit_timeout for s in senders)
-    for sender in senders:
-        try:
-            sender._close_at_exit(deadline)
-        except Exception:
-            logger.exception("flushing at exit failed")
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(_at_exit)

@@ -140,7 +140,8 @@ class Spool:
         self.commits = 0
         self._owners_dir = self.path.with_name(self.path.name + ".owners")
         self._init_locks()
-        self._conn = self._connect()
+        self._closed = False
+        self._conn: sqlite3.Connection | None = self._connect()
         self._owner: str | None = None
         self._owner_fd: int | None = None
 
@@ -190,7 +191,7 @@ class Spool:
         (not "no transaction is active") is what the caller sees.
         """
         with self._lock:
-            conn = self._conn
+            conn = self._connection()
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 yield conn
@@ -206,10 +207,18 @@ class Spool:
                         conn.execute("ROLLBACK")
                 raise
 
+    def _connection(self) -> sqlite3.Connection:
+        """The connection, opened now in a forked child that had not used the spool yet."""
+        if self._conn is None:
+            if self._closed:
+                raise SpoolError(str(self.path), "closed")
+            self._conn = self._connect()
+        return self._conn
+
     def _query(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
             try:
-                return self._conn.execute(sql, parameters).fetchall()
+                return self._connection().execute(sql, parameters).fetchall()
             except sqlite3.Error as error:
                 raise self.error(error) from error
 
@@ -277,9 +286,10 @@ class Spool:
 
     def reset_after_fork(self) -> None:
         """In a forked child: a new connection, lock and owner (the parent keeps its own)."""
-        _abandoned.append(self._conn)  # closing it here could disturb the parent's file
+        if self._conn is not None:
+            _abandoned.append(self._conn)  # closing it here could disturb the parent's file
         self._init_locks()
-        self._conn = self._connect()
+        self._conn = None  # opened on first use: a child that never tracks never opens it
         if self._owner_fd is not None:
             os.close(self._owner_fd)  # the parent's lock survives: flock is per open file
         self._owner = None
@@ -288,7 +298,10 @@ class Spool:
     def close(self) -> None:
         """Close the database and give up ownership (pending commands stay for the next process)."""
         with self._lock:
-            self._conn.close()
+            self._closed = True
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
         if self._owner_fd is not None:
             os.close(self._owner_fd)
             self._owner_fd = None

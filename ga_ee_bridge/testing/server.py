@@ -23,14 +23,9 @@ request (:meth:`ExponeaServer.script`) or at random with a seeded generator
 (:meth:`ExponeaServer.random_faults`); commands can be refused one by one
 (:meth:`ExponeaServer.reject_commands`).
 
-Use it as a context manager::
-
-    with ExponeaServer() as server:
-        client = Exponea(server.project_token, api_key_id=server.api_key_id,
-                         api_secret=server.api_secret, base_url=server.url)
-
-or, in pytest, take the ``exponea_server`` fixture (the plugin is registered when the
-``testing`` extra is installed).
+Use it as a context manager (``with ExponeaServer() as server:``, then give a client
+``server.url`` and the credentials it holds) or, in pytest, take the ``exponea_server`` fixture
+(the plugin is registered when the ``testing`` extra is installed).
 """
 
 from __future__ import annotations
