@@ -405,17 +405,16 @@ class Sender:
                     self._add_ready(claimed, immediate=False)
             return []
         rows = spool.take_encoded(n, after=self._cursor, skip=self._unsaved_accepted)
-        taken = take_batch([len(text) for _, text in rows], max_commands=n,
-                           max_bytes=self.max_batch_bytes)
-        rows = rows[:taken] if rows else rows
+        found = len(rows)
+        rows = rows[:take_batch([len(text) for _, text in rows], max_commands=n,
+                                max_bytes=self.max_batch_bytes)]
         with self._cond:
             items = [Item(text, len(text), command_id_of(text), self._calls.pop(i, None), i)
                      for i, text in rows]
             self._inflight = items
-            if taken < n and len(rows) == taken and taken:
-                self._ready += n - taken  # over the byte bound: the rest go next
-            elif len(rows) < n:  # rows changed under us (another tool edited the spool)
-                self._unfinished -= n - len(rows)
+            self._ready += found - len(rows)  # over the byte bound: they go next
+            if found < n:  # rows changed under us (another tool edited the spool)
+                self._unfinished -= n - found
                 self._cond.notify_all()
         if rows:
             self._cursor = rows[-1][0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -119,13 +120,16 @@ def test_results_are_matched_by_command_id_whatever_their_order() -> None:
     assert caught.value.retryable
 
 
+@pytest.mark.parametrize("spooled", [False, True])
 def test_a_batch_is_bounded_in_bytes_as_well_as_in_commands(
-        exponea_server: ExponeaServer) -> None:
+        exponea_server: ExponeaServer, tmp_path: Path, spooled: bool) -> None:
     assert take_batch([100] * 80) == 50
     assert take_batch([400, 400, 400], max_bytes=1000) == 2
     assert take_batch([5000], max_bytes=1000) == 1  # one command always goes
     chunk = {f"p{i}": "y" * 13_000 for i in range(8)}  # ~104 KB a command
-    with client_for(exponea_server, max_batch_bytes=300_000, flush_interval=1.0) as client:
+    spool = {"spool": tmp_path / "b.db"} if spooled else {}
+    with client_for(exponea_server, max_batch_bytes=300_000, flush_interval=1.0,
+                    **spool) as client:
         visitor = client.customer(cookie="c")
         for n in range(5):
             visitor.track("big", {**chunk, "n": n})
