@@ -13,8 +13,8 @@ dead owner's pending commands and sends them.
 With ``synchronous="full"``, writers from many threads are combined (*group commit*): while one
 transaction is being written and fsynced, the calls that arrive queue up and go in the next one,
 so it costs one fsync per group rather than one per call. Accepted commands are deleted by id
-ranges. A fault of the file (disk full, I/O error, read-only, locked) is a :class:`SpoolError` naming the spool and
-the cause; a write that failed is rolled back and stored nothing.
+ranges. A fault of the file (disk full, I/O error, read-only, locked) is a :class:`SpoolError`
+naming the spool and the cause; a write that failed is rolled back and stored nothing.
 """
 
 from __future__ import annotations
