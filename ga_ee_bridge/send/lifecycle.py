@@ -1,8 +1,9 @@
 """Process ends and forks for every live sender: exit, multiprocessing and billiard children.
 
-At interpreter exit (``atexit``) and at the end of a ``multiprocessing`` Pool or Process child or a
-Celery prefork (billiard) child (their ``Finalize`` hooks: they end with ``os._exit()``, which runs
-no ``atexit``), every live sender gets a flush bounded by its ``exit_timeout``. After
+At interpreter exit (``atexit``), at the end of a ``multiprocessing`` (or billiard) Pool or Process
+child (their ``Finalize`` hooks: they end with ``os._exit()``, which runs no ``atexit``) and at the
+end of a Celery prefork child (its ``worker_process_shutdown`` signal), every live sender gets a
+flush bounded by its ``exit_timeout``. After
 ``os.fork()`` each gets an empty queue, thread, connection pool and spool owner in the child. A
 raw ``os.fork()`` child that ends with ``os._exit()`` runs none of these hooks.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 import time
 import weakref
 from typing import Protocol
@@ -56,12 +58,20 @@ def hook_process_end() -> None:
     _hooked_pid = pid
     import multiprocessing.util
 
+    # billiard (Celery's fork of multiprocessing) runs this same registry at a Process's end.
     multiprocessing.util.Finalize(None, _at_exit, exitpriority=100)
-    try:
-        from billiard import util as billiard_util  # type: ignore[import-not-found]
-    except ImportError:
-        return
-    billiard_util.Finalize(None, _at_exit, exitpriority=100)
+    # A Celery prefork pool child ends inside billiard's worker loop (os._exit, no Finalize):
+    # Celery's own hook there is the worker_process_shutdown signal.
+    if "celery" in sys.modules:
+        try:
+            from celery.signals import worker_process_shutdown  # type: ignore[import-not-found]
+        except ImportError:
+            return
+        worker_process_shutdown.connect(_on_worker_process_shutdown, weak=False)
+
+
+def _on_worker_process_shutdown(**_: object) -> None:
+    _at_exit()
 
 
 def _after_fork_in_child() -> None:
