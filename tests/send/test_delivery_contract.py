@@ -155,3 +155,24 @@ def test_a_billiard_process_child_delivers_without_a_spool(exponea_server: Expon
         _POOL_CLIENT.close(5)
         _POOL_CLIENT = None
     assert sorted(e["properties"]["n"] for e in exponea_server.events) == list(range(7))
+
+
+def test_celery_prefork_children_deliver_without_a_spool(exponea_server: ExponeaServer) -> None:
+    """The pool Celery's prefork worker runs: billiard's Pool with Celery's process destructor."""
+    import billiard.pool
+    from celery.concurrency.prefork import process_destructor
+
+    global _POOL_CLIENT
+    _POOL_CLIENT = client_for(exponea_server, flush_interval=30.0)
+    try:
+        pool = billiard.pool.Pool(2, on_process_exit=process_destructor)
+        try:
+            pool.map(_track_in_worker, range(120), chunksize=7)
+        finally:
+            pool.close()
+            pool.join()
+    finally:
+        _POOL_CLIENT.close(5)
+        _POOL_CLIENT = None
+    counts = collections.Counter(e["properties"]["n"] for e in exponea_server.events)
+    assert sorted(counts) == list(range(120)) and max(counts.values()) == 1
