@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import collections
 import hashlib
+import io
 import json
 import sys
 import time
@@ -266,8 +267,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         for name, path, record, digest in plan:
             if path is None:
-                _queue_file(client, "<stdin>", sys.stdin.buffer, record, digest, failures,
-                            keep=False)
+                stdin = getattr(sys.stdin, "buffer", None) or io.BytesIO(sys.stdin.read().encode())
+                _queue_file(client, "<stdin>", stdin, record, digest, failures, keep=False)
                 continue
             if record.lines:
                 print(f"{name}: resuming after line {record.lines}", file=sys.stderr)

@@ -338,7 +338,9 @@ class Sender:
                     logger.exception("delivering a batch failed unexpectedly")
                     self._fail(items, f"internal error: {type(error).__name__}: {error}", None)
                 finally:
-                    self._inflight = []
+                    with self._cond:  # unsettled ones (closed mid-retry) stay for close()
+                        if all(item.settled for item in self._inflight):
+                            self._inflight = []
 
     def _spool_trouble(self, error: SpoolError) -> None:
         self.stats.spool_errors += 1

@@ -338,3 +338,14 @@ def test_spool_list_names_unreadable_lines_and_refuses_a_file_that_is_no_spool(
     bogus = _write(tmp_path / "bogus.db", ["this is not SQLite" * 100])
     assert main(["spool", "list", str(bogus)]) == 1
     assert f"spool {bogus}: not a spool" in capsys.readouterr().err
+
+
+def test_send_reads_stdin(env: dict[str, str], exponea_server: ExponeaServer,
+                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    lines = b"\n".join(json.dumps(_command(n, timestamp=False)).encode() for n in range(3))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(lines + b"\n\xff\n")))
+    assert main(["send", "-"]) == 3
+    assert sorted(e["properties"]["n"] for e in exponea_server.events) == [0, 1, 2]
+    assert all(isinstance(e["timestamp"], float) for e in exponea_server.events)
