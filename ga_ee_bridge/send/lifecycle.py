@@ -64,7 +64,7 @@ def hook_process_end() -> None:
     # Celery's own hook there is the worker_process_shutdown signal.
     if "celery" in sys.modules:
         try:
-            from celery.signals import worker_process_shutdown  # type: ignore[import-not-found]
+            from celery.signals import worker_process_shutdown  # type: ignore[import-untyped,import-not-found,unused-ignore]
         except ImportError:
             return
         worker_process_shutdown.connect(_on_worker_process_shutdown, weak=False)
