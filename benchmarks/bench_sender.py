@@ -5,10 +5,12 @@ shape of commands to the same local server (``ga_ee_bridge.testing.server``) in 
 of 50, one request at a time. ``ratio`` is bare-httpx throughput over client throughput (target:
 at most 1.5). The spool rows add a durable write per call (SQLite WAL; ``full`` fsyncs).
 
-The spool section measures what group commit gains: ``--threads`` threads track at once through a
-client with a spool, first with each call in its own transaction (``group_commit=False``, the
-0.2 behaviour), then with concurrent calls combined into one transaction; calls/s is the rate at
-which the calls return (each durable on disk), for ``synchronous="full"`` and ``"normal"``.
+The spool section measures what group commit gains: ``--threads`` threads write at once, first
+with each call in its own transaction (``group_commit=False``, the 0.2 behaviour), then with
+concurrent calls combined into one transaction; calls/s is the rate at which the calls return
+(each durable on disk), for ``synchronous="full"`` and ``"normal"``: ``Spool.add`` alone, then
+``track()`` through a client (which adds validation, encoding and the sender thread's reads and
+deletes on the same file).
 """
 
 from __future__ import annotations
@@ -99,6 +101,33 @@ def spool_throughput(server: ExponeaServer, path: Path, *, threads: int, calls: 
     return threads * calls / elapsed
 
 
+def raw_spool_throughput(path: Path, *, threads: int, calls: int, synchronous: str,
+                         group_commit: bool) -> tuple[float, int]:
+    """``threads`` threads each ``Spool.add`` one command ``calls`` times; (adds/s, commits)."""
+    spool = Spool(path, synchronous=synchronous, group_commit=group_commit)
+    text = json.dumps({"name": "customers/events", "data": {
+        "customer_ids": {"registered": "user1"}, "event_type": "product_detail",
+        "timestamp": 1.7e9, "properties": _properties(1)}})
+    start = threading.Barrier(threads + 1)
+
+    def work() -> None:
+        start.wait()
+        for _ in range(calls):
+            spool.add([text])
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    start.wait()
+    started = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - started
+    commits = spool.commits
+    spool.close()
+    return threads * calls / elapsed, commits
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=20_000)
@@ -116,7 +145,21 @@ def spool_rows(args: argparse.Namespace) -> None:
     """Print spool throughput before and after group commit."""
     print(f"\nspool: {args.threads} threads x {args.calls} track calls, median of "
           f"{args.rounds} runs")
-    print(f"{'synchronous':<14}{'per call (before)':>20}{'group commit':>16}{'gain':>8}")
+    print(f"{'path':<26}{'per call (before)':>20}{'group commit':>16}{'gain':>8}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for synchronous in ("full", "normal"):
+            raw: dict[bool, list[tuple[float, int]]] = {False: [], True: []}
+            for round_ in range(args.rounds):
+                for grouped in (False, True):
+                    raw[grouped].append(raw_spool_throughput(
+                        Path(tmp) / f"raw-{synchronous}-{grouped}-{round_}.db",
+                        threads=args.threads, calls=args.calls, synchronous=synchronous,
+                        group_commit=grouped))
+            before = statistics.median(r[0] for r in raw[False])
+            after = statistics.median(r[0] for r in raw[True])
+            per_commit = args.threads * args.calls / statistics.median(r[1] for r in raw[True])
+            print(f"{'Spool.add, ' + synchronous:<26}{before:17.0f}/s{after:13.0f}/s"
+                  f"{after / before:7.1f}x  ({per_commit:.1f} calls a transaction)")
     with ExponeaServer() as server, tempfile.TemporaryDirectory() as tmp:
         for synchronous in ("full", "normal"):
             rates: dict[bool, list[float]] = {False: [], True: []}
@@ -128,7 +171,8 @@ def spool_rows(args: argparse.Namespace) -> None:
                         server, path, threads=args.threads, calls=args.calls,
                         synchronous=synchronous, group_commit=grouped))
             before, after = (statistics.median(rates[False]), statistics.median(rates[True]))
-            print(f"{synchronous:<14}{before:17.0f}/s{after:13.0f}/s{after / before:7.1f}x")
+            print(f"{'client track, ' + synchronous:<26}{before:17.0f}/s{after:13.0f}/s"
+                  f"{after / before:7.1f}x")
 
 
 def client_rows(args: argparse.Namespace) -> None:
