@@ -22,6 +22,7 @@ __all__ = [
     "QueueFullError",
     "RuleError",
     "SdkThrewError",
+    "SpoolError",
     "TimestampError",
     "flatten_messages",
     "format_path",
@@ -203,6 +204,31 @@ class APIError(GaEeBridgeError):
 
 class QueueFullError(GaEeBridgeError, RuntimeError):
     """The in-memory queue stayed full for ``queue_timeout`` seconds; nothing of the call queued."""
+
+
+class SpoolError(GaEeBridgeError, OSError):
+    """The spool could not store or update commands: ``path`` and ``cause`` (e.g. "disk full").
+
+    Raised to the caller whose commands could not be stored (nothing of that call is queued); the
+    sender itself never stops over it and tries again later.
+    """
+
+    def __init__(self, path: str, cause: str, *, detail: str = "") -> None:
+        self.path = path
+        self.cause = cause
+        self.detail = detail
+        text = f"spool {path}: {cause}"
+        super().__init__(f"{text} ({detail})" if detail and detail != cause else text)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_spool_error, (self.path, self.cause, self.detail))
+
+
+def _spool_error(path: str, cause: str, detail: str) -> SpoolError:
+    return SpoolError(path, cause, detail=detail)
 
 
 class DeliveryError(GaEeBridgeError):

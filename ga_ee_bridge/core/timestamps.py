@@ -12,15 +12,15 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from ga_ee_bridge.core.limits import MICROS_BELOW as _MICROS_BELOW
+from ga_ee_bridge.core.limits import MILLIS_BELOW as _MILLIS_BELOW
+from ga_ee_bridge.core.limits import SECONDS_BELOW as _SECONDS_BELOW
 from ga_ee_bridge.errors import TimestampError, show
 
 __all__ = ["TIE_STEP_US", "TimestampError", "micros_to_seconds", "next_stamp", "to_micros"]
 
-# Magnitude bounds: below 1e11 a number is seconds (up to the year 5138), below 1e14
-# milliseconds, below 1e17 microseconds. Nanoseconds are refused rather than guessed.
-_SECONDS_BELOW = 1e11
-_MILLIS_BELOW = 1e14
-_MICROS_BELOW = 1e17
+# Magnitude bounds (core.limits): below 1e11 a number is seconds (up to the year 5138), below
+# 1e14 milliseconds, below 1e17 microseconds. Nanoseconds are refused rather than guessed.
 _NUMERIC = re.compile(r"\s*-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MICRO = timedelta(microseconds=1)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ga_ee_bridge.core.events import TrackEvent
+from ga_ee_bridge.core.limits import MAX_PROFILE_ATTRIBUTES
 from ga_ee_bridge.core.model import (
     PROMOTION_KINDS,
     ActionField,
@@ -96,8 +97,8 @@ ITEM_PROPERTIES: dict[str, tuple[tuple[str, str], ...]] = {
     )
     for kind in SECTION_EVENTS
 }
-#: The Tracking API's limit of properties per event.
-MAX_PROPERTIES = 255
+#: The profile's attribute limit (core.limits), which this mapping keeps per event too.
+MAX_PROPERTIES = MAX_PROFILE_ATTRIBUTES
 #: The refund summary's extra property: "partial" with products, else "full".
 REFUND_TYPE = "refund_type"
 

@@ -16,12 +16,12 @@ import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from ga_ee_bridge.errors import APIError
+from ga_ee_bridge.send.policy import CommandResult, batch_body, encode_command, parse_batch_answer
 
 __all__ = ["APIError", "CommandResult", "Credentials", "TrackingAPI"]
 
@@ -63,19 +63,6 @@ class Credentials:
         if self.kind == "private":
             return f"Credentials(kind='private', api_key_id={self.api_key_id!r}, api_secret='***')"
         return "Credentials(kind='public', public_token='***')"
-
-
-@dataclass(frozen=True, slots=True)
-class CommandResult:
-    """The server's verdict on one batch command: ``success`` and its ``errors`` (as sent)."""
-
-    success: bool
-    errors: Any = None
-
-    @property
-    def reason(self) -> str:
-        """The errors as one short line."""
-        return _short(self.errors) if self.errors else "rejected by the server"
 
 
 def _short(value: Any) -> str:
@@ -158,11 +145,12 @@ class TrackingAPI:
         """Close the connection pool."""
         self._client.close()
 
-    def _post(self, path: str, body: Mapping[str, Any]) -> httpx.Response:
+    def _post(self, path: str, body: Mapping[str, Any] | bytes) -> httpx.Response:
         url = self.base_url + path
-        payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        payload = body if isinstance(body, bytes) else json.dumps(
+            body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
         try:
-            response = self._client.post(url, content=payload.encode())
+            response = self._client.post(url, content=payload)
         except httpx.TransportError as error:
             # str(error) carries at most the URL; headers (and the secret) never.
             raise APIError(f"network error: {type(error).__name__}: {error}",
@@ -175,28 +163,25 @@ class TrackingAPI:
         raise APIError(f"HTTP {status}: {_error_text(response)}", status=status,
                        retryable=retryable, retry_after=retry_after)
 
-    def batch(self, commands: Sequence[Mapping[str, Any]]) -> list[CommandResult]:
-        """POST up to 50 commands to the batch endpoint; one :class:`CommandResult` per command."""
+    def batch(self, commands: Sequence[Mapping[str, Any] | str], *,
+              command_ids: Sequence[str | None] | None = None) -> list[CommandResult]:
+        """POST up to 50 commands to the batch endpoint; one :class:`CommandResult` per command.
+
+        Commands are mappings or JSON text already encoded (:func:`~.policy.encode_command`, what
+        the sender does, so that a resend is byte-identical). Results are matched to the commands
+        by ``command_id`` (read from the mappings, or given as ``command_ids``).
+        """
+        texts = [c if isinstance(c, str) else encode_command(c)[0] for c in commands]
+        if command_ids is None:
+            command_ids = [None if isinstance(c, str) else c.get("command_id") for c in commands]
         response = self._post(f"/track/v2/projects/{self.project_token}/batch",
-                              {"commands": list(commands)})
+                              batch_body(texts))
         try:
             body = response.json()
         except ValueError:
             raise APIError("HTTP 200 with a body that is not JSON", status=200,
                            retryable=True) from None
-        if not isinstance(body, dict) or body.get("success") is False:
-            raise APIError(f"request refused: {_short(body)}", status=200)
-        results = body.get("results")
-        if not isinstance(results, list) or len(results) != len(commands):
-            # Not the documented answer: sending again is safe (identical timestamps deduplicate).
-            raise APIError(f"HTTP 200 without one result per command: {_short(body)}",
-                           status=200, retryable=True)
-        return [
-            CommandResult(True) if isinstance(r, dict) and r.get("success") is True
-            else CommandResult(False, r.get("errors") or r.get("error") if isinstance(r, dict)
-                               else r)
-            for r in results
-        ]
+        return parse_batch_answer(body, command_ids)
 
     def anonymize(self, customer_ids: Mapping[str, Any]) -> None:
         """POST the GDPR anonymization of one customer to the data API (private access only)."""

@@ -1,0 +1,188 @@
+"""The sender's decisions, without any I/O: retries, the rate limit, batches, command ids, results.
+
+Shared by the threaded :class:`~ga_ee_bridge.send.sender.Sender` and an asyncio client, so both
+keep the same rules: :class:`RetryPolicy` (which failures are retried, and after how long),
+:class:`RateLimiter` (requests a second), :func:`take_batch` (how many queued commands go in one
+request, bounded in commands and in bytes), :class:`CommandIds` and :func:`encode_command` (every
+command carries a ``command_id`` and is serialised once, so a resend is byte-identical),
+:func:`batch_body` and :func:`parse_batch_answer` (the request and the per-command verdicts,
+matched by ``command_id``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ga_ee_bridge.core.limits import MAX_BATCH_BYTES, MAX_BATCH_COMMANDS
+from ga_ee_bridge.errors import APIError
+
+__all__ = [
+    "BATCH_OVERHEAD",
+    "NOT_DELIVERED",
+    "CommandIds",
+    "CommandResult",
+    "RateLimiter",
+    "RetryPolicy",
+    "batch_body",
+    "encode_command",
+    "parse_batch_answer",
+    "take_batch",
+]
+
+#: The reason given to ``on_error`` for a command still unconfirmed when the client closes.
+NOT_DELIVERED = "not delivered before exit (the client closed before the server confirmed it)"
+#: Bytes a batch request adds around its commands: ``{"commands":[`` ``]}`` and the commas.
+BATCH_OVERHEAD = len('{"commands":[]}')
+_MAX_MESSAGE = 300
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """The server's verdict on one batch command: ``success`` and its ``errors`` (as sent)."""
+
+    success: bool
+    errors: Any = None
+
+    @property
+    def reason(self) -> str:
+        """The errors as one short line."""
+        return _short(self.errors) if self.errors else "rejected by the server"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Which failures are retried and when: exponential backoff with jitter, bounded in time.
+
+    Network errors, 408, 429 and 5xx are retried (a 429's ``Retry-After`` is honoured); anything
+    else is final. ``max_retry_time`` bounds the time from the first try to the last.
+    """
+
+    backoff: float = 0.5
+    max_backoff: float = 30.0
+    max_retry_time: float = 300.0
+
+    def delay(self, error: APIError, attempt: int, elapsed: float,
+              rng: random.Random) -> float | None:
+        """Seconds before try ``attempt + 1``, or None when the error is final or time ran out."""
+        if not error.retryable:
+            return None
+        if error.retry_after is not None:
+            delay = error.retry_after
+        else:
+            ceiling = min(self.max_backoff, self.backoff * 2 ** attempt)
+            delay = rng.uniform(ceiling / 2, ceiling)
+        if elapsed + delay > self.max_retry_time:
+            return None
+        return delay
+
+
+class RateLimiter:
+    """At most ``max_rps`` requests a second, evenly spaced; None means no limit."""
+
+    __slots__ = ("_next", "max_rps")
+
+    def __init__(self, max_rps: float | None) -> None:
+        if max_rps is not None and max_rps <= 0:
+            raise ValueError(f"max_rps must be positive, got {max_rps!r}")
+        self.max_rps = max_rps
+        self._next = 0.0
+
+    def reserve(self, now: float) -> float:
+        """Book the next request slot at or after ``now``; returns the seconds to wait for it."""
+        if self.max_rps is None:
+            return 0.0
+        slot = max(now, self._next)
+        self._next = slot + 1.0 / self.max_rps
+        return slot - now
+
+
+def take_batch(sizes: Sequence[int], *, max_commands: int = MAX_BATCH_COMMANDS,
+               max_bytes: int = MAX_BATCH_BYTES) -> int:
+    """How many of the queued commands (their JSON sizes, oldest first) go in the next request.
+
+    At most ``max_commands``, and no more than ``max_bytes`` in all, but always at least one
+    (a single command is below the message limit, which is far below any batch bound).
+    """
+    total = BATCH_OVERHEAD
+    count = 0
+    for size in sizes[:max_commands]:
+        total += size + (1 if count else 0)
+        if count and total > max_bytes:
+            break
+        count += 1
+    return count
+
+
+class CommandIds:
+    """``command_id`` values unique across processes: a random prefix per process and a counter."""
+
+    __slots__ = ("_counter", "_pid", "_prefix")
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._prefix = ""
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        """A new id; a forked child gets a new prefix on its first call."""
+        pid = os.getpid()
+        if pid != self._pid:
+            self._pid, self._prefix = pid, uuid.uuid4().hex[:12]
+            self._counter = itertools.count(1)
+        return f"{self._prefix}-{next(self._counter)}"
+
+
+def encode_command(command: Mapping[str, Any]) -> tuple[str, int]:
+    """A command as the JSON text sent (and spooled), and its size in bytes."""
+    text = json.dumps(command, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return text, len(text) if text.isascii() else len(text.encode())
+
+
+def batch_body(texts: Sequence[str]) -> bytes:
+    """The body of a batch request from commands already encoded by :func:`encode_command`."""
+    return ('{"commands":[' + ",".join(texts) + "]}").encode()
+
+
+def parse_batch_answer(body: Any, command_ids: Sequence[str | None]) -> list[CommandResult]:
+    """One :class:`CommandResult` per command sent, matched by ``command_id`` when echoed.
+
+    Results that echo ``command_id`` are matched by it (whatever their order); otherwise by
+    position, as documented. An answer that is not one result per command is a retryable
+    :class:`APIError` (resending is byte-identical); ``success: false`` for the whole request is
+    final.
+    """
+    if not isinstance(body, dict) or body.get("success") is False:
+        raise APIError(f"request refused: {_short(body)}", status=200)
+    results = body.get("results")
+    if not isinstance(results, list) or len(results) != len(command_ids):
+        raise APIError(f"HTTP 200 without one result per command: {_short(body)}",
+                       status=200, retryable=True)
+    echoed = [r.get("command_id") if isinstance(r, dict) else None for r in results]
+    if any(echoed) and all(command_ids):
+        by_id = {cid: r for cid, r in zip(echoed, results, strict=True) if cid is not None}
+        wanted = set(command_ids)
+        if len(by_id) != len(results) or set(by_id) != wanted:
+            raise APIError(f"HTTP 200 whose command_ids do not match the request: "
+                           f"{_short(body)}", status=200, retryable=True)
+        results = [by_id[cid] for cid in command_ids if cid is not None]
+    return [_result(r) for r in results]
+
+
+def _result(raw: Any) -> CommandResult:
+    if isinstance(raw, dict):
+        if raw.get("success") is True:
+            return CommandResult(True)
+        return CommandResult(False, raw.get("errors") or raw.get("error") or raw.get("message"))
+    return CommandResult(False, raw)
