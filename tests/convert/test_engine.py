@@ -9,12 +9,20 @@ import random
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
-from support.engine_mapping import Shouting
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import REPO
+from support.engine_mapping import Shouting
+from support.engines import (
+    GA360,
+    as_bigquery_types,
+    cli_output,
+    engine_output,
+    ga360_rows,
+    key,
+    unplaced,
+)
 
-from ga_ee_bridge.convert.api import kept_items
 from ga_ee_bridge.convert.encoders import ENCODERS, dumps
 from ga_ee_bridge.convert.engine import (
     Page,
@@ -27,7 +35,7 @@ from ga_ee_bridge.convert.engine import (
 )
 from ga_ee_bridge.convert.options import ConvertOptions, IdSpec
 from ga_ee_bridge.convert.records import UNDECODED
-from ga_ee_bridge.convert.results import ConvertStats, Reject, Segment
+from ga_ee_bridge.convert.results import ConvertStats, Reject
 from ga_ee_bridge.readers import ga4, gtag
 from ga_ee_bridge.readers._events import event_schema, item_schema
 from ga_ee_bridge.readers.bigquery import _row_schema
@@ -35,38 +43,6 @@ from ga_ee_bridge.readers.bigquery import _row_schema
 DUMPS = REPO / "fixtures" / "dumps"
 OPTIONS = ConvertOptions(ids=(IdSpec.parse("registered=user.email"),))
 T0 = 1_709_294_400
-
-
-def key(value):
-    return json.dumps(value, sort_keys=True)
-
-
-def cli_output(path, options=OPTIONS):
-    commands, rejects = [], []
-    for batch in kept_items([str(path)], options, encoder="dict"):
-        for item in batch:
-            if isinstance(item, Segment):
-                commands += [command for _, command in item.events]
-            elif isinstance(item, Reject):
-                rejects.append(item.to_json())
-    return commands, rejects
-
-
-def engine_output(results):
-    """What an engine does after converting: a group-by on the purchase key, keep_first."""
-    purchases, out, duplicates = {}, [], 0
-    for result in results:
-        if result.kind == "command" and result.transaction is not None:
-            purchases.setdefault(result.transaction, []).append(result)
-        else:
-            out.append(result)
-    for group in purchases.values():
-        kept, dropped = keep_first(group)
-        out += kept
-        duplicates += dropped
-    out.sort(key=lambda result: result.order)
-    return ([r.value for r in out if r.kind == "command"],
-            [r.value for r in out if r.kind == "reject"], duplicates)
 
 
 def pages_of(data, source_id, options=OPTIONS, **extra):
@@ -90,7 +66,7 @@ def convert_all(pages, options=OPTIONS):
 @pytest.mark.parametrize("page_records", [1, 7, 1000])
 def test_every_shipped_dump_gives_the_cli_output_however_it_is_bundled(name, page_records):
     path = DUMPS / name
-    commands, rejects = cli_output(path)
+    commands, rejects = cli_output([path], OPTIONS)
     pages = pages_of(path.open("rb"), str(path), page_records=page_records)
     random.Random(page_records).shuffle(pages)  # workers finish in any order
     got_commands, got_rejects, _ = engine_output(convert_all(pages))
@@ -226,30 +202,11 @@ def test_stats_merge_in_any_order(parts, rnd):
 
 # -- GA360 sessions -------------------------------------------------------------------------------
 
-def bq_rows(path):
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def as_bigquery_types(row):
-    """What ReadFromBigQuery yields: INTEGER columns as ints (the JSON export has text)."""
-    def walk(value, name=""):
-        if isinstance(value, dict):
-            return {k: walk(v, k) for k, v in value.items()}
-        if isinstance(value, list):
-            return [walk(v, name) for v in value]
-        if isinstance(value, str) and value.isdigit() and name in {
-                "visitId", "visitStartTime", "hitNumber", "time", "transactionRevenue",
-                "productPrice", "productQuantity", "productRevenue", "step"}:
-            return int(value)
-        return value
-    return walk(row)
-
-
 def test_sessions_as_bigquery_rows_give_the_cli_commands_and_rejects():
     path = DUMPS / "bq-sessions.jsonl"
-    commands, rejects = cli_output(path)
+    commands, rejects = cli_output([path], OPTIONS)
     typed, as_exported = [], []
-    for row in bq_rows(path):
+    for row in ga360_rows(path):
         typed += convert_session(as_bigquery_types(row), OPTIONS, source_id="p.d.ga_sessions_x")
         as_exported += convert_session(row, OPTIONS, source_id="p.d.ga_sessions_x")
     got, _, _ = engine_output(typed)
@@ -258,8 +215,23 @@ def test_sessions_as_bigquery_rows_give_the_cli_commands_and_rejects():
     assert sorted(map(key, got)) == sorted(map(key, commands))
     # A row has no file and no line: the reject names the table (line 0), the rest is the CLI's.
     assert [(r["input"], r["line"]) for r in got_rejects] == [("p.d.ga_sessions_x", 0)] * len(rejects)
-    unplaced = [{**r, "input": None, "line": None} for r in rejects]
-    assert sorted(map(key, [{**r, "input": None, "line": None} for r in got_rejects])) == sorted(map(key, unplaced))
+    assert unplaced(got_rejects) == unplaced(rejects)
+
+
+def test_the_ga360_history_gives_the_cli_output_from_typed_rows_in_any_order():
+    options = ConvertOptions(bq_customer_id=("userId", "clientId", "fullVisitorId"))
+    stats = ConvertStats()
+    commands, rejects = cli_output([GA360], options, stats=stats)
+    assert stats.duplicates == 1 and len(rejects) == 1
+    rows = [as_bigquery_types(row) for row in ga360_rows()]
+    random.Random(7).shuffle(rows)
+    results = []
+    for row in rows:
+        results += convert_session(row, options, source_id="p.d.ga_sessions_*")
+    got, got_rejects, duplicates = engine_output(results)
+    assert sorted(map(key, got)) == sorted(map(key, commands))
+    assert unplaced(got_rejects) != unplaced(rejects)  # typed rows show ints in the reject
+    assert len(got_rejects) == 1 and duplicates == 1
 
 
 def test_session_key_is_visitor_visit_and_start():
