@@ -18,7 +18,7 @@ import math
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -63,7 +63,7 @@ def _reject_result(reject: Reject) -> Result:
     return Result("reject", reject.to_json(), None, (reject.input, reject.line, -1, "", 0))
 
 
-class _SplitFiles(beam.DoFn):  # type: ignore[misc]
+class _SplitFiles(beam.DoFn):
     """A matched file -> its :class:`Page`\\ s (whole pages), or the reject of a non-dump."""
 
     def __init__(self, options: ConvertOptions, page_records: int):
@@ -78,7 +78,7 @@ class _SplitFiles(beam.DoFn):  # type: ignore[misc]
                 yield _reject_result(page) if isinstance(page, Reject) else page
 
 
-class _Convert(beam.DoFn):  # type: ignore[misc]
+class _Convert(beam.DoFn):
     """A :class:`Page` (or a session row) -> its :class:`Result`\\ s; counts skipped pushes."""
 
     def __init__(self, options: ConvertOptions, source_id: str | None = None):
@@ -101,7 +101,7 @@ class _Convert(beam.DoFn):  # type: ignore[misc]
         yield from results
 
 
-class _Route(beam.DoFn):  # type: ignore[misc]
+class _Route(beam.DoFn):
     """Results -> commands (main), purchases keyed by transaction id, rejects."""
 
     def __init__(self, keep_duplicates: bool):
@@ -118,7 +118,7 @@ class _Route(beam.DoFn):  # type: ignore[misc]
             yield beam.pvalue.TaggedOutput("purchases", (result.transaction, result))
 
 
-class _KeepFirst(beam.DoFn):  # type: ignore[misc]
+class _KeepFirst(beam.DoFn):
     """One transaction id's purchases -> the commands of the one kept; counts duplicates."""
 
     def __init__(self) -> None:
@@ -131,7 +131,7 @@ class _KeepFirst(beam.DoFn):  # type: ignore[misc]
             yield result.value
 
 
-class _Count(beam.DoFn):  # type: ignore[misc]
+class _Count(beam.DoFn):
     def __init__(self) -> None:
         self.converted = Metrics.counter(NAMESPACE, "converted")
 
@@ -151,7 +151,7 @@ def _finish(results: Any, options: ConvertOptions) -> ConvertResult:
     return ConvertResult(commands, routed.rejects)
 
 
-class ConvertDumps(beam.PTransform):  # type: ignore[misc]
+class ConvertDumps(beam.PTransform):
     """File patterns (``gs://bucket/dumps/*.jsonl.gz``) -> :class:`ConvertResult`.
 
     Each file is read whole by one worker, split into :class:`Page`\\ s (``page_records`` records
@@ -173,7 +173,7 @@ class ConvertDumps(beam.PTransform):  # type: ignore[misc]
         return _finish(results, self.options)
 
 
-class ConvertGa360Sessions(beam.PTransform):  # type: ignore[misc]
+class ConvertGa360Sessions(beam.PTransform):
     """GA360 ``ga_sessions_*`` rows (dicts, as ``ReadFromBigQuery`` yields them) ->
     :class:`ConvertResult`, each row converted as ``--source bq`` converts a line.
 
@@ -197,8 +197,8 @@ class ConvertGa360Sessions(beam.PTransform):  # type: ignore[misc]
 class _RateLimiter:
     """At most ``per_minute`` requests a minute from this process (all threads), evenly spaced."""
 
-    _shared: dict[float, _RateLimiter] = {}
-    _lock = threading.Lock()
+    _shared: ClassVar[dict[float, _RateLimiter]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, per_minute: float):
         self.interval = 60.0 / per_minute
@@ -224,7 +224,7 @@ class _RateLimiter:
             time.sleep(start - now)
 
 
-class _SendBatches(beam.DoFn):  # type: ignore[misc]
+class _SendBatches(beam.DoFn):
     """Batches of commands -> one synchronous batch request each; yields the refused commands."""
 
     def __init__(self, project_token: str, credentials: Credentials, base_url: str,
@@ -262,7 +262,9 @@ class _SendBatches(beam.DoFn):  # type: ignore[misc]
                 if not err.retryable or attempt == self.max_attempts:
                     # The runner retries the bundle: the same commands again, which is safe.
                     raise
-                pause = err.retry_after if err.retry_after is not None else min(30.0, 2.0 ** attempt / 4)
+                pause = err.retry_after
+                if pause is None:
+                    pause = min(30.0, 2.0 ** attempt / 4)
                 logger.warning("batch of %d commands: %s; retrying in %.1fs (attempt %d of %d)",
                                len(batch), err.message, pause, attempt, self.max_attempts)
                 time.sleep(pause)
@@ -274,7 +276,7 @@ class _SendBatches(beam.DoFn):  # type: ignore[misc]
                 yield {"command": command, "reason": result.reason}
 
 
-class WriteToExponea(beam.PTransform):  # type: ignore[misc]
+class WriteToExponea(beam.PTransform):
     """Commands -> Exponea's batch endpoint, ``batch_size`` (at most 50) a request; gives the
     commands the server refused (``{"command": ..., "reason": ...}``).
 

@@ -22,11 +22,18 @@ import json
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, NamedTuple, cast
 
 from ga_ee_bridge.convert.converter import Converter
 from ga_ee_bridge.convert.encoders import ENCODERS
-from ga_ee_bridge.convert.input import UNDECODED, DumpError, RawRecord, Source, detect_form, open_stream
+from ga_ee_bridge.convert.input import (
+    UNDECODED,
+    DumpError,
+    RawRecord,
+    Source,
+    detect_form,
+    open_stream,
+)
 from ga_ee_bridge.convert.options import ConvertOptions
 from ga_ee_bridge.convert.records import decode_line
 from ga_ee_bridge.convert.results import ConvertStats, Reject, Segment
@@ -114,8 +121,8 @@ def _as_stream(data: bytes | IO[bytes] | Iterable[Any]) -> IO[bytes]:
     if isinstance(data, bytes | bytearray):
         return io.BytesIO(data)
     if hasattr(data, "read"):
-        return data  # type: ignore[return-value]
-    return io.BufferedReader(_Lines(data))  # type: ignore[arg-type]
+        return cast(IO[bytes], data)
+    return cast(IO[bytes], io.BufferedReader(_Lines(cast(Iterable[Any], data))))
 
 
 def split_pages(

@@ -1,5 +1,6 @@
 """The Beam transforms on the DirectRunner: exactly the CLI's commands and rejects, however bundled."""
 
+import itertools
 import json
 import random
 import time
@@ -16,9 +17,9 @@ from support.engines import (  # noqa: E402
     DUMPS,
     GA360,
     as_bigquery_types,
-    key,
     cli_output,
     ga360_rows,
+    key,
     unplaced,
 )
 
@@ -118,7 +119,7 @@ def test_write_to_exponea_sends_every_command_in_batches_of_50_within_the_rate(e
     assert [r.status for r in batches].count(503) == 1  # and that batch was sent again
     assert max(r.commands for r in batches) == 50
     arrivals = sorted(r.at for r in batches)
-    gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:])]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
     assert len(batches) >= 4 and min(gaps) >= 0.09  # 1200 a minute over 2 workers: 0.1 s apart
     assert time.monotonic() - started >= 0.09 * len(gaps)
 
