@@ -9,7 +9,8 @@ conversion is split into steps that each depend on their argument alone:
 - :func:`convert_page` / :func:`convert_session` (one GA360 ``ga_sessions_*`` row) ->
   :class:`Result`\\ s: a command or a reject, each with its purchase key and an order key;
 - :func:`keep_first`: after a group-by on the purchase key, the purchase the CLI would keep
-  (earliest time, then ``source_id``, then position) and how many duplicates were dropped.
+  (earliest time, then ``source_id``, then position) and how many duplicates were dropped;
+- :func:`csv_columns`: CSV columns for Bloomreach's event import that do not depend on order.
 
 The same data gives the same results however it is bundled, shuffled or retried: customers (the
 page cookie) come from the data and its position in its input, never from a name.
@@ -35,16 +36,20 @@ from ga_ee_bridge.convert.input import (
     open_stream,
 )
 from ga_ee_bridge.convert.options import ConvertOptions
+from ga_ee_bridge.convert.outputs import csv_header, csv_row
 from ga_ee_bridge.convert.records import decode_line
 from ga_ee_bridge.convert.results import ConvertStats, Reject, Segment
 from ga_ee_bridge.convert.runner import _CANDIDATE, _Framer, _not_a_dump
 
 __all__ = [
+    "CsvColumns",
     "Page",
     "Result",
     "convert_page",
     "convert_session",
+    "csv_columns",
     "keep_first",
+    "merge_csv_columns",
     "session_key",
     "split_pages",
 ]
@@ -233,3 +238,49 @@ def keep_first(results: Iterable[Result]) -> tuple[list[Result], int]:
     first = min(purchases, key=lambda key: (_purchase_time(purchases[key]), key))
     kept = sorted(purchases[first], key=lambda result: result.order)
     return kept, len(purchases) - 1
+
+
+# -- CSV for Bloomreach's event import ------------------------------------------------------------
+
+
+class CsvColumns(NamedTuple):
+    """The columns of one event type's CSV: customer id names and property names, sorted."""
+
+    ids: tuple[str, ...]
+    properties: tuple[str, ...]
+
+    @property
+    def header(self) -> list[str]:
+        """The header row (the CLI's rule for names that clash)."""
+        return csv_header(list(self.ids), list(self.properties))
+
+    def row(self, command: dict[str, Any]) -> list[str]:
+        """One command's cells under :attr:`header`."""
+        data = command["data"]
+        return csv_row(data["customer_ids"], data.get("timestamp"), data["properties"],
+                       list(self.ids), list(self.properties))
+
+
+def csv_columns(commands: Iterable[dict[str, Any]]) -> dict[str, CsvColumns]:
+    """The CSV columns per event type of ``commands``, sorted by name: the same whatever the
+    order or the split of the commands (merge parts with :func:`merge_csv_columns`)."""
+    found: dict[str, tuple[set[str], set[str]]] = {}
+    for command in commands:
+        data = command["data"]
+        ids, properties = found.setdefault(data["event_type"], (set(), set()))
+        ids.update(data["customer_ids"])
+        properties.update(data["properties"])
+    return {event_type: CsvColumns(tuple(sorted(ids)), tuple(sorted(properties)))
+            for event_type, (ids, properties) in sorted(found.items())}
+
+
+def merge_csv_columns(*parts: dict[str, CsvColumns]) -> dict[str, CsvColumns]:
+    """The columns of several parts' :func:`csv_columns` together (in any order)."""
+    merged: dict[str, tuple[set[str], set[str]]] = {}
+    for part in parts:
+        for event_type, columns in part.items():
+            ids, properties = merged.setdefault(event_type, (set(), set()))
+            ids.update(columns.ids)
+            properties.update(columns.properties)
+    return {event_type: CsvColumns(tuple(sorted(ids)), tuple(sorted(properties)))
+            for event_type, (ids, properties) in sorted(merged.items())}

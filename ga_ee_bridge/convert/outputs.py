@@ -22,7 +22,8 @@ from ga_ee_bridge.convert.results import (
     Segment,
 )
 
-__all__ = ["CommandsWriter", "CsvWriter", "RejectsWriter", "csv_cell", "format_summary"]
+__all__ = ["CommandsWriter", "CsvWriter", "RejectsWriter", "csv_cell", "csv_header", "csv_row",
+           "format_summary"]
 
 
 class CommandsWriter:
@@ -60,6 +61,24 @@ def csv_cell(value: Any) -> str:
     if isinstance(value, int | float):
         return json.dumps(value)
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def csv_header(ids: list[str], properties: list[str]) -> list[str]:
+    """The header of an event type's CSV: id columns, ``timestamp``, properties (a property named
+    like an id column or ``timestamp`` becomes ``property:NAME``)."""
+    taken = {*ids, "timestamp"}
+    return [*ids, "timestamp"] + [
+        f"property:{name}" if name in taken else name for name in properties
+    ]
+
+
+def csv_row(customer_ids: dict[str, Any], seconds: float | None, values: dict[str, Any],
+            ids: list[str], properties: list[str]) -> list[str]:
+    """One event's CSV cells under :func:`csv_header`; missing values are empty cells."""
+    row = [csv_cell(customer_ids.get(name)) for name in ids]
+    row.append("" if seconds is None else repr(seconds))
+    row.extend(csv_cell(values.get(name)) for name in properties)
+    return row
 
 
 class CsvWriter:
@@ -114,21 +133,14 @@ class CsvWriter:
             spool = self._spools[event_type]
             ids = list(self._ids[event_type])
             properties = list(self._properties[event_type])
-            taken = {*ids, "timestamp"}
-            header = [*ids, "timestamp"] + [
-                f"property:{name}" if name in taken else name for name in properties
-            ]
             path = self.path(event_type)
             spool.seek(0)
             with open(path, "w", encoding="utf-8", newline="") as out:
                 writer = csv.writer(out)
-                writer.writerow(header)
+                writer.writerow(csv_header(ids, properties))
                 for line in spool:
                     customer_ids, seconds, values = json.loads(line)
-                    row = [csv_cell(customer_ids.get(name)) for name in ids]
-                    row.append("" if seconds is None else repr(seconds))
-                    row.extend(csv_cell(values.get(name)) for name in properties)
-                    writer.writerow(row)
+                    writer.writerow(csv_row(customer_ids, seconds, values, ids, properties))
             spool.close()
             written.append(path)
         self._spools.clear()

@@ -269,3 +269,23 @@ def test_a_mapping_made_at_run_time_reaches_a_fresh_worker_process():
     types = [r.value["data"]["event_type"] for r in results if r.kind == "command"]
     assert types and all(t == t.upper() for t in types)
     assert {r.value["data"]["properties"]["tracked_via"] for r in results if r.kind == "command"} == {"engine-test"}
+
+
+# -- CSV columns ----------------------------------------------------------------------------------
+
+def test_csv_columns_do_not_depend_on_order_or_split_and_match_the_cli_cells(tmp_path):
+    from ga_ee_bridge.convert.engine import csv_columns, merge_csv_columns
+
+    commands, _ = cli_output([DUMPS / "whole-page.json", DUMPS / "ga4-page.json"], OPTIONS)
+    columns = csv_columns(commands)
+    shuffled = commands[:]
+    random.Random(1).shuffle(shuffled)
+    assert csv_columns(shuffled) == columns
+    assert merge_csv_columns(csv_columns(shuffled[:5]), csv_columns(shuffled[5:])) == columns
+    purchase = columns["product_purchase"]
+    assert list(purchase.properties) == sorted(purchase.properties)
+    assert purchase.header[: len(purchase.ids) + 1] == [*purchase.ids, "timestamp"]
+    first = next(c for c in commands if c["data"]["event_type"] == "product_purchase")
+    row = dict(zip(purchase.header, purchase.row(first), strict=True))
+    assert row["timestamp"] == repr(first["data"]["timestamp"])
+    assert row["price"] == json.dumps(first["data"]["properties"]["price"])
