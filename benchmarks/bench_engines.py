@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_convert import generate, machine_parallelism, measure  # noqa: E402
+from bench_convert import generate, machine_parallelism, measure
 
 OPTIONS = "ConvertOptions(ids=(IdSpec.parse('registered=user.email'),))"
 
