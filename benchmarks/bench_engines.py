@@ -8,7 +8,8 @@ then, each in its own process, converts them to commands written as JSON lines w
 - Spark: ``ga_ee_bridge.spark.convert_dumps`` on ``local[2]``;
 
 and prints wall and CPU seconds, pushes/s and peak RSS, and checks the three wrote the same
-commands (compared sorted). Needs the extras ``beam`` and ``spark``; run by hand:
+commands (compared sorted). Spark's CPU and RSS are its Python driver's only (the JVM and its
+Python workers are not this process's waited-for children). Needs the extras ``beam`` and ``spark``; run by hand:
 
     python benchmarks/bench_engines.py                  # 200k pushes in 4 files
     python benchmarks/bench_engines.py --pushes 50000 --files 2 --only cli,beam
@@ -100,7 +101,8 @@ def main() -> None:
             command, written = runs[name]
             got = measure(command)
             outputs[name] = commands_in(written)
-            print(f"{name:>6}: {got['wall']:7.2f} s wall, {got['cpu']:7.2f} s CPU, "
+            cpu = "driver only" if name == "spark" else "with its workers"
+            print(f"{name:>6}: {got['wall']:7.2f} s wall, {got['cpu']:7.2f} s CPU ({cpu}), "
                   f"{total / got['wall']:9,.0f} pushes/s, peak RSS {got['rss']:6.0f} MiB, "
                   f"{len(outputs[name]):,} commands")
         first = next(iter(outputs.values()))
