@@ -40,6 +40,7 @@ from ga_ee_bridge.convert.outputs import csv_header, csv_row
 from ga_ee_bridge.convert.records import decode_line
 from ga_ee_bridge.convert.results import ConvertStats, Reject, Segment
 from ga_ee_bridge.convert.runner import _CANDIDATE, _Framer, _not_a_dump
+from ga_ee_bridge.convert.updates import CUSTOMERS
 
 __all__ = [
     "CsvColumns",
@@ -244,21 +245,24 @@ def keep_first(results: Iterable[Result]) -> tuple[list[Result], int]:
 
 
 class CsvColumns(NamedTuple):
-    """The columns of one event type's CSV: customer id names and property names, sorted."""
+    """The columns of one event type's CSV (or of the customer import's, :data:`CUSTOMERS`):
+    customer id names and property names, sorted."""
 
     ids: tuple[str, ...]
     properties: tuple[str, ...]
+    #: False for customer updates: a customer import has no event time.
+    stamped: bool = True
 
     @property
     def header(self) -> list[str]:
         """The header row (the CLI's rule for names that clash)."""
-        return csv_header(list(self.ids), list(self.properties))
+        return csv_header(list(self.ids), list(self.properties), stamped=self.stamped)
 
     def row(self, command: dict[str, Any]) -> list[str]:
         """One command's cells under :attr:`header`."""
         data = command["data"]
         return csv_row(data["customer_ids"], data.get("timestamp"), data["properties"],
-                       list(self.ids), list(self.properties))
+                       list(self.ids), list(self.properties), stamped=self.stamped)
 
 
 def csv_columns(commands: Iterable[dict[str, Any]]) -> dict[str, CsvColumns]:
@@ -267,11 +271,11 @@ def csv_columns(commands: Iterable[dict[str, Any]]) -> dict[str, CsvColumns]:
     found: dict[str, tuple[set[str], set[str]]] = {}
     for command in commands:
         data = command["data"]
-        ids, properties = found.setdefault(data["event_type"], (set(), set()))
+        ids, properties = found.setdefault(data.get("event_type", CUSTOMERS), (set(), set()))
         ids.update(data["customer_ids"])
         properties.update(data["properties"])
-    return {event_type: CsvColumns(tuple(sorted(ids)), tuple(sorted(properties)))
-            for event_type, (ids, properties) in sorted(found.items())}
+    return {kind: CsvColumns(tuple(sorted(ids)), tuple(sorted(properties)), kind != CUSTOMERS)
+            for kind, (ids, properties) in sorted(found.items())}
 
 
 def merge_csv_columns(*parts: dict[str, CsvColumns]) -> dict[str, CsvColumns]:
@@ -282,5 +286,5 @@ def merge_csv_columns(*parts: dict[str, CsvColumns]) -> dict[str, CsvColumns]:
             ids, properties = merged.setdefault(event_type, (set(), set()))
             ids.update(columns.ids)
             properties.update(columns.properties)
-    return {event_type: CsvColumns(tuple(sorted(ids)), tuple(sorted(properties)))
-            for event_type, (ids, properties) in sorted(merged.items())}
+    return {kind: CsvColumns(tuple(sorted(ids)), tuple(sorted(properties)), kind != CUSTOMERS)
+            for kind, (ids, properties) in sorted(merged.items())}

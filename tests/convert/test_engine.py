@@ -289,3 +289,14 @@ def test_csv_columns_do_not_depend_on_order_or_split_and_match_the_cli_cells(tmp
     row = dict(zip(purchase.header, purchase.row(first), strict=True))
     assert row["timestamp"] == repr(first["data"]["timestamp"])
     assert row["price"] == json.dumps(first["data"]["properties"]["price"])
+
+
+def test_csv_columns_put_customer_updates_in_the_customer_import_without_a_time():
+    from ga_ee_bridge.convert.engine import csv_columns
+    from ga_ee_bridge.convert.updates import CUSTOMERS
+    from ga_ee_bridge.core.events import customer_command
+
+    update = customer_command({"registered": "a@example.com"}, {"timestamp": "x", "first_name": "A"})
+    columns = csv_columns([update])
+    assert columns[CUSTOMERS].header == ["registered", "first_name", "timestamp"]
+    assert columns[CUSTOMERS].row(update) == ["a@example.com", "A", "x"]
