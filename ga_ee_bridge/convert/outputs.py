@@ -23,7 +23,8 @@ from ga_ee_bridge.convert.results import (
 )
 from ga_ee_bridge.convert.updates import CUSTOMERS
 
-__all__ = ["CommandsWriter", "CsvWriter", "RejectsWriter", "csv_cell", "format_summary"]
+__all__ = ["CommandsWriter", "CsvWriter", "RejectsWriter", "csv_cell", "csv_header", "csv_row",
+           "format_summary"]
 
 
 class CommandsWriter:
@@ -61,6 +62,25 @@ def csv_cell(value: Any) -> str:
     if isinstance(value, int | float):
         return json.dumps(value)
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def csv_header(ids: list[str], properties: list[str], *, stamped: bool = True) -> list[str]:
+    """The header of a CSV: id columns, ``timestamp`` (``stamped``: not for a customer import),
+    properties (a property named like an id column or ``timestamp`` becomes ``property:NAME``)."""
+    taken = {*ids, "timestamp"} if stamped else set(ids)
+    return [*ids, *(["timestamp"] if stamped else [])] + [
+        f"property:{name}" if name in taken else name for name in properties
+    ]
+
+
+def csv_row(customer_ids: dict[str, Any], seconds: float | None, values: dict[str, Any],
+            ids: list[str], properties: list[str], *, stamped: bool = True) -> list[str]:
+    """One row's CSV cells under :func:`csv_header`; missing values are empty cells."""
+    row = [csv_cell(customer_ids.get(name)) for name in ids]
+    if stamped:
+        row.append("" if seconds is None else repr(seconds))
+    row.extend(csv_cell(values.get(name)) for name in properties)
+    return row
 
 
 class CsvWriter:
@@ -122,22 +142,15 @@ class CsvWriter:
             ids = list(self._ids[event_type])
             properties = list(self._properties[event_type])
             stamped = event_type != CUSTOMERS  # a customer import has no event time
-            taken = {*ids, "timestamp"} if stamped else set(ids)
-            header = [*ids, *(["timestamp"] if stamped else [])] + [
-                f"property:{name}" if name in taken else name for name in properties
-            ]
             path = self.path(event_type)
             spool.seek(0)
             with open(path, "w", encoding="utf-8", newline="") as out:
                 writer = csv.writer(out)
-                writer.writerow(header)
+                writer.writerow(csv_header(ids, properties, stamped=stamped))
                 for line in spool:
                     customer_ids, seconds, values = json.loads(line)
-                    row = [csv_cell(customer_ids.get(name)) for name in ids]
-                    if stamped:
-                        row.append("" if seconds is None else repr(seconds))
-                    row.extend(csv_cell(values.get(name)) for name in properties)
-                    writer.writerow(row)
+                    writer.writerow(csv_row(customer_ids, seconds, values, ids, properties,
+                                            stamped=stamped))
             spool.close()
             written.append(path)
         self._spools.clear()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import uuid
 from typing import Any
 
@@ -33,7 +32,7 @@ class Resolver:
     """Reads customer ids and timestamps from a page's state, as the options say."""
 
     def __init__(self, options: ConvertOptions, name: str):
-        self.identity = os.path.basename(name)
+        # ``name`` names the input in rejects only: a customer never depends on it.
         self.ts_paths = options.timestamp_paths
         self.id_specs = options.ids
         self.id_paths = tuple(spec.path for spec in options.ids if spec.path)
@@ -78,13 +77,14 @@ class Resolver:
         return ids, ids_json
 
     def cookie(self, page: PageState) -> str:
-        """A cookie id for the page: the same input at the same position gives the same id."""
+        """A cookie id for the page, from its data alone: its metadata, first push and position in
+        its input (never the input's name: a file, its renamed copy and standard input agree)."""
         if page.cookie is None:
             opening = json.dumps(
                 [page.meta, None if page.first_push is MISSING else page.first_push],
                 sort_keys=True, default=repr,
             )
-            key = f"{self.identity}\n{page.line}\n{page.position}\n{opening}"
+            key = f"{page.line}\n{page.position}\n{opening}"
             digest = hashlib.sha256(key.encode("utf-8")).digest()
             page.cookie = str(uuid.UUID(bytes=digest[:16], version=4))
         return page.cookie

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -39,7 +40,11 @@ class ConvertStats:
     unsupported_first: dict[str, str] = field(default_factory=dict)
 
     def add(self, other: ConvertStats) -> None:
-        """Add the counts of ``other`` (a later part of the same run) to these."""
+        """Add the counts of ``other`` (any part of the same run) to these.
+
+        Parts merge in any order with the same result: of two "first seen" places the smaller
+        ``(input, line)`` is kept (what an engine's shuffle needs).
+        """
         self.inputs += other.inputs
         self.pushes += other.pushes
         self.ecommerce += other.ecommerce
@@ -51,16 +56,30 @@ class ConvertStats:
         self.rejects.update(other.rejects)
         self.duplicates += other.duplicates
         self.dropped.update(other.dropped)
-        for path, where in other.dropped_first.items():
-            self.dropped_first.setdefault(path, where)
+        _merge_first(self.dropped_first, other.dropped_first)
         self.unsupported.update(other.unsupported)
-        for name, where in other.unsupported_first.items():
-            self.unsupported_first.setdefault(name, where)
+        _merge_first(self.unsupported_first, other.unsupported_first)
 
     @property
     def rejected(self) -> int:
         """How many pushes (or broken records) were rejected."""
         return sum(self.rejects.values())
+
+
+_WHERE = re.compile(r"(.*):(\d+)((?: .*)?)", re.DOTALL)
+
+
+def where_key(where: str) -> tuple[str, int, str]:
+    """``(input, line, rest)`` of a "first seen" place (``file:line [3]``), for ordering."""
+    match = _WHERE.fullmatch(where)
+    return (match[1], int(match[2]), match[3]) if match else (where, 0, "")
+
+
+def _merge_first(mine: dict[str, str], theirs: dict[str, str]) -> None:
+    for key, where in theirs.items():
+        known = mine.get(key)
+        if known is None or where_key(where) < where_key(known):
+            mine[key] = where
 
 
 @dataclass(frozen=True, slots=True)

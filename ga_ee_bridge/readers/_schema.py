@@ -27,6 +27,9 @@ class BaseSchema(Schema):
     """
 
     strict: ClassVar[bool]
+    #: A schema class built at run time (cached per mode) says how to build it again when
+    #: unpickled: ``(factory, args)`` (plain ``pickle`` cannot find such a class by name).
+    rebuild: ClassVar[tuple[Any, tuple[Any, ...]] | None] = None
 
     class Meta:
         unknown = EXCLUDE
@@ -36,6 +39,12 @@ class BaseSchema(Schema):
         self._by_key = {
             field.data_key or name: (name, field) for name, field in self.load_fields.items()
         }
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """Pickled as the factory call that built it (see :attr:`rebuild`), else as usual."""
+        if self.rebuild is not None:
+            return self.rebuild
+        return super().__reduce_ex__(protocol)
 
     def load(self, data: Any, **kwargs: Any) -> Any:
         """Load ``data`` into the model; raises ``ValidationError`` with every error found.

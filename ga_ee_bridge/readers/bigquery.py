@@ -338,6 +338,7 @@ def _row_schema(strict: bool, local: bool) -> Schema:
         visitStartTime=IntText(strict=strict, data_key="visitStartTime"),
         hits=ItemList(hit, strict=strict, data_key="hits"),
         strict=strict,
+        rebuild=(_row_schema, (strict, local)),
     )
     return type(f"{tag}BqRowSchema", (_RowSchema,), row_declared)()
 

@@ -182,8 +182,12 @@ def test_the_cookie_is_deterministic_and_joins_a_later_login(tmp_path):
     cookie = first[0]["customer_ids"]["cookie"]
     # After the login the event carries both ids, so Exponea merges the anonymous profile.
     assert first[1]["customer_ids"] == {"registered": "a@example.com", "cookie": cookie}
+    # The cookie comes from the data, never the file's name: a renamed copy gives the same one.
     elsewhere, _, _ = run(tmp_path, pushes, name="other.json", ids=["registered=user.email"])
-    assert elsewhere[0]["customer_ids"]["cookie"] != cookie
+    assert elsewhere == first
+    other_page, _, _ = run(tmp_path, [{**GTM, "gtm.start": GTM["gtm.start"] + 1}, *pushes[1:]],
+                           ids=["registered=user.email"])
+    assert other_page[0]["customer_ids"]["cookie"] != cookie
 
 
 def test_pages_with_ids_get_no_cookie(tmp_path):
