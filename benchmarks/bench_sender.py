@@ -3,9 +3,16 @@
 Run: ``PYTHONPATH=. python benchmarks/bench_sender.py [--events N]``. Every path posts the same
 shape of commands to the same local server (``ga_ee_bridge.testing.server``) in the same run, in batches
 of 50, one request at a time. ``ratio`` is bare-httpx throughput over client throughput (target:
-at most 1.5). The spool rows add a durable write per call (SQLite WAL; ``full`` fsyncs each call).
+at most 1.5). The spool rows add a durable write per call (SQLite WAL; ``full`` fsyncs).
 The ``AsyncExponea`` rows track from one task (each spooled call waits for its own commit) and
 from 50 tasks (their writes share group commits).
+
+The spool section measures what group commit gains: ``--threads`` threads write at once, first
+with each call in its own transaction (``group_commit=False``, the 0.2 behaviour), then with
+concurrent calls combined into one transaction; calls/s is the rate at which the calls return
+(each durable on disk), for ``synchronous="full"`` and ``"normal"``: ``Spool.add`` alone, then
+``track()`` through a client (which adds validation, encoding and the sender thread's reads and
+deletes on the same file).
 """
 
 from __future__ import annotations
@@ -16,13 +23,14 @@ import base64
 import json
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from ga_ee_bridge import AsyncExponea, Exponea
+from ga_ee_bridge import AsyncExponea, Exponea, Spool
 from ga_ee_bridge.testing.server import ExponeaServer
 
 
@@ -114,12 +122,109 @@ def async_rows(server: ExponeaServer, events: int, tmp: Path,
             server, events, tasks=50, spool=tmp / f"async-tasks{round_}.db"))
     return rows
 
+def spool_throughput(server: ExponeaServer, path: Path, *, threads: int, calls: int,
+                     synchronous: str, group_commit: bool) -> float:
+    """``threads`` threads make ``calls`` track calls each through a spooled client; calls/s."""
+    client = Exponea(server.project_token, api_key_id=server.api_key_id,
+                     api_secret=server.api_secret, base_url=server.url,
+                     spool=Spool(path, synchronous=synchronous, group_commit=group_commit))
+    start = threading.Barrier(threads + 1)
+
+    def work(k: int) -> None:
+        visitor = client.customer(registered=f"user{k}")
+        start.wait()
+        for n in range(calls):
+            visitor.track("product_detail", _properties(n))
+
+    workers = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
+    for worker in workers:
+        worker.start()
+    start.wait()
+    started = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - started
+    assert client.flush(600), "not everything was delivered"
+    client.close()
+    return threads * calls / elapsed
+
+
+def raw_spool_throughput(path: Path, *, threads: int, calls: int, synchronous: str,
+                         group_commit: bool) -> tuple[float, int]:
+    """``threads`` threads each ``Spool.add`` one command ``calls`` times; (adds/s, commits)."""
+    spool = Spool(path, synchronous=synchronous, group_commit=group_commit)
+    text = json.dumps({"name": "customers/events", "data": {
+        "customer_ids": {"registered": "user1"}, "event_type": "product_detail",
+        "timestamp": 1.7e9, "properties": _properties(1)}})
+    start = threading.Barrier(threads + 1)
+
+    def work() -> None:
+        start.wait()
+        for _ in range(calls):
+            spool.add([text])
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    start.wait()
+    started = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - started
+    commits = spool.commits
+    spool.close()
+    return threads * calls / elapsed, commits
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--calls", type=int, default=250, help="track calls per thread")
+    parser.add_argument("--spool-only", action="store_true", help="only the spool section")
     args = parser.parse_args()
+    if not args.spool_only:
+        client_rows(args)
+    spool_rows(args)
+
+
+def spool_rows(args: argparse.Namespace) -> None:
+    """Print spool throughput before and after group commit."""
+    print(f"\nspool: {args.threads} threads x {args.calls} track calls, median of "
+          f"{args.rounds} runs")
+    print(f"{'path':<26}{'per call (before)':>20}{'group commit':>16}{'gain':>8}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for synchronous in ("full", "normal"):
+            raw: dict[bool, list[tuple[float, int]]] = {False: [], True: []}
+            for round_ in range(args.rounds):
+                for grouped in (False, True):
+                    raw[grouped].append(raw_spool_throughput(
+                        Path(tmp) / f"raw-{synchronous}-{grouped}-{round_}.db",
+                        threads=args.threads, calls=args.calls, synchronous=synchronous,
+                        group_commit=grouped))
+            before = statistics.median(r[0] for r in raw[False])
+            after = statistics.median(r[0] for r in raw[True])
+            per_commit = args.threads * args.calls / statistics.median(r[1] for r in raw[True])
+            print(f"{'Spool.add, ' + synchronous:<26}{before:17.0f}/s{after:13.0f}/s"
+                  f"{after / before:7.1f}x  ({per_commit:.1f} calls a transaction)")
+    with ExponeaServer() as server, tempfile.TemporaryDirectory() as tmp:
+        for synchronous in ("full", "normal"):
+            rates: dict[bool, list[float]] = {False: [], True: []}
+            for round_ in range(args.rounds):
+                for grouped in (False, True):
+                    server.reset()
+                    path = Path(tmp) / f"{synchronous}-{grouped}-{round_}.db"
+                    rates[grouped].append(spool_throughput(
+                        server, path, threads=args.threads, calls=args.calls,
+                        synchronous=synchronous, group_commit=grouped))
+            before, after = (statistics.median(rates[False]), statistics.median(rates[True]))
+            print(f"{'client track, ' + synchronous:<26}{before:17.0f}/s{after:13.0f}/s"
+                  f"{after / before:7.1f}x")
+
+
+def client_rows(args: argparse.Namespace) -> None:
+    """Print events/s through the client, with and without a spool, next to bare httpx."""
     n = args.events
     rows: dict[str, list[tuple[float, float]]] = {
         "bare httpx": [], "Exponea": [], "Exponea + spool (normal)": [],

@@ -22,7 +22,7 @@ from ga_ee_bridge.cli._connection import (
     client_from_args,
     has_connection,
 )
-from ga_ee_bridge.send.spool import DeadLetter, Spool
+from ga_ee_bridge.send.spool import DeadLetter, Spool, SpoolError
 
 __all__ = ["add_parser", "run"]
 
@@ -58,12 +58,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"ga-ee-bridge spool: no such spool: {args.path}", file=sys.stderr)
         return EXIT_USAGE
     action = {"list": _list, "retry": _retry, "export": _export}[args.action]
-    return action(args)
+    try:
+        return action(args)
+    except SpoolError as error:
+        print(f"ga-ee-bridge spool: {error}", file=sys.stderr)
+        return EXIT_FAILURE
 
 
 def _describe(letter: DeadLetter) -> str:
     data = letter.command.get("data") or {}
-    what = data.get("event_type") or letter.command.get("name")
+    what = (data.get("event_type") if isinstance(data, dict) else None) or letter.command.get(
+        "name") or f"unreadable line {letter.command.get('source', '')}".rstrip()
     when = dt.datetime.fromtimestamp(letter.failed_at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
     status = f"HTTP {letter.status}" if letter.status else "rejected"
     return f"{letter.id}\t{when}\t{what}\t{status}: {letter.reason}"

@@ -4,6 +4,7 @@
 """
 
 from ga_ee_bridge.convert.api import convert_dump, iter_results, kept_items
+from ga_ee_bridge.convert.links import LinkRule
 from ga_ee_bridge.convert.options import (
     DEFAULT_TIMESTAMP_PATHS,
     ConvertOptions,
@@ -11,7 +12,13 @@ from ga_ee_bridge.convert.options import (
     normalise_id,
 )
 from ga_ee_bridge.convert.pushes import FILE_SOURCES, PUSH_SOURCES, SOURCES, push_to_ecommerce
-from ga_ee_bridge.convert.results import ConvertStats, Reject, Run, Segment
+from ga_ee_bridge.convert.results import (
+    ConvertStats,
+    Reject,
+    Run,
+    Segment,
+)
+from ga_ee_bridge.convert.updates import UpdateSpec
 
 __all__ = [
     "DEFAULT_TIMESTAMP_PATHS",
@@ -21,9 +28,11 @@ __all__ = [
     "ConvertOptions",
     "ConvertStats",
     "IdSpec",
+    "LinkRule",
     "Reject",
     "Run",
     "Segment",
+    "UpdateSpec",
     "convert_dump",
     "iter_results",
     "kept_items",

@@ -39,6 +39,8 @@ def _make_dumps() -> Callable[[Any], str]:
     def dumps(value: Any) -> str:
         return join(iterencode(value, 0))
 
+    # Pickled by reference, as the module-level ``dumps`` it becomes (engines pickle functions).
+    dumps.__qualname__ = "dumps"
     return dumps
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ga_ee_bridge.convert.input import Broken, Source, broken_line, split_mp_line
+from ga_ee_bridge.convert.reasons import RejectReason
 from ga_ee_bridge.core.model import Ecommerce
 from ga_ee_bridge.core.timestamps import TimestampError, to_micros
 from ga_ee_bridge.errors import EcommerceError
@@ -37,10 +38,8 @@ from ga_ee_bridge.readers.mp import parse_query, read_mp_hit
 if TYPE_CHECKING:
     from ga_ee_bridge.convert.options import ConvertOptions
 
-__all__ = ["BROKEN_HIT", "SourcePage", "Unit", "expand"]
+__all__ = ["SourcePage", "Unit", "expand"]
 
-#: Reject reason of a Measurement Protocol line that is no hit at all.
-BROKEN_HIT = "broken hit"
 _CURRENCY_FIELDS = ("&cu", "currencyCode")
 _MP_TIME = ("a Measurement Protocol hit carries no receive time: write the log lines as "
             'TIME<TAB>HIT or {"timestamp": TIME, "hit": HIT}')
@@ -100,12 +99,13 @@ def _mp(line: int, data: bytes, options: ConvertOptions) -> Iterator[SourcePage 
         text = data.decode("utf-8").strip()
     except UnicodeDecodeError as err:
         yield Broken(f"line {line} is not UTF-8 text ({err.reason})",
-                     data.decode("utf-8", "replace").strip(), BROKEN_HIT)
+                     data.decode("utf-8", "replace").strip(), RejectReason.BROKEN_HIT)
         return
     try:
         receive, body = split_mp_line(text)
     except ValueError as err:
-        yield Broken(f"line {line} is not a Measurement Protocol hit: {err}", text, BROKEN_HIT)
+        yield Broken(f"line {line} is not a Measurement Protocol hit: {err}", text,
+                     RejectReason.BROKEN_HIT)
         return
     hits = [hit.strip() for hit in body.split("\n")]
     hits = [hit for hit in hits if hit]

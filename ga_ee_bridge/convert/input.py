@@ -86,6 +86,7 @@ __all__ = [
     "is_page_object",
     "jsonl_blocks",
     "open_input",
+    "open_stream",
     "read_dump",
 ]
 
@@ -183,6 +184,12 @@ def open_input(path: str) -> tuple[IO[bytes], bytes]:
         raw: IO[bytes] = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
     except OSError as err:
         raise DumpError(f"cannot read {path}: {err.strerror or err}") from None
+    return open_stream(raw)
+
+
+def open_stream(raw: IO[bytes]) -> tuple[IO[bytes], bytes]:
+    """:func:`open_input` for an open binary stream (an engine's file, a socket): gunzipped
+    when it starts with gzip's magic bytes, a UTF-8 byte order mark skipped."""
     head, stream = _peek(raw, HEAD_SIZE)
     if head.startswith(GZIP_MAGIC):
         unzipped = _Steady(gzip.GzipFile(fileobj=stream, mode="rb"))  # type: ignore[arg-type]

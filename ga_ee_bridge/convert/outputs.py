@@ -15,9 +15,16 @@ import tempfile
 from collections import Counter
 from typing import IO, Any
 
-from ga_ee_bridge.convert.results import ConvertStats, Reject, Run, Segment
+from ga_ee_bridge.convert.results import (
+    ConvertStats,
+    Reject,
+    Run,
+    Segment,
+)
+from ga_ee_bridge.convert.updates import CUSTOMERS
 
-__all__ = ["CommandsWriter", "CsvWriter", "RejectsWriter", "csv_cell", "format_summary"]
+__all__ = ["CommandsWriter", "CsvWriter", "RejectsWriter", "csv_cell", "csv_header", "csv_row",
+           "format_summary"]
 
 
 class CommandsWriter:
@@ -57,8 +64,28 @@ def csv_cell(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def csv_header(ids: list[str], properties: list[str], *, stamped: bool = True) -> list[str]:
+    """The header of a CSV: id columns, ``timestamp`` (``stamped``: not for a customer import),
+    properties (a property named like an id column or ``timestamp`` becomes ``property:NAME``)."""
+    taken = {*ids, "timestamp"} if stamped else set(ids)
+    return [*ids, *(["timestamp"] if stamped else [])] + [
+        f"property:{name}" if name in taken else name for name in properties
+    ]
+
+
+def csv_row(customer_ids: dict[str, Any], seconds: float | None, values: dict[str, Any],
+            ids: list[str], properties: list[str], *, stamped: bool = True) -> list[str]:
+    """One row's CSV cells under :func:`csv_header`; missing values are empty cells."""
+    row = [csv_cell(customer_ids.get(name)) for name in ids]
+    if stamped:
+        row.append("" if seconds is None else repr(seconds))
+    row.extend(csv_cell(values.get(name)) for name in properties)
+    return row
+
+
 class CsvWriter:
-    """``--format csv``: ``DIR/<event_type>.csv`` each, for Bloomreach's event import.
+    """``--format csv``: ``DIR/<event_type>.csv`` each, for Bloomreach's event import, and
+    ``DIR/customers.csv`` (``--update``; ids and properties, no timestamp) for its customer import.
 
     Columns: one per customer id, ``timestamp``, one per property: the union over the file's
     events in first-seen order. Rows are spooled to a temporary file per event type (next to the
@@ -99,8 +126,13 @@ class CsvWriter:
                 self._properties[event_type].update(dict.fromkeys(property_names))
 
     def path(self, event_type: str) -> str:
-        """Where the CSV of ``event_type`` goes."""
-        return os.path.join(self.directory, _UNSAFE.sub("_", event_type) + ".csv")
+        """Where the CSV of ``event_type`` goes (``customers.csv``: the ``--update`` commands;
+        an event type named ``customers`` goes to ``event-customers.csv``)."""
+        if event_type == CUSTOMERS:
+            return os.path.join(self.directory, "customers.csv")
+        name = _UNSAFE.sub("_", event_type)
+        return os.path.join(self.directory, ("event-" if name == "customers" else "") + name
+                            + ".csv")
 
     def close(self) -> list[str]:
         """Write every CSV from its spool; returns the paths written."""
@@ -109,21 +141,16 @@ class CsvWriter:
             spool = self._spools[event_type]
             ids = list(self._ids[event_type])
             properties = list(self._properties[event_type])
-            taken = {*ids, "timestamp"}
-            header = [*ids, "timestamp"] + [
-                f"property:{name}" if name in taken else name for name in properties
-            ]
+            stamped = event_type != CUSTOMERS  # a customer import has no event time
             path = self.path(event_type)
             spool.seek(0)
             with open(path, "w", encoding="utf-8", newline="") as out:
                 writer = csv.writer(out)
-                writer.writerow(header)
+                writer.writerow(csv_header(ids, properties, stamped=stamped))
                 for line in spool:
                     customer_ids, seconds, values = json.loads(line)
-                    row = [csv_cell(customer_ids.get(name)) for name in ids]
-                    row.append("" if seconds is None else repr(seconds))
-                    row.extend(csv_cell(values.get(name)) for name in properties)
-                    writer.writerow(row)
+                    writer.writerow(csv_row(customer_ids, seconds, values, ids, properties,
+                                            stamped=stamped))
             spool.close()
             written.append(path)
         self._spools.clear()
@@ -149,7 +176,9 @@ def format_summary(stats: ConvertStats, elapsed: float, *, written: str | None =
     rate = stats.pushes / elapsed if elapsed > 0 else 0.0
     lines = [
         f"read {stats.pushes:,} pushes from {stats.inputs} input(s), {stats.pages:,} page(s): "
-        f"{stats.ecommerce:,} ecommerce, {stats.skipped:,} without ecommerce (skipped)",
+        f"{stats.ecommerce:,} ecommerce, "
+        + (f"{stats.links:,} link clicks (--link), " if stats.links else "")
+        + f"{stats.skipped:,} without ecommerce (skipped)",
     ]
     if stats.unsupported:
         names = ", ".join(f"{name} {count:,}" for name, count in sorted(stats.unsupported.items()))
@@ -161,6 +190,8 @@ def format_summary(stats: ConvertStats, elapsed: float, *, written: str | None =
         lines.append(f"events: {total:,} ({per_type})" + (f" -> {written}" if written else ""))
     else:
         lines.append("events: none")
+    if stats.customers:
+        lines.append(f"customer updates (--update): {stats.customers:,}")
     if stats.rejects:
         per_reason = ", ".join(
             f"{reason} {count:,}" for reason, count in sorted(stats.rejects.items())

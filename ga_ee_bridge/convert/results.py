@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-__all__ = ["ConvertStats", "Item", "Reject", "Run", "Segment"]
+__all__ = ["CUSTOMERS_SEGMENT", "ConvertStats", "Item", "Reject", "Run", "Segment"]
 
-#: Reject reasons.
-BROKEN_JSON = "broken JSON"
-NOT_A_DUMP = "not a dump"
-INVALID_ECOMMERCE = "invalid ecommerce"
-BAD_CUSTOMER_ID = "bad customer id"
-BAD_TIMESTAMP = "bad timestamp"
-NO_TIMESTAMP = "no timestamp"
-BAD_PAGE = "bad page metadata"
+#: How the ``transaction`` of a ``customers`` command's segment starts (``--update``): its
+#: duplicates are dropped like repeated purchases, but always. No transaction id starts so.
+CUSTOMERS_SEGMENT = "\x00customers\x00"
+
 
 @dataclass(slots=True)
 class ConvertStats:
@@ -26,6 +23,10 @@ class ConvertStats:
     ecommerce: int = 0
     skipped: int = 0
     pages: int = 0
+    #: GTM click pushes that matched ``--link`` rules (neither ecommerce nor skipped).
+    links: int = 0
+    #: ``customers`` commands written (``--update``), duplicates left out.
+    customers: int = 0
     events: Counter[str] = field(default_factory=Counter)
     rejects: Counter[str] = field(default_factory=Counter)
     duplicates: int = 0
@@ -39,26 +40,46 @@ class ConvertStats:
     unsupported_first: dict[str, str] = field(default_factory=dict)
 
     def add(self, other: ConvertStats) -> None:
-        """Add the counts of ``other`` (a later part of the same run) to these."""
+        """Add the counts of ``other`` (any part of the same run) to these.
+
+        Parts merge in any order with the same result: of two "first seen" places the smaller
+        ``(input, line)`` is kept (what an engine's shuffle needs).
+        """
         self.inputs += other.inputs
         self.pushes += other.pushes
         self.ecommerce += other.ecommerce
         self.skipped += other.skipped
         self.pages += other.pages
+        self.links += other.links
+        self.customers += other.customers
         self.events.update(other.events)
         self.rejects.update(other.rejects)
         self.duplicates += other.duplicates
         self.dropped.update(other.dropped)
-        for path, where in other.dropped_first.items():
-            self.dropped_first.setdefault(path, where)
+        _merge_first(self.dropped_first, other.dropped_first)
         self.unsupported.update(other.unsupported)
-        for name, where in other.unsupported_first.items():
-            self.unsupported_first.setdefault(name, where)
+        _merge_first(self.unsupported_first, other.unsupported_first)
 
     @property
     def rejected(self) -> int:
         """How many pushes (or broken records) were rejected."""
         return sum(self.rejects.values())
+
+
+_WHERE = re.compile(r"(.*):(\d+)((?: .*)?)", re.DOTALL)
+
+
+def where_key(where: str) -> tuple[str, int, str]:
+    """``(input, line, rest)`` of a "first seen" place (``file:line [3]``), for ordering."""
+    match = _WHERE.fullmatch(where)
+    return (match[1], int(match[2]), match[3]) if match else (where, 0, "")
+
+
+def _merge_first(mine: dict[str, str], theirs: dict[str, str]) -> None:
+    for key, where in theirs.items():
+        known = mine.get(key)
+        if known is None or where_key(where) < where_key(known):
+            mine[key] = where
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +122,11 @@ class Reject:
 
 
 class Segment(NamedTuple):
-    """Converted events of one push, in order; ``transaction`` set for a purchase (dedup)."""
+    """Converted events of one push, in order; ``transaction`` set for a purchase (dedup).
+
+    A ``customers`` command (``--update``) is a segment of its own whose ``transaction`` starts
+    with :data:`CUSTOMERS_SEGMENT`.
+    """
 
     transaction: str | None
     events: list[tuple[str, Any]]

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ga_ee_bridge.convert.converter import Converter
 from ga_ee_bridge.convert.encoders import ENCODERS, Encoder
 from ga_ee_bridge.convert.input import (
     PAGE_END,
@@ -32,8 +33,15 @@ from ga_ee_bridge.convert.input import (
     unreadable,
 )
 from ga_ee_bridge.convert.options import ConvertOptions
-from ga_ee_bridge.convert.page import Converter, decode_line
-from ga_ee_bridge.convert.results import NOT_A_DUMP, ConvertStats, Item, Reject, Run, Segment
+from ga_ee_bridge.convert.reasons import RejectReason
+from ga_ee_bridge.convert.records import decode_line
+from ga_ee_bridge.convert.results import (
+    ConvertStats,
+    Item,
+    Reject,
+    Run,
+    Segment,
+)
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -52,8 +60,8 @@ LONG_BYTES = 1 << 26
 
 
 def _not_a_dump(name: str, err: DumpError, stats: ConvertStats) -> Reject:
-    stats.rejects[NOT_A_DUMP] += 1
-    return Reject(name, 1, None, NOT_A_DUMP, (("", str(err), None),), None)
+    stats.rejects[RejectReason.NOT_A_DUMP] += 1
+    return Reject(name, 1, None, RejectReason.NOT_A_DUMP, (("", str(err), None),), None)
 
 
 def _open(path: str, options: ConvertOptions, stats: ConvertStats

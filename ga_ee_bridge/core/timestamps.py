@@ -12,15 +12,15 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from ga_ee_bridge.core.limits import MICROS_BELOW as _MICROS_BELOW
+from ga_ee_bridge.core.limits import MILLIS_BELOW as _MILLIS_BELOW
+from ga_ee_bridge.core.limits import SECONDS_BELOW as _SECONDS_BELOW
 from ga_ee_bridge.errors import TimestampError, show
 
-__all__ = ["TimestampError", "micros_to_seconds", "to_micros"]
+__all__ = ["TIE_STEP_US", "TimestampError", "micros_to_seconds", "next_stamp", "to_micros"]
 
-# Magnitude bounds: below 1e11 a number is seconds (up to the year 5138), below 1e14
-# milliseconds, below 1e17 microseconds. Nanoseconds are refused rather than guessed.
-_SECONDS_BELOW = 1e11
-_MILLIS_BELOW = 1e14
-_MICROS_BELOW = 1e17
+# Magnitude bounds (core.limits): below 1e11 a number is seconds (up to the year 5138), below
+# 1e14 milliseconds, below 1e17 microseconds. Nanoseconds are refused rather than guessed.
 _NUMERIC = re.compile(r"\s*-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MICRO = timedelta(microseconds=1)
@@ -77,6 +77,19 @@ def to_micros(value: Any) -> int:
     if isinstance(value, str):
         return _text_to_micros(value)
     raise TimestampError(f"not a timestamp: {show(value)}")
+
+
+#: Events of one customer never share a time: a tie (or a step back) moves on by this much (1 ms).
+TIE_STEP_US = 1_000
+
+
+def next_stamp(last_us: int, ts_us: int) -> int:
+    """``ts_us``, or 1 ms after ``last_us`` when it is not later: the one tie rule, in microseconds.
+
+    The client stamps calls with it and the converter a page's events, so both keep a customer's
+    events in order on the server, which sorts by time.
+    """
+    return ts_us if ts_us > last_us else last_us + TIE_STEP_US
 
 
 def micros_to_seconds(micros: int) -> float:

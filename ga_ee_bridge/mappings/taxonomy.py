@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ga_ee_bridge.core.events import TrackEvent
+from ga_ee_bridge.core.limits import MAX_PROFILE_ATTRIBUTES
 from ga_ee_bridge.core.model import (
     PROMOTION_KINDS,
     ActionField,
@@ -29,6 +30,7 @@ __all__ = [
     "SECTION_EVENTS",
     "TaxonomyMapping",
     "section_events",
+    "too_many_properties",
 ]
 
 #: kind -> (event per product/impression/promotion, summary event after them).
@@ -95,8 +97,8 @@ ITEM_PROPERTIES: dict[str, tuple[tuple[str, str], ...]] = {
     )
     for kind in SECTION_EVENTS
 }
-#: The Tracking API's limit of properties per event.
-MAX_PROPERTIES = 255
+#: The profile's attribute limit (core.limits), which this mapping keeps per event too.
+MAX_PROPERTIES = MAX_PROFILE_ATTRIBUTES
 #: The refund summary's extra property: "partial" with products, else "full".
 REFUND_TYPE = "refund_type"
 
@@ -128,7 +130,7 @@ def section_events(
             if keep_custom and item.custom:
                 properties.update(item.custom)
                 if len(properties) > MAX_PROPERTIES:
-                    raise _too_many(section.kind, index, len(properties))
+                    raise too_many_properties(section.kind, index, len(properties))
             events.append(TrackEvent(item_event, properties))
     if summary_event is not None:
         if section.kind == "refund":
@@ -137,7 +139,7 @@ def section_events(
     return events
 
 
-def _too_many(kind: str, index: int, count: int) -> EcommerceError:
+def too_many_properties(kind: str, index: int, count: int) -> EcommerceError:
     """The error for an item whose custom keys take an event past the API's property limit."""
     message = (
         f"{count} properties with its custom dimensions and metrics; "
@@ -174,6 +176,8 @@ class TaxonomyMapping:
     read: Reader
     currency: Callable[[Ecommerce], Any]
     keep_custom: bool
+    #: Whether the mapping reads the raw UA object (``events_raw``): never, for this one.
+    reads_raw: bool = False
 
     def events(
         self, ecommerce: Ecommerce, kinds: tuple[str, ...], *, tracked_via: str

@@ -16,6 +16,8 @@ Internally every key is renamed to a *role*: ``id``, ``name``, ``brand``, ``cate
 
 from __future__ import annotations
 
+import importlib
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -34,7 +36,7 @@ from ga_ee_bridge.core.model import (
     Section,
 )
 from ga_ee_bridge.errors import show
-from ga_ee_bridge.readers._fields import ItemList, LenientField
+from ga_ee_bridge.readers._fields import ItemList, LenientField, warn
 from ga_ee_bridge.readers._schema import BaseSchema, blank
 
 __all__ = ["Dialect", "EventSpec", "build", "event_schema"]
@@ -95,6 +97,21 @@ class Dialect:
     promotion_keys: Mapping[str, tuple[str, type[LenientField]]] = field(default_factory=dict)
     #: GA4: a ``revenue`` is computed as value + tax + shipping for a purchase or refund.
     computes_revenue: bool = False
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        """Pickled by reference to the reader module's constant (dialects compare by identity)."""
+        for name in ("ga_ee_bridge.readers.ga4", "ga_ee_bridge.readers.gtag"):
+            module = sys.modules.get(name)
+            for attr, value in vars(module).items() if module is not None else ():
+                if value is self:
+                    return _dialect_at, (name, attr)
+        raise TypeError(f"a {self.source} dialect that no reader module holds cannot be pickled")
+
+
+def _dialect_at(module: str, attr: str) -> Dialect:
+    """The dialect held by ``module.attr`` (what unpickling a dialect calls)."""
+    found: Dialect = getattr(importlib.import_module(module), attr)
+    return found
 
 
 # --- loaded items -------------------------------------------------------------------------------
@@ -158,7 +175,9 @@ class ItemSchema(BaseSchema):
 
     def _validate(self, data: dict[str, Any], original: Mapping[str, Any]) -> None:
         errors: dict[str, list[str]] = {}
-        if self.id_keys and all(blank(original.get(key)) for key in self.id_keys):
+        if self.id_keys and all(
+            self._absent(data, original, key, f"f_{key}") for key in self.id_keys
+        ):
             first, second = self.id_keys
             errors["_schema"] = [
                 f"needs an {first!r} or an {second!r}, found neither: {show(original)}"
@@ -167,7 +186,12 @@ class ItemSchema(BaseSchema):
             for key, (role, _) in self.roles.items():
                 value = data.get(f"f_{key}")
                 if role == "position" and value is not None and value < 0:
-                    errors[key] = [f"not a 0-based index: {show(original.get(key))}"]
+                    message = f"not a 0-based index: {show(original.get(key))}"
+                    if self.strict:
+                        errors[key] = [message]
+                    else:
+                        warn((key,), f"{message} (left out)", original.get(key))
+                        data[f"f_{key}"] = None
         if errors:
             raise ValidationError(errors)
 
@@ -196,7 +220,6 @@ def _declare(
     return {f"f_{key}": cls(strict=strict, data_key=key) for key, (_, cls) in table.items()}
 
 
-@cache
 def item_schema(
     dialect: Dialect, strict: bool, *, promotions: bool = False, require_id: bool = True
 ) -> Schema:
@@ -205,12 +228,19 @@ def item_schema(
     ``require_id``: one of the id keys must be set (GA4's promotion events carry items that
     may hold promotion fields only).
     """
+    return _item_schema(dialect, strict, promotions, require_id)
+
+
+@cache
+def _item_schema(dialect: Dialect, strict: bool, promotions: bool, require_id: bool) -> Schema:
+    """:func:`item_schema`, cached on positional arguments (also what unpickling calls)."""
     table = dialect.promotion_keys if promotions else dialect.item_keys
     declared = _declare(table, strict)
     id_keys = ("id", "name") if promotions else dialect.item_id_keys
     declared.update(
         roles=table, strict=strict, id_keys=id_keys if require_id else (),
         position_offset=0 if promotions else dialect.position_offset,
+        rebuild=(_item_schema, (dialect, strict, promotions, require_id)),
     )
     name = f"{dialect.source.title()}{'Promotion' if promotions else 'Item'}Schema"
     return type(name, (ItemSchema,), declared)()
@@ -235,7 +265,7 @@ class EventSchema(BaseSchema):
         table = self.dialect.param_keys
         if kind in NEEDS_ID:
             key = _key_of(table, "id")
-            if blank(original.get(key)):
+            if self._absent(data, original, key, f"f_{key}"):
                 errors[key] = [
                     f"missing: a {self.event} needs a {key}, found {show(original.get(key))}"
                 ]
@@ -276,7 +306,8 @@ def event_schema(dialect: Dialect, event: str, strict: bool) -> Schema:
         declared["f_promotions"] = ItemList(
             item_schema(dialect, strict, promotions=True), strict=strict, data_key="promotions"
         )
-    declared.update(dialect=dialect, event=event, spec=spec, strict=strict)
+    declared.update(dialect=dialect, event=event, spec=spec, strict=strict,
+                    rebuild=(event_schema, (dialect, event, strict)))
     return type(f"{dialect.source.title()}{event.title()}Schema", (EventSchema,), declared)()
 
 

@@ -12,6 +12,8 @@ from typing import Any, ClassVar
 
 from marshmallow import EXCLUDE, Schema, ValidationError, post_load, pre_load, validates_schema
 
+from ga_ee_bridge.readers._fields import discard_since, mark
+
 __all__ = ["BaseSchema", "blank"]
 
 
@@ -25,6 +27,9 @@ class BaseSchema(Schema):
     """
 
     strict: ClassVar[bool]
+    #: A schema class built at run time (cached per mode) says how to build it again when
+    #: unpickled: ``(factory, args)`` (plain ``pickle`` cannot find such a class by name).
+    rebuild: ClassVar[tuple[Any, tuple[Any, ...]] | None] = None
 
     class Meta:
         unknown = EXCLUDE
@@ -35,14 +40,29 @@ class BaseSchema(Schema):
             field.data_key or name: (name, field) for name, field in self.load_fields.items()
         }
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """Pickled as the factory call that built it (see :attr:`rebuild`), else as usual."""
+        if self.rebuild is not None:
+            return self.rebuild
+        return super().__reduce_ex__(protocol)
+
     def load(self, data: Any, **kwargs: Any) -> Any:
-        """Load ``data`` into the model; raises ``ValidationError`` with every error found."""
+        """Load ``data`` into the model; raises ``ValidationError`` with every error found.
+
+        The values dropped on the way (lenient mode) are reported once, and only for a load that
+        succeeds: a fast path that fails, or a load that raises, reports none.
+        """
+        since = mark()
         if not kwargs and isinstance(data, Mapping):
             try:
                 return self._fast_load(data)
             except ValidationError:
-                pass
-        return super().load(data, **kwargs)
+                discard_since(since)
+        try:
+            return super().load(data, **kwargs)
+        except ValidationError:
+            discard_since(since)
+            raise
 
     def _fast_load(self, original: Mapping[str, Any]) -> Any:
         data = self._prepare(original)
@@ -68,6 +88,15 @@ class BaseSchema(Schema):
     @post_load(pass_original=True)
     def _post_load(self, data: dict[str, Any], original: Mapping[str, Any], **_: Any) -> Any:
         return self._build(data, original)
+
+    def _absent(
+        self, data: dict[str, Any], original: Mapping[str, Any], key: str, name: str | None = None
+    ) -> bool:
+        """True when ``key`` is absent: blank as pushed or, in lenient mode, dropped as unreadable
+        (``name`` is its loaded attribute, default ``key``). An id that cannot be read is no id."""
+        if blank(original.get(key)):
+            return True
+        return not self.strict and data.get(key if name is None else name) is None
 
     def _prepare(self, data: Any) -> Any:
         return data

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 import httpx
 
+from ga_ee_bridge.core.limits import MAX_BATCH_BYTES
 from ga_ee_bridge.send.async_request import AsyncTrackingAPI
 from ga_ee_bridge.send.async_sender import AsyncSender
+from ga_ee_bridge.send.calls import OnError, OnSuccess, SenderStats
 from ga_ee_bridge.send.client import _Commands, _CustomerBase
 from ga_ee_bridge.send.request import DEFAULT_BASE_URL, Credentials
-from ga_ee_bridge.send.sender import OnError, OnSuccess, SenderStats
 from ga_ee_bridge.send.spool import DeadLetter, Spool
 from ga_ee_bridge.send.validation import check_customer_ids
 
@@ -34,8 +34,9 @@ class AsyncExponea(_Commands):
 
     The options are :class:`~ga_ee_bridge.send.client.Exponea`'s (``transport`` is an
     ``httpx.AsyncBaseTransport``). Use it as ``async with``, or ``await close()`` (in an ASGI
-    lifespan's shutdown): nothing flushes at interpreter exit, since the loop is gone by then.
-    ``async with`` closes within ``exit_timeout`` seconds.
+    lifespan's shutdown), which closes within ``exit_timeout`` seconds. Nothing can be sent at
+    interpreter exit (the loop is gone by then): a client never closed reports what it did not
+    deliver to ``on_error`` then (or keeps it in its spool), with one WARNING.
     """
 
     def __init__(
@@ -58,6 +59,7 @@ class AsyncExponea(_Commands):
         max_backoff: float = 30.0,
         max_rps: float | None = None,
         exit_timeout: float = 5.0,
+        max_batch_bytes: int = MAX_BATCH_BYTES,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         credentials = Credentials(api_key_id=api_key_id, api_secret=api_secret,
@@ -71,9 +73,9 @@ class AsyncExponea(_Commands):
         self._sender = AsyncSender(
             self._api, spool=spool, flush_interval=flush_interval, max_queue_size=max_queue_size,
             queue_timeout=queue_timeout, max_retry_time=max_retry_time, backoff=backoff,
-            max_backoff=max_backoff, max_rps=max_rps,
+            max_backoff=max_backoff, max_rps=max_rps, exit_timeout=exit_timeout,
+            max_batch_bytes=max_batch_bytes,
         )
-        _live_clients.add(self)
 
     def __repr__(self) -> str:
         return (f"AsyncExponea(project_token={self._api.project_token!r}, "
@@ -209,13 +211,3 @@ class AsyncCustomer(_CustomerBase[AsyncExponea]):
         await self._client._submit(commands, on_success, on_error, immediate)
         return len(commands)
 
-
-_live_clients: weakref.WeakSet[AsyncExponea] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for client in list(_live_clients):
-        client._after_fork_in_child()  # the clock's lock; the sender resets itself
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -18,6 +18,7 @@ from ga_ee_bridge.send.request import (
     Credentials,
     anonymize_path,
     batch_path,
+    batch_request,
     batch_results,
     check_anonymized,
     check_can_anonymize,
@@ -73,17 +74,22 @@ class AsyncTrackingAPI:
         """Close the connection pool."""
         await self._client.aclose()
 
-    async def _post(self, path: str, body: Mapping[str, Any]) -> httpx.Response:
+    async def _post(self, path: str, body: Mapping[str, Any] | bytes) -> httpx.Response:
         try:
             response = await self._client.post(self.base_url + path, content=encode_body(body))
         except httpx.TransportError as error:
             raise network_error(error) from None
         return check_response(response)
 
-    async def batch(self, commands: Sequence[Mapping[str, Any]]) -> list[CommandResult]:
-        """POST up to 50 commands to the batch endpoint; one :class:`CommandResult` per command."""
-        response = await self._post(batch_path(self.project_token), {"commands": list(commands)})
-        return batch_results(response, len(commands))
+    async def batch(self, commands: Sequence[Mapping[str, Any] | str], *,
+                    command_ids: Sequence[str | None] | None = None) -> list[CommandResult]:
+        """POST up to 50 commands to the batch endpoint; one :class:`CommandResult` per command.
+
+        As :meth:`TrackingAPI.batch <ga_ee_bridge.send.request.TrackingAPI.batch>`: mappings or
+        encoded text, results matched by ``command_id``.
+        """
+        body, ids = batch_request(commands, command_ids)
+        return batch_results(await self._post(batch_path(self.project_token), body), ids)
 
     async def anonymize(self, customer_ids: Mapping[str, Any]) -> None:
         """POST the GDPR anonymization of one customer to the data API (private access only)."""

@@ -1,14 +1,20 @@
 """The asyncio sender: one background task per client, batches, retries, dead letters, a spool.
 
 :class:`AsyncSender` keeps the thread-based :class:`~ga_ee_bridge.send.sender.Sender`'s rules
-(:mod:`ga_ee_bridge.send.policy`: batches of 50, backoff with jitter, ``Retry-After``, the rate
-limit, dead letters) on an event loop. Everything runs on the loop except the spool: its SQLite
-work runs in one worker thread, and the writes of all calls that arrive while one is running are
-committed together (group commit), so a burst of calls costs the loop microseconds each.
+(:mod:`ga_ee_bridge.send.policy`: ``command_id`` on every command and results matched by it,
+batches bounded in commands and bytes, backoff with jitter, ``Retry-After``, the rate limit; and
+:mod:`ga_ee_bridge.send.calls`: callbacks, dead letters) on an event loop. Everything runs on
+the loop except the spool (:mod:`ga_ee_bridge.send.async_spool`: a worker thread, group commit),
+so a burst of calls costs the loop microseconds each.
 
 Cancellation: a call cancelled while it waits for room or for its spool write to begin queued
 nothing and raises; once its write began, its commands are queued (all of them, never some) and
 will be delivered, and the cancellation still propagates.
+
+At ``close()`` every command not confirmed reaches its ``on_error`` (``NOT_DELIVERED``) with one
+WARNING for the lot, or stays in the spool. A client never closed is reported the same way at
+interpreter exit (or a multiprocessing child's end); nothing can be sent then, the loop is gone.
+Spool faults never stop the task: it retries, and delivered rows are deleted once it can.
 """
 
 from __future__ import annotations
@@ -19,37 +25,42 @@ import contextlib
 import functools
 import inspect
 import logging
-import os
 import random
 import time
-import weakref
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from ga_ee_bridge.errors import QueueFullError
+from ga_ee_bridge.core.limits import MAX_BATCH_BYTES
+from ga_ee_bridge.errors import QueueFullError, SpoolError
+from ga_ee_bridge.send import lifecycle
 from ga_ee_bridge.send.async_request import AsyncTrackingAPI
-from ga_ee_bridge.send.policy import (
-    CLOSED_REASON,
-    batch_wait,
-    check_options,
-    rate_slot,
-    record_failure,
-    retry_delay,
-    split_results,
-    wakes_consumer,
-)
-from ga_ee_bridge.send.request import APIError, CommandResult
-from ga_ee_bridge.send.sender import (
-    _IDLE_WAIT,
-    MAX_BATCH,
+from ga_ee_bridge.send.async_spool import SpoolThread
+from ga_ee_bridge.send.calls import (
+    SPOOL_RETRY_INTERVAL,
+    Call,
+    Item,
     OnError,
     OnSuccess,
     SenderStats,
-    _Call,
-    _Item,
-    _safely,
+    SpoolFaults,
+    claim,
+    command_id_of,
+    encode_items,
+    record_failure,
+    safely,
 )
+from ga_ee_bridge.send.policy import (
+    NOT_DELIVERED,
+    CommandIds,
+    RateLimiter,
+    RetryPolicy,
+    batch_wait,
+    check_options,
+    take_batch,
+    wakes_consumer,
+)
+from ga_ee_bridge.send.request import APIError, CommandResult
+from ga_ee_bridge.send.sender import DEAD_LETTER_LIMIT, IDLE_CLAIM_INTERVAL, MAX_BATCH
 from ga_ee_bridge.send.spool import DeadLetter, Spool
 
 __all__ = ["AsyncSender"]
@@ -57,21 +68,6 @@ __all__ = ["AsyncSender"]
 logger = logging.getLogger("ga_ee_bridge.send.async_sender")
 
 T = TypeVar("T")
-
-
-class _Write:
-    """One call's commands waiting for (or in) a group-committed spool write."""
-
-    __slots__ = ("call", "commands", "future", "immediate", "queued", "task")
-
-    def __init__(self, commands: Sequence[dict[str, Any]], call: _Call | None, immediate: bool,
-                 queued: Callable[[], object] | None, future: asyncio.Future[None]) -> None:
-        self.commands = commands
-        self.call = call
-        self.immediate = immediate
-        self.queued = queued
-        self.future = future
-        self.task = asyncio.current_task()
 
 
 class AsyncSender:
@@ -83,6 +79,7 @@ class AsyncSender:
         *,
         spool: Spool | None = None,
         batch_size: int = MAX_BATCH,
+        max_batch_bytes: int = MAX_BATCH_BYTES,
         flush_interval: float = 0.1,
         max_queue_size: int = 10_000,
         queue_timeout: float = 0.5,
@@ -90,41 +87,47 @@ class AsyncSender:
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         max_rps: float | None = None,
-        dead_letter_limit: int = 1000,
+        exit_timeout: float = 5.0,
+        dead_letter_limit: int = DEAD_LETTER_LIMIT,
     ) -> None:
-        check_options(batch_size=batch_size, max_batch=MAX_BATCH, max_queue_size=max_queue_size,
-                      max_rps=max_rps)
+        check_options(batch_size=batch_size, max_queue_size=max_queue_size,
+                      max_batch_bytes=max_batch_bytes, max_rps=max_rps)
         self.api = api
         self.spool = spool
         self.batch_size = batch_size
+        self.max_batch_bytes = max_batch_bytes
         self.flush_interval = flush_interval
         self.max_queue_size = max_queue_size
         self.queue_timeout = queue_timeout
-        self.max_retry_time = max_retry_time
-        self.backoff = backoff
-        self.max_backoff = max_backoff
+        self.retry = RetryPolicy(backoff=backoff, max_backoff=max_backoff,
+                                 max_retry_time=max_retry_time)
         self.max_rps = max_rps
+        self.exit_timeout = exit_timeout
+        self.dead_letter_limit = dead_letter_limit
         self.stats = SenderStats()
         self._dead: collections.deque[DeadLetter] = collections.deque(maxlen=dead_letter_limit)
         self._closed = False
         self._init_runtime()
-        _live_senders.add(self)
+        lifecycle.track(self)
 
     def _init_runtime(self) -> None:
         """State that a forked child must not share with its parent (nor its loop or threads)."""
-        self._memory: collections.deque[_Item] = collections.deque()
-        self._calls: dict[int, _Call] = {}  # spool id -> call, for spooled commands
+        self._memory: collections.deque[Item] = collections.deque()
+        self._calls: dict[int, Call] = {}  # spool id -> call, for spooled commands
         self._ready = 0  # queued and not yet taken by the consumer
         self._unfinished = 0  # queued and not yet accepted or failed
         self._first_ready: float | None = None
         self._immediate = False
         self._flushing = 0
         self._closing = False
-        self._inflight: list[_Item] = []
+        self._inflight: list[Item] = []
         self._interruptible = False  # the task waits for the network or a retry: close cancels
         self._cursor = 0
-        self._next_slot = 0.0
+        self._rate = RateLimiter(self.max_rps)
         self._rng = random.Random()
+        self._ids = CommandIds()
+        # Spool updates that a fault (disk full) kept from being written: tried again soon.
+        self._unsaved = SpoolFaults()
         self._last_claim = time.monotonic()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -132,11 +135,8 @@ class AsyncSender:
         self._wake = asyncio.Event()  # the consumer may have a batch due
         self._changed = asyncio.Event()  # replaced on every change of the counts (notify all)
         self._abort = asyncio.Event()
-        self._writes: list[_Write] = []  # waiting for the next group commit
-        self._writing: asyncio.Future[list[int]] | None = None
-        self._background: set[asyncio.Future[Any]] = set()  # async callbacks, spool clean-ups
-        self._executor = (ThreadPoolExecutor(1, thread_name_prefix="ga-ee-bridge-spool")
-                          if self.spool is not None else None)
+        self._background: set[asyncio.Future[Any]] = set()  # async callbacks
+        self._spooler = SpoolThread(self.spool) if self.spool is not None else None
 
     def _after_fork_in_child(self) -> None:
         """The child starts empty, unbound, with its own connections: the parent sends its own."""
@@ -167,8 +167,9 @@ class AsyncSender:
 
     async def _on_spool(self, function: Callable[..., T], *args: Any) -> T:
         """Run a spool method in the spool's worker thread (all spool work is serialised there)."""
-        loop = self._bind()
-        return await loop.run_in_executor(self._executor, function, *args)
+        self._bind()
+        assert self._spooler is not None
+        return await self._spooler.run(function, *args)
 
     async def start(self) -> None:
         """Bind to the running loop, take over a dead process's spooled commands, start the task."""
@@ -185,10 +186,12 @@ class AsyncSender:
         if self._closed and self._abort.is_set():
             return
         if self._task is None or self._task.done():
+            lifecycle.hook_process_end()
             self._task = self._bind().create_task(self._run(), name="ga-ee-bridge-sender")
 
     def _notify(self) -> None:
-        self._changed.set()
+        with contextlib.suppress(RuntimeError):  # at exit, waiters of a closed loop
+            self._changed.set()
         self._changed = asyncio.Event()
 
     async def _wait_change(self, timeout: float | None) -> None:
@@ -205,6 +208,13 @@ class AsyncSender:
         def run(*args: Any) -> None:
             result = callback(*args)
             if inspect.isawaitable(result):
+                try:
+                    asyncio.get_running_loop()
+                except RuntimeError:  # at exit, the loop is gone: the coroutine cannot run
+                    if inspect.iscoroutine(result):
+                        result.close()
+                    logger.warning("an async delivery callback could not run: no event loop")
+                    return
                 self._track_background(asyncio.ensure_future(result))
 
         return run
@@ -226,8 +236,10 @@ class AsyncSender:
                      immediate: bool = False, queued: Callable[[], object] | None = None) -> None:
         """Queue ready-made commands (validated and time-stamped); ``queued()`` runs once they are.
 
-        With a spool, returns once they are on disk. Without one, waits up to ``queue_timeout``
-        for room and then raises :class:`QueueFullError` (nothing of this call is queued).
+        Each gets a ``command_id`` unless it has one; a message of 800 KB or more raises
+        ``ValueError``. With a spool, returns once they are on disk or raises :class:`SpoolError`.
+        Without one, waits up to ``queue_timeout`` for room and then raises
+        :class:`QueueFullError`. Either way nothing of a call that raised is queued.
         """
         if self._closed:
             raise RuntimeError("this client is closed; nothing was queued")
@@ -237,13 +249,16 @@ class AsyncSender:
             if queued is not None:
                 queued()
             if success is not None:
-                _safely(success)
+                safely(success)
             return
-        call = _Call(len(commands), success, error) if (success or error) else None
+        items = encode_items(commands, self._ids)
+        call = Call(len(items), success, error) if (success or error) else None
         if self.spool is not None:
-            await self._submit_spooled(commands, call, immediate, queued)
+            await self._submit_spooled([item.text for item in items], call, immediate, queued)
             return
-        n = len(commands)
+        for item in items:
+            item.call = call
+        n = len(items)
         if self._memory and len(self._memory) + n > self.max_queue_size:
             deadline = time.monotonic() + self.queue_timeout
             while self._memory and len(self._memory) + n > self.max_queue_size:
@@ -255,73 +270,25 @@ class AsyncSender:
                 await self._wait_change(remaining)
             if self._closed:
                 raise RuntimeError("this client was closed while the call waited; nothing queued")
-        self._memory.extend([_Item(c, call) for c in commands])
+        self._memory.extend(items)
         self._add_ready(n, immediate)
         if queued is not None:
             queued()
 
-    async def _submit_spooled(self, commands: Sequence[dict[str, Any]], call: _Call | None,
+    async def _submit_spooled(self, commands: Sequence[str], call: Call | None,
                               immediate: bool, queued: Callable[[], object] | None) -> None:
-        write = _Write(commands, call, immediate, queued, self._bind().create_future())
-        self._writes.append(write)
-        if self._writing is None:
-            self._start_write()
-        try:
-            await asyncio.shield(write.future)
-        except asyncio.CancelledError:
-            if write in self._writes:  # its write had not begun: withdraw it, nothing queued
-                self._writes.remove(write)
-                write.future.cancel()
-            raise  # (once its write began, a cancel cannot undo it: it stays queued)
+        self._bind()
+        assert self._spooler is not None
 
-    def _start_write(self) -> None:
-        group: list[_Write] = []
-        for write in self._writes:
-            if write.task is not None and write.task.cancelling():
-                write.future.cancel()  # its caller is being cancelled: withdraw, queue nothing
-            else:
-                group.append(write)
-        self._writes = []
-        if not group:
-            return
-        assert self.spool is not None and self._executor is not None
-        commands = [c for w in group for c in w.commands]
-        self._writing = self._bind().run_in_executor(self._executor, self.spool.add, commands)
-        self._writing.add_done_callback(lambda done: self._written(group, done))
+        def stored(ids: list[int]) -> None:
+            if call is not None:
+                for spool_id in ids:
+                    self._calls[spool_id] = call
+            self._add_ready(len(ids), immediate)
+            if queued is not None:
+                queued()
 
-    def _written(self, group: list[_Write], done: asyncio.Future[list[int]]) -> None:
-        """A group commit ended (on the loop): count and release its calls, start the next."""
-        self._writing = None
-        failure = None if done.cancelled() else done.exception()
-        if done.cancelled() or failure is not None:
-            for write in group:  # the callers raise it: nothing of their calls was queued
-                gone = write.task is not None and (write.task.done() or write.task.cancelling())
-                if failure is None or gone:
-                    write.future.cancel()
-                    if failure is not None:  # its caller was cancelled: nobody else will say it
-                        logger.error("spool %s: %d command(s) of a cancelled call could not be "
-                                     "stored: %s", self.spool.path if self.spool else None,
-                                     len(write.commands), failure)
-                else:
-                    write.future.set_exception(failure)
-        else:
-            ids = done.result()
-            start = 0
-            for write in group:
-                mine = ids[start:start + len(write.commands)]
-                start += len(write.commands)
-                if write.call is not None:
-                    for spool_id in mine:
-                        self._calls[spool_id] = write.call
-                self._add_ready(len(mine), write.immediate)
-                if write.queued is not None:
-                    write.queued()
-                if not write.future.done():
-                    write.future.set_result(None)
-        if self._writes:
-            self._start_write()
-        else:
-            self._notify()
+        await self._spooler.add(commands, stored)
 
     def _add_ready(self, n: int, immediate: bool) -> None:
         was_ready = self._ready
@@ -337,11 +304,9 @@ class AsyncSender:
         self._ensure_task()
 
     async def _writes_done(self, deadline: float | None) -> None:
-        while self._writing is not None or self._writes:
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                return
-            await self._wait_change(remaining)
+        if self._spooler is not None:
+            await self._spooler.wait_idle(None if deadline is None
+                                          else max(0.0, deadline - time.monotonic()))
 
     # -- flush and close ---------------------------------------------------------------------
 
@@ -393,28 +358,36 @@ class AsyncSender:
             if not task.done():
                 task.cancel()
                 await asyncio.wait([task], timeout=1.0)
-        stranded = self._inflight + list(self._memory)
-        self._inflight = []
-        self._memory.clear()
-        self._ready = 0
-        if self.spool is None:
-            if stranded:
-                logger.warning("closing with %d command(s) not delivered; each goes to its "
-                               "call's on_error and the dead letters", len(stranded))
-                await self._fail(stranded, CLOSED_REASON, None)
-        elif self._unfinished:
-            logger.warning("closing with %d command(s) not yet delivered; they stay in spool %s "
-                           "and go out with the next client using it",
-                           self._unfinished, self.spool.path)
+        self._report_left()
+        if self.spool is not None:
+            await self._save_unsaved()
         if self._background:
             await asyncio.wait(list(self._background), timeout=5.0)
         await self.api.aclose()
-        if self.spool is not None and self._executor is not None:
+        if self.spool is not None and self._spooler is not None:
             if self._started:
                 await self._on_spool(self.spool.close)
             else:
                 self.spool.close()
-            self._executor.shutdown(wait=False)
+            self._spooler.shutdown()
+
+    def _report_left(self) -> None:
+        """What is not confirmed reaches ``on_error`` (or stays in the spool); one WARNING."""
+        left = self._inflight + list(self._memory)
+        self._memory.clear()
+        self._ready = 0
+        if self.spool is None:
+            unsettled = claim(left)
+            if unsettled:
+                logger.warning("%d command(s) not delivered before exit: each was reported to "
+                               "its on_error and kept in dead_letters()", len(unsettled))
+                for item in unsettled:
+                    self._record_failure(item, NOT_DELIVERED, None, log=False)
+                self._finished(len(unsettled))
+        elif self._unfinished:
+            logger.warning("closing with %d command(s) not yet delivered; they stay in spool %s "
+                           "and go out with the next client using it",
+                           self._unfinished, self.spool.path)
 
     async def dead_letters(self) -> list[DeadLetter]:
         """The refused commands: from the spool if there is one, else the latest in memory."""
@@ -427,18 +400,25 @@ class AsyncSender:
     async def _run(self) -> None:
         try:
             while True:
-                items = await self._next_batch()
+                try:
+                    items = await self._next_batch()
+                except SpoolError as error:  # never fatal: wait, then try again
+                    self._unsaved.met(error, self.stats)
+                    await self._sleep(SPOOL_RETRY_INTERVAL)
+                    continue
                 if items is None:
                     return
                 if items:
                     try:
                         await self._deliver(items)
-                    except Exception as error:  # a bug or a broken spool: fail loudly, go on
+                    except Exception as error:  # a bug: fail loudly, go on
                         logger.exception("delivering a batch failed unexpectedly")
                         self._interruptible = False
-                        self._inflight = []
                         await self._fail(items, f"internal error: {type(error).__name__}: "
                                          f"{error}", None)
+                    finally:
+                        if all(item.settled for item in self._inflight):
+                            self._inflight = []  # unsettled ones stay for close()
         except asyncio.CancelledError:
             if not self._abort.is_set() and self._unfinished:  # not by close(): the loop ends
                 logger.warning("the sender task was cancelled with %d command(s) not delivered "
@@ -455,8 +435,10 @@ class AsyncSender:
             async with asyncio.timeout(timeout):
                 await self._wake.wait()
 
-    async def _next_batch(self) -> list[_Item] | None:
+    async def _next_batch(self) -> list[Item] | None:
         """Wait for a batch to be due; None when the sender stops."""
+        if self._unsaved.pending:
+            await self._save_unsaved()
         while True:
             if self._abort.is_set():
                 return None
@@ -470,17 +452,20 @@ class AsyncSender:
                 await self._sleep(wait)
             elif self._closing:
                 return None
-            elif self.spool is not None and now - self._last_claim >= _IDLE_WAIT:
+            elif self.spool is not None and now - self._last_claim >= IDLE_CLAIM_INTERVAL:
                 break
+            elif self._unsaved.pending:
+                await self._sleep(SPOOL_RETRY_INTERVAL)
+                return []
             else:
-                await self._sleep(_IDLE_WAIT)
+                await self._sleep(IDLE_CLAIM_INTERVAL)
         n = min(self._ready, self.batch_size)
-        self._ready -= n
-        if self._ready == 0:
-            self._first_ready = None
-            self._immediate = False
         if self.spool is None:
-            items = [self._memory.popleft() for _ in range(n)]
+            taken = take_batch([self._memory[i].size for i in range(n)], max_commands=n,
+                               max_bytes=self.max_batch_bytes)
+            items = [self._memory.popleft() for _ in range(taken)]
+            self._inflight = items
+            self._taken(taken)
             self._notify()  # room in the queue
             return items
         if n == 0:
@@ -490,107 +475,126 @@ class AsyncSender:
                 self._cursor = 0
                 self._add_ready(claimed, immediate=False)
             return []
-        rows = await self._on_spool(functools.partial(self.spool.take, n, after=self._cursor))
-        items = [_Item(cmd, self._calls.pop(i, None), i) for i, cmd in rows]
-        if len(rows) < n:  # rows changed under us (another tool edited the spool)
-            self._unfinished -= n - len(rows)
+        rows = await self._on_spool(functools.partial(
+            self.spool.take_encoded, n, after=self._cursor, skip=list(self._unsaved.accepted)))
+        found = len(rows)
+        rows = rows[:take_batch([len(text) for _, text in rows], max_commands=n,
+                                max_bytes=self.max_batch_bytes)]
+        items = [Item(text, len(text), command_id_of(text), self._calls.pop(i, None), i)
+                 for i, text in rows]
+        self._inflight = items
+        self._taken(len(rows))
+        if found < n:  # rows changed under us (another tool edited the spool)
+            self._ready -= n - found
+            self._unfinished -= n - found
             self._notify()
         if rows:
             self._cursor = rows[-1][0]
         return items
 
-    async def _wait_rate_slot(self) -> None:
-        if self.max_rps is None:
-            return
-        wait, self._next_slot = rate_slot(time.monotonic(), self._next_slot, self.max_rps)
-        if wait > 0:
-            await asyncio.sleep(wait)
+    def _taken(self, n: int) -> None:
+        self._ready -= n
+        if self._ready <= 0:
+            self._ready = 0
+            self._first_ready = None
+            self._immediate = False
 
-    async def _deliver(self, items: list[_Item]) -> None:
-        self._inflight = items
+    async def _deliver(self, items: list[Item]) -> None:
         started = time.monotonic()
         attempt = 0
-        commands = [item.command for item in items]
+        texts = [item.text for item in items]
+        ids = [item.command_id for item in items]
         while True:
             if self._abort.is_set():
                 return  # closing: the items stay in flight (close reports them)
             self._interruptible = True
             try:
-                await self._wait_rate_slot()
+                wait = self._rate.reserve(time.monotonic())
+                if wait > 0:
+                    await asyncio.sleep(wait)
                 self.stats.requests += 1
-                results = await self.api.batch(commands)
+                results = await self.api.batch(texts, command_ids=ids)
             except APIError as error:
-                delay = retry_delay(error, attempt, time.monotonic() - started,
-                                    backoff=self.backoff, max_backoff=self.max_backoff,
-                                    max_retry_time=self.max_retry_time, rng=self._rng)
                 self._interruptible = False
+                delay = self.retry.delay(error, attempt, time.monotonic() - started, self._rng)
                 if delay is None:
-                    self._inflight = []
                     await self._fail(items, error.message, error.status)
                     return
                 self.stats.retries += 1
                 logger.info("batch of %d failed (%s); retry %d in %.2f s", len(items),
                             error.message, attempt + 1, delay)
                 self._interruptible = True
-                await asyncio.sleep(delay)  # close() cancels this task: the items are stranded
+                await asyncio.sleep(delay)  # close() cancels this task: the items stay in flight
                 self._interruptible = False
                 attempt += 1
                 continue
             self._interruptible = False
-            self._inflight = []
             await self._settle(items, results)
             return
 
-    async def _settle(self, items: list[_Item], results: list[CommandResult]) -> None:
-        accepted_at, refused_at = split_results(results, len(items))
-        accepted = [items[i] for i in accepted_at]
-        refused = [(items[i], reason) for i, reason in refused_at]
-        if self.spool is not None:
-            await self._on_spool(
-                self.spool.finish, [i.spool_id for i in accepted if i.spool_id is not None],
-                [(i.spool_id, None, reason) for i, reason in refused if i.spool_id is not None])
+    async def _settle(self, items: list[Item], results: list[CommandResult]) -> None:
+        verdicts = dict(zip((id(i) for i in items), results, strict=True))
+        fresh = claim(items)
+        accepted = [item for item in fresh if verdicts[id(item)].success]
+        dead = [(item, verdicts[id(item)].reason) for item in fresh
+                if not verdicts[id(item)].success]
         self.stats.accepted += len(accepted)
         for item in accepted:
             if item.call is not None:
                 item.call.done(None)
-        for item, reason in refused:
+        for item, reason in dead:
             self._record_failure(item, reason, None)
-        self._finished(len(items))
+        self._finished(len(fresh))
+        await self._spool_finish([i.spool_id for i in accepted if i.spool_id is not None],
+                                 [(i.spool_id, None, reason) for i, reason in dead
+                                  if i.spool_id is not None])
 
-    async def _fail(self, items: list[_Item], reason: str, status: int | None) -> None:
-        if self.spool is not None:
-            await self._finish_on_spool([], [(i.spool_id, status, reason) for i in items
-                                             if i.spool_id is not None])
-        for item in items:
+    async def _fail(self, items: list[Item], reason: str, status: int | None) -> None:
+        fresh = claim(items)
+        for item in fresh:
             self._record_failure(item, reason, status)
-        self._finished(len(items))
+        self._finished(len(fresh))
+        await self._spool_finish([], [(i.spool_id, status, reason) for i in fresh
+                                      if i.spool_id is not None])
 
-    async def _finish_on_spool(self, accepted: list[int],
-                               dead: list[tuple[int, int | None, str]]) -> None:
-        assert self.spool is not None
+    async def _spool_finish(self, accepted: list[int],
+                            dead: list[tuple[int, int | None, str]]) -> bool:
+        """Update the spool; on a fault, keep the update for :meth:`_save_unsaved`."""
+        if self.spool is None or (not accepted and not dead):
+            return False
         try:
             await self._on_spool(self.spool.finish, accepted, dead)
-        except Exception:
-            logger.exception("spool %s: could not record %d dead letter(s)", self.spool.path,
-                             len(dead))
+        except SpoolError as error:
+            self._unsaved.met(error, self.stats)
+            self._unsaved.keep(accepted, dead)
+            return False
+        return True
 
-    def _record_failure(self, item: _Item, reason: str, status: int | None) -> None:
-        error = record_failure(self.stats, item.command, reason, status,
-                               dead=self._dead if self.spool is None else None, log=logger)
-        if item.call is not None:
-            item.call.done(error)
+    async def _save_unsaved(self) -> None:
+        """Write the spool updates a fault kept back (delivered rows are deleted when it can)."""
+        accepted, dead = self._unsaved.take()
+        if await self._spool_finish(accepted, dead):
+            self._unsaved.saved(self.spool.path if self.spool else None, len(accepted))
+
+    def _record_failure(self, item: Item, reason: str, status: int | None, *,
+                        log: bool = True) -> None:
+        record_failure(self.stats, item, reason, status,
+                       dead=self._dead if self.spool is None else None, log=log)
 
     def _finished(self, n: int) -> None:
+        if not n:
+            return
         self._unfinished -= n
         self._notify()
 
+    # -- process lifecycle -------------------------------------------------------------------
 
-_live_senders: weakref.WeakSet[AsyncSender] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for sender in list(_live_senders):
-        sender._after_fork_in_child()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
+    def _close_at_exit(self, deadline: float) -> None:
+        """At exit without ``close()``: the loop is gone, so report what is left (or keep it)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._abort.set()
+        self._report_left()
+        if self.spool is not None:
+            self.spool.close()

@@ -3,8 +3,9 @@
 :class:`Exponea` holds the configuration and the background sender; it is shared and
 thread-safe. :meth:`Exponea.customer` returns a light :class:`Customer` bound to one customer's
 ids. Every call is checked before anything is queued (``ValueError`` naming the
-attribute) and stamped with the time of the call: Unix seconds, strictly increasing per client, so a
-retried batch carries identical commands and the server's duplicate removal makes retries safe.
+attribute) and stamped with the time of the call: Unix seconds, strictly increasing per client, so
+the server keeps the calls' order and a retried batch carries byte-identical commands (the API does
+not promise to drop duplicates, so the sender resends only what it cannot know was accepted).
 """
 
 from __future__ import annotations
@@ -23,32 +24,52 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
-from ga_ee_bridge.core.events import CUSTOMER_COMMAND, EVENT_COMMAND
+from ga_ee_bridge.core.events import CUSTOMER_COMMAND, EVENT_COMMAND, customer_command
+from ga_ee_bridge.core.limits import MAX_BATCH_BYTES
+from ga_ee_bridge.core.timestamps import micros_to_seconds, next_stamp
 from ga_ee_bridge.mappings import to_exponea_events
 from ga_ee_bridge.mappings.page_defaults import page_properties
+from ga_ee_bridge.send.calls import OnError, OnSuccess, SenderStats
 from ga_ee_bridge.send.request import DEFAULT_BASE_URL, Credentials, TrackingAPI
-from ga_ee_bridge.send.sender import OnError, OnSuccess, Sender, SenderStats
+from ga_ee_bridge.send.sender import Sender
 from ga_ee_bridge.send.spool import DeadLetter, Spool
 from ga_ee_bridge.send.validation import (
     check_customer_ids,
     check_event_type,
     check_properties,
+    check_timestamp,
     looks_like_email,
     normalise_customer_properties,
     normalise_email,
-    to_json_value,
+    warn_many_properties,
 )
 
-__all__ = ["Customer", "Exponea"]
+__all__ = ["OPTIONS", "Customer", "Exponea"]
+
+#: What each option of :class:`Exponea` does (``docs/limits.md`` shows them with their defaults).
+OPTIONS: dict[str, str] = {
+    "api_key_id": "private access (`Authorization: Basic`), with `api_secret`; needed for "
+                  "`anonymize_customer`",
+    "api_secret": "the private access secret (never shown in reprs, logs or errors)",
+    "public_token": "public access (`Authorization: Token`) instead",
+    "base_url": "the API's base URL (or your instance's)",
+    "default_properties": "properties added to every event; the call's own properties win",
+    "spool": "a SQLite spool file (or a `Spool`): durable delivery",
+    "spool_synchronous": "`full` fsyncs every write; `normal` survives a crashed process but "
+                         "maybe not a power cut",
+    "timeout": "seconds: timeout of every HTTP request",
+    "flush_interval": "seconds a command waits for others to share its batch",
+    "max_queue_size": "commands held in memory (without a spool)",
+    "queue_timeout": "seconds a call waits for room in a full queue before `QueueFullError`",
+    "max_retry_time": "seconds a failing batch is retried before its commands fail",
+    "backoff": "seconds: the first retry's backoff (doubled each time, with jitter)",
+    "max_backoff": "seconds: the longest backoff between retries",
+    "max_rps": "at most this many requests a second (none: no limit of our own)",
+    "exit_timeout": "seconds: bound of the flush at interpreter exit or a child's end",
+    "max_batch_bytes": "bytes in one batch request, at most",
+}
 
 logger = logging.getLogger("ga_ee_bridge.send.client")
-
-
-def _timestamp_value(value: float | dt.datetime, where: str) -> float:
-    converted = to_json_value(value, where)
-    if isinstance(converted, bool) or not isinstance(converted, int | float) or converted < 0:
-        raise ValueError(f"{where}: must be Unix seconds or a datetime, got {value!r}")
-    return float(converted)
 
 
 class _Commands:
@@ -63,7 +84,8 @@ class _Commands:
     def _init_commands(self, default_properties: Mapping[str, Any] | None) -> None:
         self.default_properties = check_properties(default_properties, "default_properties")
         self._clock_lock = threading.Lock()
-        self._last_timestamp = 0.0
+        self._last_us = 0
+        _live_clients.add(self)
 
     def _new_customer_ids(self, customer_ids: Mapping[str, str | int | None]) -> dict[str, Any]:
         """Checked ids (``None`` values left out), or a new random cookie when there are none."""
@@ -72,12 +94,10 @@ class _Commands:
 
     def timestamp(self) -> float:
         """Now, in Unix seconds, strictly after every earlier stamp of this client (ties +1 ms)."""
-        now = time.time()
+        now = round(time.time() * 1_000_000)
         with self._clock_lock:
-            if now <= self._last_timestamp:
-                now = self._last_timestamp + 0.001
-            self._last_timestamp = now
-        return now
+            self._last_us = next_stamp(self._last_us, now)
+            return micros_to_seconds(self._last_us)
 
     def event_properties(self, properties: Mapping[str, Any] | None, *,
                          user_agent: str | None = None, url: str | None = None) -> dict[str, Any]:
@@ -86,8 +106,7 @@ class _Commands:
         merged.update(self.default_properties)
         if properties:
             merged.update(check_properties(properties))
-        if len(merged) > 255:
-            raise ValueError(f"properties: {len(merged)} properties with the defaults, at most 255")
+        warn_many_properties(len(merged), "event properties")
         return merged
 
     def check_command(self, command: Mapping[str, Any], where: str = "command") -> dict[str, Any]:
@@ -106,6 +125,7 @@ class _Commands:
         except ValueError as error:
             raise ValueError(f"{where}.data.{error}") from None
         properties = check_properties(data.get("properties"), f"{where}.data.properties")
+        warn_many_properties(len(properties), f"{name} command")
         out: dict[str, Any] = {"customer_ids": ids}
         stamp_key = "timestamp" if name == EVENT_COMMAND else "update_timestamp"
         if name == EVENT_COMMAND:
@@ -115,9 +135,16 @@ class _Commands:
                 raise ValueError(f"{where}.data.{error}") from None
         stamp = data.get(stamp_key)
         out[stamp_key] = (self.timestamp() if stamp is None
-                          else _timestamp_value(stamp, f"{where}.data.{stamp_key}"))
+                          else check_timestamp(stamp, f"{where}.data.{stamp_key}"))
         out["properties"] = properties
-        return {"name": name, "data": out}
+        checked: dict[str, Any] = {"name": name, "data": out}
+        command_id = command.get("command_id")
+        if command_id is not None:
+            if not isinstance(command_id, str) or not command_id:
+                raise ValueError(f"{where}.command_id: must be a non-empty string, "
+                                 f"got {command_id!r:.80}")
+            checked["command_id"] = command_id
+        return checked
 
     def _event_command(self, ids: Mapping[str, Any], event_type: str,
                        properties: dict[str, Any], timestamp: float | None) -> dict[str, Any]:
@@ -128,9 +155,8 @@ class _Commands:
 
     def _customer_command(self, ids: Mapping[str, Any], properties: dict[str, Any]
                           ) -> dict[str, Any]:
-        return {"name": CUSTOMER_COMMAND, "data": {
-            "customer_ids": dict(ids), "properties": properties,
-            "update_timestamp": self.timestamp()}}
+        warn_many_properties(len(properties), "customer update")
+        return customer_command(ids, properties, timestamp=self.timestamp())
 
     def _check_commands(self, commands: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         return [self.check_command(c, f"commands[{i}]") for i, c in enumerate(commands)]
@@ -169,6 +195,7 @@ class Exponea(_Commands):
         max_backoff: float = 30.0,
         max_rps: float | None = None,
         exit_timeout: float = 5.0,
+        max_batch_bytes: int = MAX_BATCH_BYTES,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         credentials = Credentials(api_key_id=api_key_id, api_secret=api_secret,
@@ -182,8 +209,8 @@ class Exponea(_Commands):
             self._api, spool=spool, flush_interval=flush_interval, max_queue_size=max_queue_size,
             queue_timeout=queue_timeout, max_retry_time=max_retry_time, backoff=backoff,
             max_backoff=max_backoff, max_rps=max_rps, exit_timeout=exit_timeout,
+            max_batch_bytes=max_batch_bytes,
         )
-        _live_clients.add(self)
 
     def __repr__(self) -> str:
         return (f"Exponea(project_token={self._api.project_token!r}, "
@@ -238,15 +265,18 @@ class Exponea(_Commands):
 
     def send_commands(self, commands: Sequence[Mapping[str, Any]], *,
                       on_success: OnSuccess | None = None, on_error: OnError | None = None,
-                      immediate: bool = False, progress: tuple[str, str] | None = None) -> None:
+                      immediate: bool = False, progress: tuple[str, str] | None = None,
+                      refused: Sequence[tuple[Mapping[str, Any], str]] = ()) -> None:
         """Queue ready-made Tracking API commands (``{"name", "data"}``), checked first.
 
         A command without a timestamp gets one now, so that retries stay identical. With a spool,
-        ``progress`` (key, value) is stored in the same transaction as the commands (this is how
-        ``ga-ee-bridge send --spool`` resumes without sending a line twice).
+        ``progress`` (key, value) and ``refused`` ``(record, reason)`` dead letters are stored in
+        the same transaction as the commands (this is how ``ga-ee-bridge send --spool`` resumes
+        without sending a line twice and remembers the lines it could not read).
         """
         self._sender.submit(self._check_commands(commands), on_success=on_success,
-                            on_error=on_error, immediate=immediate, progress=progress)
+                            on_error=on_error, immediate=immediate, progress=progress,
+                            refused=[(dict(r), reason) for r, reason in refused])
 
     def _submit(self, commands: list[dict[str, Any]], on_success: OnSuccess | None,
                 on_error: OnError | None, immediate: bool) -> None:
@@ -347,10 +377,10 @@ class _CustomerBase(Generic[ClientT]):
         return [self._client._customer_command(self._ids, props)]
 
     def _track_commands(self, event_type: str, properties: Mapping[str, Any] | None,
-                        timestamp: float | dt.datetime | None, user_agent: str | None,
+                        timestamp: float | dt.datetime | str | None, user_agent: str | None,
                         url: str | None) -> list[dict[str, Any]]:
         event_type = check_event_type(event_type)
-        stamp = None if timestamp is None else _timestamp_value(timestamp, "timestamp")
+        stamp = None if timestamp is None else check_timestamp(timestamp, "timestamp")
         props = self._client.event_properties(
             properties, user_agent=user_agent or self.user_agent, url=url or self.url)
         return [self._client._event_command(self._ids, event_type, props, stamp)]
@@ -398,13 +428,14 @@ class Customer(_CustomerBase["Exponea"]):
         self._client._submit(self._update_commands(properties), on_success, on_error, immediate)
 
     def track(self, event_type: str, properties: Mapping[str, Any] | None = None, *,
-              timestamp: float | dt.datetime | None = None, user_agent: str | None = None,
+              timestamp: float | dt.datetime | str | None = None, user_agent: str | None = None,
               url: str | None = None, on_success: OnSuccess | None = None,
               on_error: OnError | None = None, immediate: bool = False) -> None:
         """Send one event with the current ids (``0``, ``""`` and ``None`` values are kept).
 
-        ``timestamp`` defaults to now (strictly increasing per client); give one to track
-        something that happened earlier, e.g. a payment confirmed by a webhook.
+        ``timestamp`` defaults to now (strictly increasing per client); give one (Unix seconds, a
+        ``datetime`` or ISO 8601 text) to track something that happened earlier, e.g. a payment
+        confirmed by a webhook. Milliseconds are refused: the API would read them as seconds.
         """
         commands = self._track_commands(event_type, properties, timestamp, user_agent, url)
         self._client._submit(commands, on_success, on_error, immediate)
@@ -427,7 +458,7 @@ class Customer(_CustomerBase["Exponea"]):
         return len(commands)
 
 
-_live_clients: weakref.WeakSet[Exponea] = weakref.WeakSet()
+_live_clients: weakref.WeakSet[_Commands] = weakref.WeakSet()  # both clients
 
 
 def _after_fork_in_child() -> None:

@@ -1,44 +1,69 @@
-"""The sender's rules, free of I/O: when a batch is due, retry delays, the rate limit, failures.
+"""The sender's decisions, without any I/O: retries, the rate limit, batches, command ids, results.
 
-Both senders (the thread-based :class:`~ga_ee_bridge.send.sender.Sender` and the asyncio
-:class:`~ga_ee_bridge.send.async_sender.AsyncSender`) call these, so a rule has one home.
+Shared by the threaded :class:`~ga_ee_bridge.send.sender.Sender` and the asyncio
+:class:`~ga_ee_bridge.send.async_sender.AsyncSender`, so both keep the same rules:
+:func:`check_options` (which options can work), :func:`wakes_consumer` and :func:`batch_wait`
+(when a batch is due), :class:`RetryPolicy` (which failures are retried, and after how long),
+:class:`RateLimiter` (requests a second), :func:`take_batch` (how many queued commands go in one
+request, bounded in commands and in bytes), :class:`CommandIds` and :func:`encode_command` (every
+command carries a ``command_id`` and is serialised once, so a resend is byte-identical),
+:func:`batch_body` and :func:`parse_batch_answer` (the request and the per-command verdicts,
+matched by ``command_id``).
 """
 
 from __future__ import annotations
 
-import logging
+import itertools
+import json
+import os
 import random
-import time
-from collections.abc import Mapping, MutableSequence, Sequence
-from typing import Any, Protocol
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from ga_ee_bridge.errors import APIError, DeliveryError
-from ga_ee_bridge.send.request import CommandResult
-from ga_ee_bridge.send.spool import DeadLetter
+from ga_ee_bridge.core.limits import MAX_BATCH_BYTES, MAX_BATCH_COMMANDS
+from ga_ee_bridge.errors import APIError
 
-__all__ = ["CLOSED_REASON", "FailureStats", "batch_wait", "check_options", "rate_slot",
-           "record_failure", "retry_delay", "split_results", "wakes_consumer"]
+__all__ = [
+    "BATCH_OVERHEAD",
+    "NOT_DELIVERED",
+    "CommandIds",
+    "CommandResult",
+    "RateLimiter",
+    "RetryPolicy",
+    "batch_body",
+    "batch_wait",
+    "check_options",
+    "encode_command",
+    "parse_batch_answer",
+    "take_batch",
+    "wakes_consumer",
+]
 
-#: Why a command still in memory when its client closed failed.
-CLOSED_REASON = "the client was closed before these commands were delivered"
+#: The reason given to ``on_error`` for a command still unconfirmed when the client closes.
+NOT_DELIVERED = "not delivered before exit (the client closed before the server confirmed it)"
+#: Bytes a batch request adds around its commands: ``{"commands":[`` ``]}`` and the commas.
+BATCH_OVERHEAD = len('{"commands":[]}')
+_MAX_MESSAGE = 300
 
 
-class FailureStats(Protocol):
-    """The counters :func:`record_failure` updates (``SenderStats`` has them)."""
+def shorten(value: Any) -> str:
+    """A value as text of at most 300 characters, for error messages and logs."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
 
-    failed: int
-    failures: Any  # a collections.Counter[str]
 
-
-def check_options(*, batch_size: int, max_batch: int, max_queue_size: int,
+def check_options(*, batch_size: int, max_queue_size: int, max_batch_bytes: int,
                   max_rps: float | None) -> None:
     """Refuse sender options that cannot work, naming the option and the value."""
-    if not 1 <= batch_size <= max_batch:
-        raise ValueError(f"batch_size must be 1 to {max_batch}, got {batch_size!r}")
+    if not 1 <= batch_size <= MAX_BATCH_COMMANDS:
+        raise ValueError(f"batch_size must be 1 to {MAX_BATCH_COMMANDS}, got {batch_size!r}")
     if max_queue_size < 1:
         raise ValueError(f"max_queue_size must be positive, got {max_queue_size!r}")
-    if max_rps is not None and max_rps <= 0:
-        raise ValueError(f"max_rps must be positive, got {max_rps!r}")
+    if max_batch_bytes < 1024:
+        raise ValueError(f"max_batch_bytes must be at least 1024, got {max_batch_bytes!r}")
+    RateLimiter(max_rps)  # checks it
 
 
 def wakes_consumer(was_ready: int, ready: int, immediate: bool, batch_size: int) -> bool:
@@ -59,56 +84,141 @@ def batch_wait(ready: int, first_ready: float | None, now: float, *, batch_size:
     return max(0.0, due - now)
 
 
-def split_results(results: Sequence[CommandResult], count: int
-                  ) -> tuple[list[int], list[tuple[int, str]]]:
-    """A batch's verdicts: the indexes accepted, and ``(index, reason)`` of those refused."""
-    if len(results) != count:
-        raise ValueError(f"{len(results)} results for {count} commands")
-    accepted = [i for i, result in enumerate(results) if result.success]
-    refused = [(i, result.reason) for i, result in enumerate(results) if not result.success]
-    return accepted, refused
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """The server's verdict on one batch command: ``success`` and its ``errors`` (as sent)."""
+
+    success: bool
+    errors: Any = None
+
+    @property
+    def reason(self) -> str:
+        """The errors as one short line."""
+        return shorten(self.errors) if self.errors else "rejected by the server"
 
 
-def retry_delay(error: APIError, attempt: int, elapsed: float, *, backoff: float,
-                max_backoff: float, max_retry_time: float, rng: random.Random) -> float | None:
-    """Seconds before retry ``attempt + 1`` of a batch, or None when ``error`` is final.
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Which failures are retried and when: exponential backoff with jitter, bounded in time.
 
-    ``Retry-After`` wins; otherwise exponential backoff with jitter (between half and all of
-    ``backoff * 2**attempt``, at most ``max_backoff``). None once the retry would end past
-    ``max_retry_time`` seconds after the first try (``elapsed`` is the time since it).
+    Network errors, 408, 429 and 5xx are retried (a 429's ``Retry-After`` is honoured); anything
+    else is final. ``max_retry_time`` bounds the time from the first try to the last.
     """
-    if not error.retryable:
-        return None
-    if error.retry_after is not None:
-        delay = error.retry_after
-    else:
-        ceiling = min(max_backoff, backoff * 2 ** attempt)
-        delay = rng.uniform(ceiling / 2, ceiling)
-    if elapsed + delay > max_retry_time:
-        return None
-    return delay
+
+    backoff: float = 0.5
+    max_backoff: float = 30.0
+    max_retry_time: float = 300.0
+
+    def delay(self, error: APIError, attempt: int, elapsed: float,
+              rng: random.Random) -> float | None:
+        """Seconds before try ``attempt + 1``, or None when the error is final or time ran out."""
+        if not error.retryable:
+            return None
+        if error.retry_after is not None:
+            delay = error.retry_after
+        else:
+            ceiling = min(self.max_backoff, self.backoff * 2 ** attempt)
+            delay = rng.uniform(ceiling / 2, ceiling)
+        if elapsed + delay > self.max_retry_time:
+            return None
+        return delay
 
 
-def rate_slot(now: float, next_slot: float, max_rps: float) -> tuple[float, float]:
-    """``(seconds to wait, the next free slot)`` for one request at most ``max_rps`` per second."""
-    slot = max(now, next_slot)
-    return slot - now, slot + 1.0 / max_rps
+class RateLimiter:
+    """At most ``max_rps`` requests a second, evenly spaced; None means no limit."""
+
+    __slots__ = ("_next", "max_rps")
+
+    def __init__(self, max_rps: float | None) -> None:
+        if max_rps is not None and max_rps <= 0:
+            raise ValueError(f"max_rps must be positive, got {max_rps!r}")
+        self.max_rps = max_rps
+        self._next = 0.0
+
+    def reserve(self, now: float) -> float:
+        """Book the next request slot at or after ``now``; returns the seconds to wait for it."""
+        if self.max_rps is None:
+            return 0.0
+        slot = max(now, self._next)
+        self._next = slot + 1.0 / self.max_rps
+        return slot - now
 
 
-def record_failure(stats: FailureStats, command: Mapping[str, Any], reason: str,
-                   status: int | None, *, dead: MutableSequence[DeadLetter] | None,
-                   log: logging.Logger) -> DeliveryError:
-    """Count, log (ERROR) and, without a spool, keep a dead letter for one undelivered command.
+def take_batch(sizes: Sequence[int], *, max_commands: int = MAX_BATCH_COMMANDS,
+               max_bytes: int = MAX_BATCH_BYTES) -> int:
+    """How many of the queued commands (their JSON sizes, oldest first) go in the next request.
 
-    Returns the :class:`DeliveryError` for the call's ``on_error``. With a spool, pass
-    ``dead=None``: the spool keeps the dead letter.
+    At most ``max_commands``, and no more than ``max_bytes`` in all, but always at least one
+    (a single command is below the message limit, which is far below any batch bound).
     """
-    stats.failed += 1
-    stats.failures[reason] += 1
-    data = command.get("data") or {}
-    what = data.get("event_type") or command.get("name")
-    log.error("command %s not delivered%s: %s", what, f" (HTTP {status})" if status else "",
-              reason)
-    if dead is not None:
-        dead.append(DeadLetter(command, reason, status, time.time()))
-    return DeliveryError(reason, command=command, status=status)
+    total = BATCH_OVERHEAD
+    count = 0
+    for size in sizes[:max_commands]:
+        total += size + (1 if count else 0)
+        if count and total > max_bytes:
+            break
+        count += 1
+    return count
+
+
+class CommandIds:
+    """``command_id`` values unique across processes: a random prefix per process and a counter."""
+
+    __slots__ = ("_counter", "_pid", "_prefix")
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._prefix = ""
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        """A new id; a forked child gets a new prefix on its first call."""
+        pid = os.getpid()
+        if pid != self._pid:
+            self._pid, self._prefix = pid, uuid.uuid4().hex[:12]
+            self._counter = itertools.count(1)
+        return f"{self._prefix}-{next(self._counter)}"
+
+
+def encode_command(command: Mapping[str, Any]) -> tuple[str, int]:
+    """A command as the JSON text sent (and spooled), and its size in bytes."""
+    text = json.dumps(command, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return text, len(text) if text.isascii() else len(text.encode())
+
+
+def batch_body(texts: Sequence[str]) -> bytes:
+    """The body of a batch request from commands already encoded by :func:`encode_command`."""
+    return ('{"commands":[' + ",".join(texts) + "]}").encode()
+
+
+def parse_batch_answer(body: Any, command_ids: Sequence[str | None]) -> list[CommandResult]:
+    """One :class:`CommandResult` per command sent, matched by ``command_id`` when echoed.
+
+    Results that echo ``command_id`` are matched by it (whatever their order); otherwise by
+    position, as documented. An answer that is not one result per command is a retryable
+    :class:`APIError` (resending is byte-identical); ``success: false`` for the whole request is
+    final.
+    """
+    if not isinstance(body, dict) or body.get("success") is False:
+        raise APIError(f"request refused: {shorten(body)}", status=200)
+    results = body.get("results")
+    if not isinstance(results, list) or len(results) != len(command_ids):
+        raise APIError(f"HTTP 200 without one result per command: {shorten(body)}",
+                       status=200, retryable=True)
+    echoed = [r.get("command_id") if isinstance(r, dict) else None for r in results]
+    if any(echoed) and all(command_ids):
+        by_id = {cid: r for cid, r in zip(echoed, results, strict=True) if cid is not None}
+        wanted = set(command_ids)
+        if len(by_id) != len(results) or set(by_id) != wanted:
+            raise APIError(f"HTTP 200 whose command_ids do not match the request: "
+                           f"{shorten(body)}", status=200, retryable=True)
+        results = [by_id[cid] for cid in command_ids if cid is not None]
+    return [_result(r) for r in results]
+
+
+def _result(raw: Any) -> CommandResult:
+    if isinstance(raw, dict):
+        if raw.get("success") is True:
+            return CommandResult(True)
+        return CommandResult(False, raw.get("errors") or raw.get("error") or raw.get("message"))
+    return CommandResult(False, raw)

@@ -11,26 +11,31 @@ from __future__ import annotations
 
 import base64
 import email.utils
-import json
 import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from ga_ee_bridge.errors import APIError
+from ga_ee_bridge.send.policy import (
+    CommandResult,
+    batch_body,
+    encode_command,
+    parse_batch_answer,
+    shorten,
+)
 
 __all__ = ["APIError", "CommandResult", "Credentials", "TrackingAPI", "anonymize_path",
-           "batch_path", "batch_results", "check_anonymized", "check_can_anonymize",
-           "check_response", "encode_body", "network_error", "request_headers"]
+           "batch_path", "batch_request", "batch_results", "check_anonymized",
+           "check_can_anonymize", "check_response", "encode_body", "network_error",
+           "request_headers"]
 
 logger = logging.getLogger("ga_ee_bridge.send.request")
 
 DEFAULT_BASE_URL = "https://api.exponea.com"
-_MAX_MESSAGE = 300
 
 
 class Credentials:
@@ -67,24 +72,6 @@ class Credentials:
         return "Credentials(kind='public', public_token='***')"
 
 
-@dataclass(frozen=True, slots=True)
-class CommandResult:
-    """The server's verdict on one batch command: ``success`` and its ``errors`` (as sent)."""
-
-    success: bool
-    errors: Any = None
-
-    @property
-    def reason(self) -> str:
-        """The errors as one short line."""
-        return _short(self.errors) if self.errors else "rejected by the server"
-
-
-def _short(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
-
-
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta seconds or an HTTP date), or None."""
     if not value:
@@ -107,12 +94,12 @@ def _error_text(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        return _short(response.text) if response.text else response.reason_phrase
+        return shorten(response.text) if response.text else response.reason_phrase
     if isinstance(body, dict):
         for key in ("errors", "error", "message"):
             if body.get(key):
-                return _short(body[key])
-    return _short(body)
+                return shorten(body[key])
+    return shorten(body)
 
 
 def request_headers(credentials: Credentials) -> dict[str, str]:
@@ -125,9 +112,24 @@ def request_headers(credentials: Credentials) -> dict[str, str]:
     }
 
 
-def encode_body(body: Mapping[str, Any]) -> bytes:
-    """A request body as compact UTF-8 JSON (NaN and infinity refused)."""
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+def encode_body(body: Mapping[str, Any] | bytes) -> bytes:
+    """A request body as compact UTF-8 JSON (NaN and infinity refused); bytes pass as they are."""
+    if isinstance(body, bytes):
+        return body
+    return encode_command(body)[0].encode()
+
+
+def batch_request(commands: Sequence[Mapping[str, Any] | str],
+                  command_ids: Sequence[str | None] | None = None
+                  ) -> tuple[bytes, list[str | None]]:
+    """A batch request's body and the ``command_id`` of each command (mappings or encoded text).
+
+    Without ``command_ids``, each mapping's own ``command_id`` is used (text gives None).
+    """
+    texts = [c if isinstance(c, str) else encode_command(c)[0] for c in commands]
+    if command_ids is None:
+        command_ids = [None if isinstance(c, str) else c.get("command_id") for c in commands]
+    return batch_body(texts), list(command_ids)
 
 
 def network_error(error: httpx.TransportError) -> APIError:
@@ -147,26 +149,15 @@ def check_response(response: httpx.Response) -> httpx.Response:
                    retryable=retryable, retry_after=retry_after)
 
 
-def batch_results(response: httpx.Response, count: int) -> list[CommandResult]:
-    """The batch endpoint's 200 answer to ``count`` commands: one result each, or APIError."""
+def batch_results(response: httpx.Response, command_ids: Sequence[str | None]
+                  ) -> list[CommandResult]:
+    """The batch endpoint's 200 answer: one result per command sent, matched by ``command_id``."""
     try:
         body = response.json()
     except ValueError:
         raise APIError("HTTP 200 with a body that is not JSON", status=200,
                        retryable=True) from None
-    if not isinstance(body, dict) or body.get("success") is False:
-        raise APIError(f"request refused: {_short(body)}", status=200)
-    results = body.get("results")
-    if not isinstance(results, list) or len(results) != count:
-        # Not the documented answer: sending again is safe (identical timestamps deduplicate).
-        raise APIError(f"HTTP 200 without one result per command: {_short(body)}",
-                       status=200, retryable=True)
-    return [
-        CommandResult(True) if isinstance(r, dict) and r.get("success") is True
-        else CommandResult(False, r.get("errors") or r.get("error") if isinstance(r, dict)
-                           else r)
-        for r in results
-    ]
+    return parse_batch_answer(body, command_ids)
 
 
 def check_anonymized(response: httpx.Response) -> None:
@@ -176,7 +167,7 @@ def check_anonymized(response: httpx.Response) -> None:
     except ValueError:
         body = None
     if isinstance(body, dict) and body.get("success") is False:
-        raise APIError(f"request refused: {_short(body)}", status=200)
+        raise APIError(f"request refused: {shorten(body)}", status=200)
 
 
 def check_can_anonymize(credentials: Credentials) -> None:
@@ -235,17 +226,23 @@ class TrackingAPI:
         """Close the connection pool."""
         self._client.close()
 
-    def _post(self, path: str, body: Mapping[str, Any]) -> httpx.Response:
+    def _post(self, path: str, body: Mapping[str, Any] | bytes) -> httpx.Response:
         try:
             response = self._client.post(self.base_url + path, content=encode_body(body))
         except httpx.TransportError as error:
             raise network_error(error) from None
         return check_response(response)
 
-    def batch(self, commands: Sequence[Mapping[str, Any]]) -> list[CommandResult]:
-        """POST up to 50 commands to the batch endpoint; one :class:`CommandResult` per command."""
-        response = self._post(batch_path(self.project_token), {"commands": list(commands)})
-        return batch_results(response, len(commands))
+    def batch(self, commands: Sequence[Mapping[str, Any] | str], *,
+              command_ids: Sequence[str | None] | None = None) -> list[CommandResult]:
+        """POST up to 50 commands to the batch endpoint; one :class:`CommandResult` per command.
+
+        Commands are mappings or JSON text already encoded (:func:`~.policy.encode_command`, what
+        the senders do, so that a resend is byte-identical). Results are matched to the commands
+        by ``command_id`` (read from the mappings, or given as ``command_ids``).
+        """
+        body, ids = batch_request(commands, command_ids)
+        return batch_results(self._post(batch_path(self.project_token), body), ids)
 
     def anonymize(self, customer_ids: Mapping[str, Any]) -> None:
         """POST the GDPR anonymization of one customer to the data API (private access only)."""

@@ -1,104 +1,76 @@
 """The background sender: a bounded queue, one consumer thread, batches, retries, dead letters.
 
-Callers :meth:`Sender.submit` ready-made Tracking API commands; a daemon thread (started on first
-use) sends them to the batch endpoint, 50 at most per request, as soon as 50 are waiting, after
-``flush_interval`` seconds, or at once for ``immediate`` calls. Network errors, 429 (after its
-``Retry-After``) and 5xx are retried with exponential backoff and jitter, resending the identical
-commands, until ``max_retry_time`` runs out. Refused commands (400/401/403/404, per-command
+Callers :meth:`Sender.submit` ready-made Tracking API commands; each gets a ``command_id`` and is
+serialised once (so every resend is byte-identical). A daemon thread (started on first use) sends
+them to the batch endpoint, 50 at most and :data:`~ga_ee_bridge.core.limits.MAX_BATCH_BYTES` at
+most per request, as soon as 50 are waiting, after ``flush_interval`` seconds, or at once for
+``immediate`` calls. The decisions (retries, rate, batch sizes, matching results) are the plain
+functions of :mod:`ga_ee_bridge.send.policy`. Refused commands (400/401/403/404, per-command
 ``success: false``, or out of retries) go to the call's ``on_error``, to the log and to the dead
 letters.
 
 Nothing is dropped silently: a full queue makes the caller wait up to ``queue_timeout`` and then
 raises :class:`QueueFullError`; with a :class:`~ga_ee_bridge.send.spool.Spool`, commands are on disk
-before the call returns and the queue lives there. At interpreter exit a bounded flush runs; after
-``os.fork()`` a child starts with an empty queue and its own thread, connection pool and spool
-owner.
+before the call returns (or the call raises :class:`SpoolError`) and the queue lives there. At
+``close()`` and at exit (interpreter exit, and the end of a ``multiprocessing`` or billiard child,
+through their ``Finalize`` hooks) a bounded flush runs; every command still unconfirmed then reaches
+its ``on_error`` ("not delivered before exit") with one WARNING for the lot, or, with a spool,
+stays there. After ``os.fork()`` a child starts with an empty queue and its own thread, connection
+pool and spool owner. A raw ``os.fork()`` child that ends with ``os._exit()`` runs no hook at all:
+without a spool, what it queued is lost.
 """
 
 from __future__ import annotations
 
-import atexit
 import collections
 import logging
-import os
 import random
 import threading
 import time
-import weakref
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
-from ga_ee_bridge.errors import DeliveryError, QueueFullError
+from ga_ee_bridge.core.limits import MAX_BATCH_BYTES, MAX_BATCH_COMMANDS
+from ga_ee_bridge.errors import DeliveryError, QueueFullError, SpoolError
+from ga_ee_bridge.send import lifecycle
+from ga_ee_bridge.send.calls import (
+    SPOOL_RETRY_INTERVAL,
+    Call,
+    Item,
+    OnError,
+    OnSuccess,
+    SenderStats,
+    SpoolFaults,
+    claim,
+    command_id_of,
+    encode_items,
+    record_failure,
+    safely,
+)
 from ga_ee_bridge.send.policy import (
-    CLOSED_REASON,
+    NOT_DELIVERED,
+    CommandIds,
+    RateLimiter,
+    RetryPolicy,
     batch_wait,
     check_options,
-    rate_slot,
-    record_failure,
-    retry_delay,
-    split_results,
+    take_batch,
     wakes_consumer,
 )
 from ga_ee_bridge.send.request import APIError, CommandResult, TrackingAPI
 from ga_ee_bridge.send.spool import DeadLetter, Spool
 
-__all__ = ["DeliveryError", "QueueFullError", "Sender", "SenderStats"]
+__all__ = ["DeliveryError", "QueueFullError", "Sender", "SenderStats", "SpoolError"]
 
 logger = logging.getLogger("ga_ee_bridge.send.sender")
 
-MAX_BATCH = 50
-_IDLE_WAIT = 5.0  # seconds; how often an idle consumer with a spool looks for orphans
-
-
-OnSuccess = Callable[[], object]
-OnError = Callable[[DeliveryError], object]
-
-
-class _Call:
-    """Callbacks of one public call, which may have made several commands."""
-
-    __slots__ = ("failed", "on_error", "on_success", "remaining")
-
-    def __init__(self, count: int, on_success: OnSuccess | None, on_error: OnError | None) -> None:
-        self.remaining = count
-        self.failed = False
-        self.on_success = on_success
-        self.on_error = on_error
-
-    def done(self, error: DeliveryError | None) -> None:
-        self.remaining -= 1
-        if error is not None:
-            self.failed = True
-            if self.on_error is not None:
-                _safely(self.on_error, error)
-        elif self.remaining == 0 and not self.failed and self.on_success is not None:
-            _safely(self.on_success)
-
-
-def _safely(callback: Callable[..., object], *args: Any) -> None:
-    try:
-        callback(*args)
-    except Exception:
-        logger.exception("a delivery callback raised; the sender goes on")
-
-
-@dataclass(slots=True)
-class _Item:
-    command: dict[str, Any]
-    call: _Call | None
-    spool_id: int | None = None
-
-
-@dataclass
-class SenderStats:
-    """Counters since start: commands ``accepted`` and ``failed``, ``requests``, ``retries``."""
-
-    accepted: int = 0
-    failed: int = 0
-    requests: int = 0
-    retries: int = 0
-    failures: collections.Counter[str] = field(default_factory=collections.Counter)
+MAX_BATCH = MAX_BATCH_COMMANDS
+#: Seconds between an idle spooled sender's looks for the commands of processes that died.
+IDLE_CLAIM_INTERVAL = 5.0
+#: Seconds ``close()`` waits for the sender thread to stop once the flush is over.
+CLOSE_JOIN_TIMEOUT = 1.0
+#: Dead letters kept in memory without a spool (the oldest go first, counted and logged).
+DEAD_LETTER_LIMIT = 1000
 
 
 class Sender:
@@ -110,6 +82,7 @@ class Sender:
         *,
         spool: Spool | None = None,
         batch_size: int = MAX_BATCH,
+        max_batch_bytes: int = MAX_BATCH_BYTES,
         flush_interval: float = 0.1,
         max_queue_size: int = 10_000,
         queue_timeout: float = 0.5,
@@ -118,26 +91,27 @@ class Sender:
         max_backoff: float = 30.0,
         max_rps: float | None = None,
         exit_timeout: float = 5.0,
-        dead_letter_limit: int = 1000,
+        dead_letter_limit: int = DEAD_LETTER_LIMIT,
     ) -> None:
-        check_options(batch_size=batch_size, max_batch=MAX_BATCH, max_queue_size=max_queue_size,
-                      max_rps=max_rps)
+        check_options(batch_size=batch_size, max_queue_size=max_queue_size,
+                      max_batch_bytes=max_batch_bytes, max_rps=max_rps)
         self.api = api
         self.spool = spool
         self.batch_size = batch_size
+        self.max_batch_bytes = max_batch_bytes
         self.flush_interval = flush_interval
         self.max_queue_size = max_queue_size
         self.queue_timeout = queue_timeout
-        self.max_retry_time = max_retry_time
-        self.backoff = backoff
-        self.max_backoff = max_backoff
+        self.retry = RetryPolicy(backoff=backoff, max_backoff=max_backoff,
+                                 max_retry_time=max_retry_time)
         self.max_rps = max_rps
         self.exit_timeout = exit_timeout
+        self.dead_letter_limit = dead_letter_limit
         self.stats = SenderStats()
         self._dead: collections.deque[DeadLetter] = collections.deque(maxlen=dead_letter_limit)
         self._closed = False
         self._init_runtime()
-        _live_senders.add(self)
+        lifecycle.track(self)
         if spool is not None:
             claimed = spool.claim_orphans()
             if claimed:
@@ -148,8 +122,8 @@ class Sender:
     def _init_runtime(self) -> None:
         """State that a forked child must not share with its parent."""
         self._cond = threading.Condition(threading.Lock())
-        self._memory: collections.deque[_Item] = collections.deque()
-        self._calls: dict[int, _Call] = {}  # spool id -> call, for spooled commands
+        self._memory: collections.deque[Item] = collections.deque()
+        self._calls: dict[int, Call] = {}  # spool id -> call, for spooled commands
         self._ready = 0  # queued and not yet taken by the consumer
         self._unfinished = 0  # queued and not yet accepted or failed
         self._first_ready: float | None = None
@@ -158,10 +132,14 @@ class Sender:
         self._closing = False
         self._abort = threading.Event()
         self._thread: threading.Thread | None = None
+        self._inflight: list[Item] = []
         self._cursor = 0
-        self._next_slot = 0.0
+        self._rate = RateLimiter(self.max_rps)
         self._rng = random.Random()
+        self._ids = CommandIds()
         self._last_claim = time.monotonic()
+        # Spool updates that a fault (disk full) kept from being written: tried again soon.
+        self._unsaved = SpoolFaults()
 
     def __repr__(self) -> str:
         return (f"Sender(api={self.api!r}, spool={self.spool!r}, queued={self._unfinished}, "
@@ -171,31 +149,37 @@ class Sender:
 
     def submit(self, commands: Sequence[dict[str, Any]], *, on_success: OnSuccess | None = None,
                on_error: OnError | None = None, immediate: bool = False,
-               progress: tuple[str, str] | None = None) -> None:
+               progress: tuple[str, str] | None = None,
+               refused: Sequence[tuple[dict[str, Any], str]] = ()) -> None:
         """Queue ready-made commands (already validated and time-stamped).
 
-        With a spool, returns once they are on disk (``progress``, a key and value, is stored in
-        the same transaction). Without one, waits up to ``queue_timeout`` for room and then raises
-        :class:`QueueFullError` (nothing of this call is queued).
+        Each gets a ``command_id`` unless it has one; a message of 800 KB or more raises
+        ``ValueError`` (nothing of the call is queued). With a spool, returns once they are on
+        disk (``progress``, a key and value, and ``refused`` ``(record, reason)`` dead letters are
+        stored in the same transaction) or raises :class:`SpoolError`. Without one, waits up to
+        ``queue_timeout`` for room and then raises :class:`QueueFullError`.
         """
-        if not commands:
-            if progress is not None and self.spool is not None:
-                self.spool.set_meta(*progress)
-            if on_success is not None:
-                _safely(on_success)
-            return
         if self._closed:
             raise RuntimeError("this client is closed; nothing was queued")
-        call = _Call(len(commands), on_success, on_error) if (on_success or on_error) else None
-        n = len(commands)
+        if not commands:
+            if self.spool is not None and (progress is not None or refused):
+                self.spool.add([], meta=progress, dead=refused)
+            if on_success is not None:
+                safely(on_success)
+            return
+        items = encode_items(commands, self._ids)
+        call = Call(len(items), on_success, on_error) if (on_success or on_error) else None
+        n = len(items)
         if self.spool is not None:
-            ids = self.spool.add(commands, meta=progress)
+            ids = self.spool.add([item.text for item in items], meta=progress, dead=refused)
             with self._cond:
                 if call is not None:
                     for spool_id in ids:
                         self._calls[spool_id] = call
                 self._add_ready(n, immediate)
         else:
+            for item in items:
+                item.call = call
             with self._cond:
                 deadline = time.monotonic() + self.queue_timeout
                 while self._memory and len(self._memory) + n > self.max_queue_size:
@@ -205,10 +189,7 @@ class Sender:
                             f"the send queue stayed full ({len(self._memory)} commands) for "
                             f"{self.queue_timeout:g} s; {n} command(s) not queued")
                     self._cond.wait(remaining)
-                if n == 1:
-                    self._memory.append(_Item(commands[0], call))
-                else:
-                    self._memory.extend([_Item(c, call) for c in commands])
+                self._memory.extend(items)
                 self._add_ready(n, immediate)
         thread = self._thread
         if thread is None or not thread.is_alive():
@@ -229,6 +210,7 @@ class Sender:
     def _ensure_thread(self) -> None:
         if self._thread is not None and self._thread.is_alive():
             return
+        lifecycle.hook_process_end()
         with self._cond:
             if self._thread is not None and self._thread.is_alive():
                 return
@@ -260,8 +242,9 @@ class Sender:
     def close(self, timeout: float | None = None) -> bool:
         """Flush (up to ``timeout``), then stop the thread; True when everything was delivered.
 
-        Commands still undelivered when ``timeout`` runs out stay in the spool if there is one;
-        without a spool they fail (``on_error``, log, dead letters), never silently.
+        Commands still unconfirmed when ``timeout`` runs out, queued or in flight, stay in the
+        spool if there is one; without a spool each reaches its ``on_error`` ("not delivered
+        before exit") and the dead letters, with one WARNING log line for the lot.
         """
         if self._closed:
             return self._unfinished == 0
@@ -273,27 +256,39 @@ class Sender:
         self._abort.set()
         with self._cond:
             self._cond.notify_all()
-            left = list(self._memory)
+            left = list(self._memory) + list(self._inflight)
             self._memory.clear()
             self._ready = 0
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join(1.0)
-        if left:
-            self._fail(left, CLOSED_REASON, None)
-        if self.spool is not None and not delivered:
-            logger.warning("closing with %d command(s) not yet delivered; they stay in spool %s "
-                           "and go out with the next client using it",
-                           self._unfinished, self.spool.path)
+            wait = CLOSE_JOIN_TIMEOUT if timeout is None else max(timeout, 0.05)
+            thread.join(min(CLOSE_JOIN_TIMEOUT, wait))
+        if self.spool is None:
+            unsettled = self._claim(left)
+            if unsettled:
+                logger.warning("%d command(s) not delivered before exit: each was reported to "
+                               "its on_error and kept in dead_letters()", len(unsettled))
+                self._fail(unsettled, NOT_DELIVERED, None, claimed=True, log=False)
+        else:
+            self._save_unsaved()
+            if not delivered:
+                logger.warning("closing with %d command(s) not yet delivered; they stay in spool "
+                               "%s and go out with the next client using it",
+                               self._unfinished, self.spool.path)
         if thread is None or not thread.is_alive():
             self.api.close()
             if self.spool is not None:
                 self.spool.close()
-        _live_senders.discard(self)
+        lifecycle.untrack(self)
         return delivered
 
     def dead_letters(self) -> list[DeadLetter]:
-        """The refused commands: from the spool if there is one, else the latest in memory."""
+        """The refused commands: from the spool if there is one, else the latest in memory.
+
+        In memory at most ``dead_letter_limit`` are kept (the oldest go first, counted in
+        ``stats.dead_letters_dropped``, with a WARNING the first time); each was logged and
+        reported to its ``on_error`` anyway.
+        """
         if self.spool is not None:
             return self.spool.dead_letters()
         return list(self._dead)
@@ -306,25 +301,36 @@ class Sender:
     # -- consumer side -----------------------------------------------------------------------
 
     def _run(self) -> None:
-        try:
-            while True:
+        while True:
+            try:
                 items = self._next_batch()
-                if items is None:
+            except SpoolError as error:  # never fatal: wait, then try again
+                self._unsaved.met(error, self.stats)
+                if self._abort.wait(SPOOL_RETRY_INTERVAL):
                     return
-                if items:
-                    try:
-                        self._deliver(items)
-                    except Exception as error:  # a bug or a broken spool: fail loudly, go on
-                        logger.exception("delivering a batch failed unexpectedly")
-                        self._fail(items, f"internal error: {type(error).__name__}: {error}",
-                                   None)
-        except Exception:
-            logger.exception("the sender thread failed; %d command(s) not delivered",
-                             self._unfinished)
-            raise
+                continue
+            except Exception:
+                logger.exception("the sender thread met an unexpected error; it goes on")
+                if self._abort.wait(SPOOL_RETRY_INTERVAL):
+                    return
+                continue
+            if items is None:
+                return
+            if items:
+                try:
+                    self._deliver(items)
+                except Exception as error:  # a bug: fail loudly, go on
+                    logger.exception("delivering a batch failed unexpectedly")
+                    self._fail(items, f"internal error: {type(error).__name__}: {error}", None)
+                finally:
+                    with self._cond:  # unsettled ones (closed mid-retry) stay for close()
+                        if all(item.settled for item in self._inflight):
+                            self._inflight = []
 
-    def _next_batch(self) -> list[_Item] | None:
+    def _next_batch(self) -> list[Item] | None:
         """Wait for a batch to be due; None when the sender stops."""
+        if self._unsaved.pending:
+            self._save_unsaved()
         with self._cond:
             while True:
                 if self._abort.is_set():
@@ -341,57 +347,99 @@ class Sender:
                     self._cond.wait(wait)
                 elif self._closing:
                     return None
-                elif self.spool is not None and now - self._last_claim >= _IDLE_WAIT:
+                elif self.spool is not None and now - self._last_claim >= IDLE_CLAIM_INTERVAL:
                     break
+                elif self._unsaved.pending:
+                    self._cond.wait(SPOOL_RETRY_INTERVAL)
+                    return []
                 else:
-                    self._cond.wait(_IDLE_WAIT)
+                    self._cond.wait(IDLE_CLAIM_INTERVAL)
             n = min(self._ready, self.batch_size)
             self._ready -= n
+            items: list[Item] = []
+            if self.spool is None:
+                sizes = [self._memory[i].size for i in range(n)]
+                taken = take_batch(sizes, max_commands=n, max_bytes=self.max_batch_bytes)
+                items = [self._memory.popleft() for _ in range(taken)]
+                self._ready += n - taken
+                self._inflight = items
             if self._ready == 0:
                 self._first_ready = None
                 self._immediate = False
-            items: list[_Item] = []
-            if self.spool is None:
-                items = [self._memory.popleft() for _ in range(n)]
             self._cond.notify_all()
         if self.spool is None:
             return items
+        try:
+            return self._take_spooled(n)
+        except SpoolError:
+            with self._cond:
+                self._ready += n
+            raise
+
+    def _take_spooled(self, n: int) -> list[Item]:
+        spool = self.spool
+        assert spool is not None
         if n == 0:
             self._last_claim = time.monotonic()
-            claimed = self.spool.claim_orphans()
+            claimed = spool.claim_orphans()
             if claimed:
                 with self._cond:
                     self._cursor = 0
                     self._add_ready(claimed, immediate=False)
             return []
-        rows = self.spool.take(n, after=self._cursor)
+        rows = spool.take_encoded(n, after=self._cursor, skip=self._unsaved.accepted)
+        found = len(rows)
+        rows = rows[:take_batch([len(text) for _, text in rows], max_commands=n,
+                                max_bytes=self.max_batch_bytes)]
         with self._cond:
-            items = [_Item(cmd, self._calls.pop(i, None), i) for i, cmd in rows]
-            if len(rows) < n:  # rows changed under us (another tool edited the spool)
-                self._unfinished -= n - len(rows)
+            items = [Item(text, len(text), command_id_of(text), self._calls.pop(i, None), i)
+                     for i, text in rows]
+            self._inflight = items
+            self._ready += found - len(rows)  # over the byte bound: they go next
+            if found < n:  # rows changed under us (another tool edited the spool)
+                self._unfinished -= n - found
                 self._cond.notify_all()
         if rows:
             self._cursor = rows[-1][0]
         return items
 
-    def _wait_rate_slot(self) -> None:
-        if self.max_rps is None:
+    def _save_unsaved(self) -> None:
+        """Write the spool updates a fault kept back (delivered rows are deleted when it can)."""
+        if self.spool is None:
             return
-        wait, self._next_slot = rate_slot(time.monotonic(), self._next_slot, self.max_rps)
-        if wait > 0:
-            self._abort.wait(wait)
+        with self._cond:
+            accepted, dead = self._unsaved.take()
+        if self._spool_finish(accepted, dead):
+            self._unsaved.saved(self.spool.path, len(accepted))
 
-    def _deliver(self, items: list[_Item]) -> None:
+    def _spool_finish(self, accepted: list[int], dead: list[tuple[int, int | None, str]]
+                      ) -> bool:
+        """Update the spool; on a fault, keep the update in memory for :meth:`_save_unsaved`."""
+        if self.spool is None or (not accepted and not dead):
+            return False
+        try:
+            self.spool.finish(accepted, dead)
+        except SpoolError as error:
+            self._unsaved.met(error, self.stats)
+            with self._cond:
+                self._unsaved.keep(accepted, dead)
+            return False
+        return True
+
+    def _deliver(self, items: list[Item]) -> None:
         started = time.monotonic()
         attempt = 0
-        commands = [item.command for item in items]
+        texts = [item.text for item in items]
+        ids = [item.command_id for item in items]
         while True:
-            self._wait_rate_slot()
+            wait = self._rate.reserve(time.monotonic())
+            if wait > 0:
+                self._abort.wait(wait)
             self.stats.requests += 1
             try:
-                results = self.api.batch(commands)
+                results = self.api.batch(texts, command_ids=ids)
             except APIError as error:
-                delay = self._retry_delay(error, attempt, started)
+                delay = self.retry.delay(error, attempt, time.monotonic() - started, self._rng)
                 if delay is None:
                     self._fail(items, error.message, error.status)
                     return
@@ -409,52 +457,52 @@ class Sender:
             self._settle(items, results)
             return
 
-    def _retry_delay(self, error: APIError, attempt: int, started: float) -> float | None:
-        """Seconds before the next try, or None when the error is final or time ran out."""
-        return retry_delay(error, attempt, time.monotonic() - started, backoff=self.backoff,
-                           max_backoff=self.max_backoff, max_retry_time=self.max_retry_time,
-                           rng=self._rng)
+    def _claim(self, items: list[Item]) -> list[Item]:
+        """The items not settled yet, now marked settled (each is settled exactly once)."""
+        with self._cond:
+            return claim(items)
 
-    def _settle(self, items: list[_Item], results: list[CommandResult]) -> None:
-        accepted_at, refused_at = split_results(results, len(items))
-        accepted = [items[i] for i in accepted_at]
-        dead = [(items[i], reason, None) for i, reason in refused_at]
-        if self.spool is not None:
-            self.spool.finish(
-                [i.spool_id for i in accepted if i.spool_id is not None],
-                [(i.spool_id, status, reason) for i, reason, status in dead
-                 if i.spool_id is not None])
+    def _settle(self, items: list[Item], results: list[CommandResult]) -> None:
+        verdicts = dict(zip((id(i) for i in items), results, strict=True))
+        fresh = self._claim(items)
+        accepted = [item for item in fresh if verdicts[id(item)].success]
+        dead = [(item, verdicts[id(item)].reason) for item in fresh
+                if not verdicts[id(item)].success]
+        self._spool_finish([i.spool_id for i in accepted if i.spool_id is not None],
+                           [(i.spool_id, None, reason) for i, reason in dead
+                            if i.spool_id is not None])
         self.stats.accepted += len(accepted)
         for item in accepted:
             if item.call is not None:
                 item.call.done(None)
-        for item, reason, status in dead:
-            self._record_failure(item, reason, status)
-        self._finished(len(items))
+        for item, reason in dead:
+            self._record_failure(item, reason, None)
+        self._finished(len(fresh))
 
-    def _fail(self, items: list[_Item], reason: str, status: int | None) -> None:
-        if self.spool is not None:
-            self.spool.finish([], [(i.spool_id, status, reason) for i in items
-                                   if i.spool_id is not None])
-        for item in items:
-            self._record_failure(item, reason, status)
-        self._finished(len(items))
+    def _fail(self, items: list[Item], reason: str, status: int | None, *,
+              claimed: bool = False, log: bool = True) -> None:
+        fresh = items if claimed else self._claim(items)
+        self._spool_finish([], [(i.spool_id, status, reason) for i in fresh
+                                if i.spool_id is not None])
+        for item in fresh:
+            self._record_failure(item, reason, status, log=log)
+        self._finished(len(fresh))
 
-    def _abandon(self, items: list[_Item], reason: str) -> None:
+    def _abandon(self, items: list[Item], reason: str) -> None:
         """The client closed mid-retry: spooled commands wait on disk, others fail."""
         if self.spool is None:
-            self._fail(items, f"the client was closed while retrying: {reason}", None)
-            return
+            return  # close() reports them (they are in flight) with one WARNING
         logger.warning("closing while retrying (%s); %d command(s) stay in spool %s",
                        reason, len(items), self.spool.path)
 
-    def _record_failure(self, item: _Item, reason: str, status: int | None) -> None:
-        error = record_failure(self.stats, item.command, reason, status,
-                               dead=self._dead if self.spool is None else None, log=logger)
-        if item.call is not None:
-            item.call.done(error)
+    def _record_failure(self, item: Item, reason: str, status: int | None, *,
+                        log: bool = True) -> None:
+        record_failure(self.stats, item, reason, status,
+                       dead=self._dead if self.spool is None else None, log=log)
 
     def _finished(self, n: int) -> None:
+        if not n:
+            return
         with self._cond:
             self._unfinished -= n
             self._cond.notify_all()
@@ -473,30 +521,6 @@ class Sender:
             return
         timeout = max(0.0, min(self.exit_timeout, deadline - time.monotonic()))
         if self._unfinished:
-            logger.info("interpreter exit: flushing %d command(s) for up to %.1f s",
-                        self._unfinished, timeout)
+            logger.info("exit: flushing %d command(s) for up to %.1f s", self._unfinished,
+                        timeout)
         self.close(timeout)
-
-
-_live_senders: weakref.WeakSet[Sender] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for sender in list(_live_senders):
-        sender._after_fork_in_child()
-
-
-def _at_exit() -> None:
-    senders = list(_live_senders)
-    if not senders:
-        return
-    deadline = time.monotonic() + max(s.exit_timeout for s in senders)
-    for sender in senders:
-        try:
-            sender._close_at_exit(deadline)
-        except Exception:
-            logger.exception("flushing at interpreter exit failed")
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(_at_exit)

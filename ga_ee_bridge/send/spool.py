@@ -9,6 +9,12 @@ Several processes may share one spool (a gunicorn master and its forked workers)
 ``<spool>.owners/<owner>.lock`` for as long as it lives; when a process dies (even by SIGKILL) the
 kernel releases the lock, and the next process to look (at start, then now and then) takes over the
 dead owner's pending commands and sends them.
+
+With ``synchronous="full"``, writers from many threads are combined (*group commit*): while one
+transaction is being written and fsynced, the calls that arrive queue up and go in the next one,
+so it costs one fsync per group rather than one per call. Accepted commands are deleted by id
+ranges. A fault of the file (disk full, I/O error, read-only, locked) is a :class:`SpoolError`
+naming the spool and the cause; a write that failed is rolled back and stored nothing.
 """
 
 from __future__ import annotations
@@ -27,13 +33,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DeadLetter", "Spool"]
+from ga_ee_bridge.errors import SpoolError
+
+__all__ = ["DeadLetter", "Spool", "SpoolError", "id_ranges"]
 
 logger = logging.getLogger("ga_ee_bridge.send.spool")
 
 PENDING = "pending"
 DEAD = "dead"
 _ORPHAN = ""  # owner of commands put back by `spool retry`: anyone may take them
+#: Seconds a write waits for another process's transaction on the same spool before failing.
+BUSY_TIMEOUT = 30.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS commands (
@@ -67,35 +77,151 @@ class DeadLetter:
                 "reason": self.reason, "command": dict(self.command)}
 
 
-def _dumps(command: Mapping[str, Any]) -> str:
+def _dumps(command: Mapping[str, Any] | str) -> str:
+    if isinstance(command, str):
+        return command
     return json.dumps(command, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+#: SQLite's primary result codes -> the cause a user reads.
+_CAUSES = {
+    5: "locked by another process", 6: "locked", 8: "read-only", 10: "I/O error",
+    11: "corrupt", 13: "disk full", 14: "cannot open the file", 26: "not a spool (not SQLite)",
+}
+
+
+def id_ranges(ids: Iterable[int]) -> list[tuple[int, int]]:
+    """Sorted ids as inclusive ``(first, last)`` runs of consecutive ids: [1,2,3,7] -> 1-3, 7-7."""
+    runs: list[tuple[int, int]] = []
+    for i in sorted(set(ids)):
+        if runs and runs[-1][1] == i - 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
+
+
+class _Write:
+    """One caller's rows, waiting for the group transaction that stores them."""
+
+    __slots__ = ("dead", "error", "finished", "ids", "meta", "texts", "wake")
+
+    def __init__(self, texts: list[str], meta: tuple[str, str] | None,
+                 dead: list[tuple[str, str]]) -> None:
+        self.texts = texts
+        self.meta = meta
+        self.dead = dead
+        self.ids: list[int] = []
+        self.error: SpoolError | None = None
+        self.finished = False
+        self.wake = threading.Event()
 
 
 class Spool:
     """One SQLite spool file; thread-safe (one connection behind a lock), shareable by processes."""
 
-    def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "full") -> None:
+    def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "full",
+                 max_bytes: int | None = None, group_commit: bool | None = None) -> None:
+        """Open (or create) the spool at ``path``.
+
+        ``max_bytes`` caps the database file (writes beyond it fail as "disk full", exactly as a
+        full disk does). ``group_commit`` combines concurrent writers into one transaction; by
+        default it is on with ``synchronous="full"`` (they share one fsync) and off with
+        ``"normal"`` (no fsync to share: measured no faster, sometimes slower).
+        """
         if synchronous.lower() not in ("full", "normal"):
             raise ValueError(f"synchronous must be 'full' or 'normal', got {synchronous!r}")
+        if max_bytes is not None and max_bytes < 16 * 4096:
+            raise ValueError(f"max_bytes must be at least 65536, got {max_bytes!r}")
         self.path = Path(path)
         self.synchronous = synchronous.upper()
+        self.max_bytes = max_bytes
+        self.group_commit = (self.synchronous == "FULL") if group_commit is None else group_commit
+        #: Write transactions of :meth:`add` committed by this process (to see group commit work).
+        self.commits = 0
         self._owners_dir = self.path.with_name(self.path.name + ".owners")
-        self._lock = threading.Lock()
-        self._conn = self._connect()
+        self._init_locks()
+        self._closed = False
+        self._conn: sqlite3.Connection | None = self._connect()
         self._owner: str | None = None
         self._owner_fd: int | None = None
+
+    def _init_locks(self) -> None:
+        self._lock = threading.Lock()  # the connection
+        self._group = threading.Lock()  # the writers waiting to commit, and who leads
+        self._waiting: list[_Write] = []
+        self._leading = False
 
     def __repr__(self) -> str:
         return f"Spool({str(self.path)!r})"
 
+    def error(self, error: BaseException) -> SpoolError:
+        """``error`` (``sqlite3.Error`` or ``OSError``) as a :class:`SpoolError` of this spool."""
+        if isinstance(error, SpoolError):
+            return error
+        if isinstance(error, sqlite3.Error):
+            code = getattr(error, "sqlite_errorcode", None)
+            cause = _CAUSES.get(code & 0xFF, "database error") if code is not None else (
+                "database error")
+        else:
+            errno = getattr(error, "errno", None)
+            cause = ("disk full" if errno == 28 else os.strerror(errno) if errno
+                     else "cannot write")
+        return SpoolError(str(self.path), cause, detail=str(error))
+
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
-                               check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={self.synchronous}")
-        conn.executescript(_SCHEMA)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            conn.executescript(_SCHEMA)
+            if self.max_bytes is not None:
+                page = int(conn.execute("PRAGMA page_size").fetchone()[0])
+                conn.execute(f"PRAGMA max_page_count={max(16, self.max_bytes // page)}")
+        except (sqlite3.Error, OSError) as error:
+            raise self.error(error) from error
         return conn
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Any:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` on the connection (lock held); faults as SpoolError.
+
+        A failed transaction is rolled back when SQLite has not already done so, and the real cause
+        (not "no transaction is active") is what the caller sees.
+        """
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                yield conn
+                conn.execute("COMMIT")
+            except (sqlite3.Error, OSError) as error:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise self.error(error) from error
+            except BaseException:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise
+
+    def _connection(self) -> sqlite3.Connection:
+        """The connection, opened now in a forked child that had not used the spool yet."""
+        if self._conn is None:
+            if self._closed:
+                raise SpoolError(str(self.path), "closed")
+            self._conn = self._connect()
+        return self._conn
+
+    def _query(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                return self._connection().execute(sql, parameters).fetchall()
+            except sqlite3.Error as error:
+                raise self.error(error) from error
 
     # -- ownership ---------------------------------------------------------------------------
 
@@ -103,9 +229,12 @@ class Spool:
     def owner(self) -> str:
         """This process's owner token, registered (and its lock taken) on first use."""
         if self._owner is None:
-            self._owners_dir.mkdir(parents=True, exist_ok=True)
             owner = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
-            fd = os.open(self._owners_dir / f"{owner}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                self._owners_dir.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self._owners_dir / f"{owner}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as error:
+                raise self.error(error) from error
             fcntl.flock(fd, fcntl.LOCK_EX)
             self._owner, self._owner_fd = owner, fd
         return self._owner
@@ -113,10 +242,8 @@ class Spool:
     def claim_orphans(self) -> int:
         """Take over the pending commands of owners that are gone; returns how many."""
         me = self.owner
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT DISTINCT owner FROM commands WHERE state = ? AND owner != ?",
-                (PENDING, me)).fetchall()
+        rows = self._query("SELECT DISTINCT owner FROM commands WHERE state = ? AND owner != ?",
+                           (PENDING, me))
         candidates = {r[0] for r in rows}
         with contextlib.suppress(OSError):
             candidates.update(p.stem for p in self._owners_dir.glob("*.lock"))
@@ -143,12 +270,12 @@ class Spool:
                 os.close(fd)  # alive: its owner still holds the lock
                 return 0
         try:
-            with self._lock:
-                cursor = self._conn.execute(
+            with self._transaction() as conn:
+                cursor = conn.execute(
                     "UPDATE commands SET owner = ? WHERE owner = ? AND state = ?",
                     (me, owner, PENDING))
                 count = cursor.rowcount
-                self._conn.execute(
+                conn.execute(
                     "UPDATE commands SET owner = ? WHERE owner = ? AND state = ?",
                     (_ORPHAN, owner, DEAD))
             if fd is not None:
@@ -160,9 +287,10 @@ class Spool:
 
     def reset_after_fork(self) -> None:
         """In a forked child: a new connection, lock and owner (the parent keeps its own)."""
-        _abandoned.append(self._conn)  # closing it here could disturb the parent's file
-        self._lock = threading.Lock()
-        self._conn = self._connect()
+        if self._conn is not None:
+            _abandoned.append(self._conn)  # closing it here could disturb the parent's file
+        self._init_locks()
+        self._conn = None  # opened on first use: a child that never tracks never opens it
         if self._owner_fd is not None:
             os.close(self._owner_fd)  # the parent's lock survives: flock is per open file
         self._owner = None
@@ -171,76 +299,126 @@ class Spool:
     def close(self) -> None:
         """Close the database and give up ownership (pending commands stay for the next process)."""
         with self._lock:
-            self._conn.close()
+            self._closed = True
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
         if self._owner_fd is not None:
             os.close(self._owner_fd)
             self._owner_fd = None
 
     # -- the queue ---------------------------------------------------------------------------
 
-    def add(self, commands: Sequence[Mapping[str, Any]], *,
-            meta: tuple[str, str] | None = None) -> list[int]:
-        """Write commands as pending (one transaction, durable on return); returns their ids.
+    def add(self, commands: Sequence[Mapping[str, Any] | str], *,
+            meta: tuple[str, str] | None = None,
+            dead: Sequence[tuple[Mapping[str, Any] | str, str]] = ()) -> list[int]:
+        """Write commands as pending (durable on return); returns their ids, in order.
 
-        ``meta`` (key, value) is stored in the same transaction (``send`` records its progress).
+        Commands are mappings or their JSON text. ``meta`` (key, value) is stored in the same
+        transaction (``send`` records its progress), and so are ``dead`` ``(command, reason)``
+        pairs, stored at once as dead letters (lines ``send`` could not read). Concurrent calls
+        share one transaction (group commit). Raises :class:`SpoolError` when the spool cannot
+        store them; then nothing of this call is stored.
         """
+        write = _Write([_dumps(c) for c in commands], meta,
+                       [(_dumps(c), reason) for c, reason in dead])
         owner = self.owner
+        if not self.group_commit:
+            self._commit([write], owner)
+        else:
+            with self._group:
+                self._waiting.append(write)
+                lead = not self._leading
+                self._leading = True
+            if not lead:
+                write.wake.wait()  # stored by a leader, or handed the lead
+            if not write.finished:
+                self._lead(owner)
+        if write.error is not None:
+            raise write.error
+        return write.ids
+
+    def _lead(self, owner: str) -> None:
+        """Commit every waiting write in one transaction, then hand the lead to a newcomer."""
+        with self._group:
+            batch, self._waiting = self._waiting, []
+        try:
+            self._commit(batch, owner)
+        finally:
+            with self._group:
+                if self._waiting:
+                    self._waiting[0].wake.set()  # it leads the next group
+                else:
+                    self._leading = False
+            for write in batch:
+                write.wake.set()
+
+    def _commit(self, writes: list[_Write], owner: str) -> None:
+        """Store every write of a group in one transaction; each gets its ids or the error."""
         now = time.time()
-        texts = [_dumps(c) for c in commands]
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                ids = [
-                    int(conn.execute(
-                        "INSERT INTO commands (owner, command, created) VALUES (?, ?, ?)",
-                        (owner, text, now)).lastrowid or 0)
-                    for text in texts
-                ]
-                if meta is not None:
-                    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        return ids
+        try:
+            with self._transaction() as conn:
+                for write in writes:
+                    if write.texts:
+                        conn.executemany(
+                            "INSERT INTO commands (owner, command, created) VALUES (?, ?, ?)",
+                            [(owner, text, now) for text in write.texts])
+                        last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+                        write.ids = list(range(last - len(write.texts) + 1, last + 1))
+                    if write.dead:
+                        conn.executemany(
+                            "INSERT INTO commands (owner, state, command, created, failed_at, "
+                            "reason) VALUES (?, ?, ?, ?, ?, ?)",
+                            [(_ORPHAN, DEAD, text, now, now, reason)
+                             for text, reason in write.dead])
+                    if write.meta is not None:
+                        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                                     write.meta)
+            self.commits += 1
+        except SpoolError as error:
+            for write in writes:
+                write.ids, write.error = [], error
+        finally:
+            for write in writes:
+                write.finished = True
 
     def take(self, limit: int, *, after: int = 0) -> list[tuple[int, dict[str, Any]]]:
         """This owner's pending commands with id > ``after``, oldest first (they stay on disk)."""
+        return [(i, json.loads(text)) for i, text in self.take_encoded(limit, after=after)]
+
+    def take_encoded(self, limit: int, *, after: int = 0,
+                     skip: Iterable[int] = ()) -> list[tuple[int, str]]:
+        """As :meth:`take`, with each command as the JSON text stored (and sent).
+
+        Ids in ``skip`` (accepted, not yet deleted) are left out.
+        """
         owner = self.owner
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT id, command FROM commands WHERE state = ? AND owner = ? AND id > ? "
-                "ORDER BY id LIMIT ?", (PENDING, owner, after, limit)).fetchall()
-        return [(int(i), json.loads(text)) for i, text in rows]
+        skipped = set(skip)
+        rows = self._query(
+            "SELECT id, command FROM commands WHERE state = ? AND owner = ? AND id > ? "
+            "ORDER BY id LIMIT ?", (PENDING, owner, after, limit + len(skipped)))
+        return [(int(i), str(text)) for i, text in rows if i not in skipped][:limit]
 
     def finish(self, accepted: Iterable[int],
                dead: Iterable[tuple[int, int | None, str]] = ()) -> None:
-        """Delete accepted commands, turn ``(id, status, reason)`` into dead letters; atomically."""
+        """Delete accepted commands (by id ranges), turn ``(id, status, reason)`` into dead
+        letters; atomically. Raises :class:`SpoolError` (and changes nothing) on a fault.
+        """
         accepted, dead = list(accepted), list(dead)
         if not accepted and not dead:
             return
         now = time.time()
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany("DELETE FROM commands WHERE id = ?", [(i,) for i in accepted])
-                conn.executemany(
-                    "UPDATE commands SET state = ?, failed_at = ?, status = ?, reason = ? "
-                    "WHERE id = ?", [(DEAD, now, status, reason, i) for i, status, reason in dead])
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._transaction() as conn:
+            conn.executemany("DELETE FROM commands WHERE id BETWEEN ? AND ?", id_ranges(accepted))
+            conn.executemany(
+                "UPDATE commands SET state = ?, failed_at = ?, status = ?, reason = ? "
+                "WHERE id = ?", [(DEAD, now, status, reason, i) for i, status, reason in dead])
 
     # -- inspection --------------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
         """How many commands are ``pending`` and ``dead``."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT state, COUNT(*) FROM commands GROUP BY state").fetchall()
+        rows = self._query("SELECT state, COUNT(*) FROM commands GROUP BY state")
         found = {str(state): int(n) for state, n in rows}
         return {PENDING: found.get(PENDING, 0), DEAD: found.get(DEAD, 0)}
 
@@ -248,8 +426,7 @@ class Spool:
         """The dead letters (all, or those with the given ids), oldest first."""
         query = ("SELECT id, command, reason, status, failed_at FROM commands WHERE state = ? "
                  "ORDER BY id")
-        with self._lock:
-            rows = self._conn.execute(query, (DEAD,)).fetchall()
+        rows = self._query(query, (DEAD,))
         wanted = set(ids) if ids is not None else None
         return [
             DeadLetter(json.loads(text), reason or "", status, failed_at or 0.0, int(i))
@@ -257,35 +434,47 @@ class Spool:
             if wanted is None or i in wanted
         ]
 
+    def dead_count(self, command_id_prefix: str) -> int:
+        """How many dead letters have a ``command_id`` starting with ``command_id_prefix``."""
+        rows = self._query(
+            "SELECT COUNT(*) FROM commands WHERE state = ? AND "
+            "substr(json_extract(command, '$.command_id'), 1, ?) = ?",
+            (DEAD, len(command_id_prefix), command_id_prefix))
+        return int(rows[0][0])
+
     def retry(self, ids: Iterable[int] | None = None) -> int:
-        """Put dead letters (all, or the given ids) back as pending for anyone; returns count."""
-        with self._lock:
+        """Put dead letters (all, or the given ids) back as pending for anyone; returns count.
+
+        Dead letters that are not commands (lines ``send`` could not read) stay where they are.
+        """
+        sql = ("UPDATE commands SET state = ?, owner = ?, failed_at = NULL, status = NULL, "
+               "reason = NULL WHERE state = ? AND json_extract(command, '$.name') IS NOT NULL")
+        with self._transaction() as conn:
             if ids is None:
-                cursor = self._conn.execute(
-                    "UPDATE commands SET state = ?, owner = ?, failed_at = NULL, status = NULL, "
-                    "reason = NULL WHERE state = ?", (PENDING, _ORPHAN, DEAD))
-                return max(cursor.rowcount, 0)
-            self._conn.execute("BEGIN IMMEDIATE")
-            count = 0
-            for i in ids:
-                count += self._conn.execute(
-                    "UPDATE commands SET state = ?, owner = ?, failed_at = NULL, status = NULL, "
-                    "reason = NULL WHERE state = ? AND id = ?", (PENDING, _ORPHAN, DEAD, i)
-                ).rowcount
-            self._conn.execute("COMMIT")
-            return count
+                return max(conn.execute(sql, (PENDING, _ORPHAN, DEAD)).rowcount, 0)
+            return sum(max(conn.execute(sql + " AND id = ?", (PENDING, _ORPHAN, DEAD, i)
+                                        ).rowcount, 0) for i in ids)
 
     def get_meta(self, key: str) -> str | None:
         """A value stored with :meth:`add` (``meta=``) or :meth:`set_meta`."""
-        with self._lock:
-            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if not rows else str(rows[0][0])
+
+    def meta_items(self, prefix: str) -> dict[str, str]:
+        """Every stored ``key: value`` whose key starts with ``prefix``."""
+        rows = self._query("SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?",
+                           (len(prefix), prefix))
+        return {str(k): str(v) for k, v in rows}
 
     def set_meta(self, key: str, value: str) -> None:
         """Store a small value (e.g. progress) in the spool."""
-        with self._lock:
-            self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                               (key, value))
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def delete_meta(self, key: str) -> None:
+        """Forget a stored value."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM meta WHERE key = ?", (key,))
 
 
 # Connections inherited across fork(): kept referenced so that garbage collection never closes

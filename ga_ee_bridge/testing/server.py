@@ -3,25 +3,29 @@
 :class:`ExponeaServer` is a real HTTP server on 127.0.0.1 (a thread running
 :class:`http.server.ThreadingHTTPServer`). It implements the calls a server-side client makes:
 
-- ``POST /track/v2/projects/{token}/batch`` (at most 50 commands, one result per command),
-- ``POST /track/v2/projects/{token}/customers/events``,
-- ``POST /track/v2/projects/{token}/customers``,
+- ``POST /track/v2/projects/{token}/batch`` (at most 50 commands, one result per command, each
+  echoing its ``command_id``; ``start_time`` and ``end_time``; ``{"name": "system/time"}``
+  answers the time),
+- ``POST /track/v2/projects/{token}/customers/events`` and ``.../customers``,
+- ``GET /track/v2/projects/{token}/system/time`` (``{"success": true, "time": seconds}``),
 - ``POST /data/v2/projects/{token}/customers/anonymize`` (private access only),
 
-checks the ``Authorization`` header (public ``Token`` or private ``Basic``), the body's shape and
-the batch limit, and records what it accepted. Faults are injected on demand, either scripted per
+and follows the documented contract: a POST needs ``Content-Type: application/json``; a missing
+or malformed ``Authorization`` is 401 "Access key not provided"; a wrong project token is 400
+``{"error": "Invalid project id"}``; batch-level failures are 400 with a ``message`` ("No
+commands", "Invalid JSON" when a command is not an object: the whole request fails); query strings
+are ignored; ``properties: null`` is no properties; timestamps are numbers (read as seconds: like
+the API, it does not detect milliseconds) or ISO 8601 text; a message of 800 KB or more, or a value
+of 16 KB or more, is refused. It records what it accepted, keeping the latest ``history_limit``
+commands and requests (default 100,000 each; older ones are dropped, counted in
+:attr:`ExponeaServer.dropped`, with one WARNING). Faults are injected on demand, either scripted per
 request (:meth:`ExponeaServer.script`) or at random with a seeded generator
 (:meth:`ExponeaServer.random_faults`); commands can be refused one by one
 (:meth:`ExponeaServer.reject_commands`).
 
-Use it as a context manager::
-
-    with ExponeaServer() as server:
-        client = Exponea(server.project_token, api_key_id=server.api_key_id,
-                         api_secret=server.api_secret, base_url=server.url)
-
-or, in pytest, take the ``exponea_server`` fixture (the plugin is registered when the
-``testing`` extra is installed).
+Use it as a context manager (``with ExponeaServer() as server:``, then give a client
+``server.url`` and the credentials it holds) or, in pytest, take the ``exponea_server`` fixture
+(the plugin is registered when the ``testing`` extra is installed).
 """
 
 from __future__ import annotations
@@ -43,18 +47,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-__all__ = ["MAX_BATCH_COMMANDS", "ExponeaServer", "Fault", "RecordedRequest"]
+from ga_ee_bridge.core.limits import MAX_BATCH_COMMANDS, MAX_MESSAGE_BYTES, MAX_VALUE_BYTES
+from ga_ee_bridge.core.timestamps import to_micros
+from ga_ee_bridge.errors import TimestampError
+
+__all__ = ["HISTORY_LIMIT", "MAX_BATCH_COMMANDS", "ExponeaServer", "Fault", "RecordedRequest"]
 
 logger = logging.getLogger("ga_ee_bridge.testing.server")
 
-MAX_BATCH_COMMANDS = 50
+#: Commands (and, separately, requests) the server remembers by default; older ones are dropped.
+HISTORY_LIMIT = 100_000
 
 _PATH = re.compile(
     r"^/(?P<api>track|data)/v2/projects/(?P<token>[^/]+)/"
-    r"(?P<call>batch|customers/events|customers|customers/anonymize)/?$"
+    r"(?P<call>batch|customers/events|customers|customers/anonymize|system/time)/?$"
 )
-_TRACK_CALLS = {"batch", "customers/events", "customers"}
+_TRACK_CALLS = {"batch", "customers/events", "customers", "system/time"}
 _COMMAND_NAMES = {"customers/events", "customers"}
+_SYSTEM_TIME = "system/time"
 
 
 @dataclass(frozen=True)
@@ -106,9 +116,11 @@ class RecordedRequest:
 
 @dataclass
 class _State:
-    commands: list[dict[str, Any]] = field(default_factory=list)
+    limit: int = HISTORY_LIMIT
+    commands: deque[dict[str, Any]] = field(default_factory=deque)
     anonymized: list[dict[str, Any]] = field(default_factory=list)
-    requests: list[RecordedRequest] = field(default_factory=list)
+    requests: deque[RecordedRequest] = field(default_factory=deque)
+    dropped: int = 0
     script: deque[Fault] = field(default_factory=deque)
     rate: float = 0.0
     choices: tuple[Fault, ...] = ()
@@ -117,10 +129,15 @@ class _State:
 
 
 class _Rejected(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, key: str = "errors") -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.key = key
+
+    def body(self) -> dict[str, Any]:
+        return {"success": False,
+                self.key: [self.message] if self.key == "errors" else self.message}
 
 
 class ExponeaServer:
@@ -140,16 +157,20 @@ class ExponeaServer:
         host: str = "127.0.0.1",
         port: int = 0,
         max_commands: int = MAX_BATCH_COMMANDS,
+        history_limit: int = HISTORY_LIMIT,
     ) -> None:
         self.project_token = project_token
         self.public_token = public_token
         self.api_key_id = api_key_id
         self.api_secret = api_secret
         self.max_commands = max_commands
+        if history_limit < 1:
+            raise ValueError(f"history_limit must be positive, got {history_limit!r}")
+        self.history_limit = history_limit
         self._host = host
         self._port = port
         self._lock = threading.Lock()
-        self._state = _State()
+        self._state = _State(limit=history_limit)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -242,13 +263,20 @@ class ExponeaServer:
     def reset(self) -> None:
         """Forget recorded requests and commands, scripted and random faults, and rejections."""
         with self._lock:
-            self._state = _State()
+            self._state = _State(limit=self.history_limit)
 
     # -- what was accepted -------------------------------------------------------------------
 
     @property
+    def dropped(self) -> int:
+        """Commands and requests forgotten because more than ``history_limit`` were recorded."""
+        with self._lock:
+            return self._state.dropped
+
+    @property
     def commands(self) -> list[dict[str, Any]]:
-        """Every accepted command as ``{"name": ..., "data": ...}``, in the order accepted."""
+        """Every accepted command as ``{"name": ..., "data": ...}`` (and its ``command_id`` when
+        it had one), in the order accepted: the latest ``history_limit`` of them."""
         with self._lock:
             return list(self._state.commands)
 
@@ -288,10 +316,22 @@ class ExponeaServer:
     def _record(self, request: RecordedRequest, commands: list[dict[str, Any]],
                 anonymized: dict[str, Any] | None) -> None:
         with self._lock:
-            self._state.requests.append(request)
-            self._state.commands.extend(commands)
+            state = self._state
+            state.requests.append(request)
+            state.commands.extend(commands)
             if anonymized is not None:
-                self._state.anonymized.append(anonymized)
+                state.anonymized.append(anonymized)
+            over = max(0, len(state.commands) - state.limit) + max(
+                0, len(state.requests) - state.limit)
+            if over:
+                if not state.dropped:
+                    logger.warning("ExponeaServer: more than %d commands or requests recorded; "
+                                   "the oldest are dropped (history_limit)", state.limit)
+                state.dropped += over
+                while len(state.commands) > state.limit:
+                    state.commands.popleft()
+                while len(state.requests) > state.limit:
+                    state.requests.popleft()
 
     def _rejection(self, command: Mapping[str, Any]) -> str | None:
         with self._lock:
@@ -304,23 +344,26 @@ class ExponeaServer:
 
     def _auth_kind(self, header: str | None) -> str | None:
         """Return "public" or "private" for valid credentials, raise _Rejected(401) otherwise."""
-        if not header:
-            raise _Rejected(401, "missing Authorization header")
-        scheme, _, value = header.partition(" ")
+        if not header or " " not in header.strip():
+            raise _Rejected(401, "Access key not provided")
+        scheme, _, value = header.strip().partition(" ")
         if scheme.lower() == "token" and value.strip() == self.public_token:
             return "public"
         if scheme.lower() == "basic":
             try:
                 decoded = base64.b64decode(value.strip(), validate=True).decode()
             except (binascii.Error, UnicodeDecodeError):
-                raise _Rejected(401, "malformed Basic credentials") from None
+                raise _Rejected(401, "Access key not provided") from None
             if decoded == f"{self.api_key_id}:{self.api_secret}":
                 return "private"
         raise _Rejected(401, "invalid credentials")
 
 
-def _check_command_data(name: str, data: Any) -> str | None:
-    """Return an error message when ``data`` is not a valid body for command ``name``."""
+def _check_command_data(name: str, data: Any, *, sized: bool) -> str | None:
+    """Return an error message when ``data`` is not a valid body for command ``name``.
+
+    ``sized``: check the size rules (skipped when the whole request is too small to break them).
+    """
     if not isinstance(data, dict):
         return "data must be an object"
     ids = data.get("customer_ids")
@@ -329,8 +372,8 @@ def _check_command_data(name: str, data: Any) -> str | None:
     for key, value in ids.items():
         if isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
             return f"customer_ids.{key} must be a non-empty string or number"
-    props = data.get("properties", {})
-    if not isinstance(props, dict):
+    props = data.get("properties")
+    if props is not None and not isinstance(props, dict):
         return "properties must be an object"
     if name == "customers/events":
         event_type = data.get("event_type")
@@ -339,9 +382,38 @@ def _check_command_data(name: str, data: Any) -> str | None:
         stamp = data.get("timestamp")
     else:
         stamp = data.get("update_timestamp")
-    if stamp is not None and (isinstance(stamp, bool) or not isinstance(stamp, int | float)):
-        return "timestamp must be a number (Unix seconds)"
+    if stamp is not None:
+        error = _stamp_error(stamp)
+        if error:
+            return error
+    if sized:
+        size = len(json.dumps(data, ensure_ascii=False).encode())
+        if size >= MAX_MESSAGE_BYTES:
+            return f"message too large: {size} bytes (must be less than {MAX_MESSAGE_BYTES})"
+        for key, value in (props or {}).items():
+            value_size = (len(value.encode()) if isinstance(value, str)
+                          else len(json.dumps(value, ensure_ascii=False).encode()))
+            if value_size >= MAX_VALUE_BYTES:
+                return (f"property {key} too large: {value_size} bytes (must be less than "
+                        f"{MAX_VALUE_BYTES})")
     return None
+
+
+def _stamp_error(stamp: Any) -> str | None:
+    if isinstance(stamp, bool):
+        return "timestamp must be a number (Unix seconds) or ISO 8601 text"
+    if isinstance(stamp, int | float):
+        return None  # read as seconds, whatever the magnitude (as the API does)
+    if isinstance(stamp, str):
+        try:
+            float(stamp)
+        except ValueError:
+            try:
+                to_micros(stamp)
+            except TimestampError:
+                return "timestamp must be a number (Unix seconds) or ISO 8601 text"
+            return None
+    return "timestamp must be a number (Unix seconds) or ISO 8601 text"
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -355,6 +427,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     app: ExponeaServer
+    _auth: str | None = None
     protocol_version = "HTTP/1.1"
     server_version = "ExponeaTestServer/1"
     disable_nagle_algorithm = True
@@ -382,9 +455,34 @@ class _Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
 
+    def _route(self) -> tuple[str, str]:
+        """(api, call) of the request path (query string ignored), auth and project checked."""
+        match = _PATH.match(self.path.partition("?")[0])
+        if match is None:
+            raise _Rejected(404, f"no such endpoint: {self.path.partition('?')[0]}")
+        self._auth = self.app._auth_kind(self.headers.get("Authorization"))
+        if match["token"] != self.app.project_token:
+            raise _Rejected(400, "Invalid project id", key="error")
+        api, call = match["api"], match["call"]
+        if (api == "track") != (call in _TRACK_CALLS):
+            raise _Rejected(404, f"no such endpoint: {self.path}")
+        if api == "data" and self._auth != "private":
+            raise _Rejected(403, "the data API needs private access (Basic auth)")
+        return api, call
+
     def do_GET(self) -> None:
         self._read_body()
-        self._send(405, {"success": False, "errors": ["method not allowed"]})
+        self._auth = None
+        try:
+            _, call = self._route()
+            if call != _SYSTEM_TIME:
+                raise _Rejected(405, "method not allowed")
+            status, answer = 200, {"success": True, "time": time.time()}
+        except _Rejected as error:
+            status, answer = error.status, error.body()
+        self.app._record(RecordedRequest(self.path, self._auth, status, 0, None,
+                                         time.monotonic()), [], None)
+        self._send(status, answer)
 
     def do_POST(self) -> None:
         app = self.app
@@ -393,31 +491,28 @@ class _Handler(BaseHTTPRequestHandler):
         fault = app._next_fault()
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
-        auth: str | None = None
+        self._auth = None
         accepted: list[dict[str, Any]] = []
         anonymized: dict[str, Any] | None = None
         status: int | None
         try:
-            match = _PATH.match(self.path)
-            if match is None:
-                raise _Rejected(404, f"no such endpoint: {self.path}")
-            auth = app._auth_kind(self.headers.get("Authorization"))
-            if match["token"] != app.project_token:
-                raise _Rejected(404, "project not found")
-            api, call = match["api"], match["call"]
-            if (api == "track") != (call in _TRACK_CALLS):
-                raise _Rejected(404, f"no such endpoint: {self.path}")
-            if api == "data" and auth != "private":
-                raise _Rejected(403, "the data API needs private access (Basic auth)")
+            _, call = self._route()
+            if call == _SYSTEM_TIME:
+                raise _Rejected(405, "method not allowed")
+            content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+            if content_type.lower() != "application/json":
+                raise _Rejected(400, "Content-Type must be application/json", key="message")
             try:
                 body = json.loads(raw)
             except ValueError:
-                raise _Rejected(400, "body is not valid JSON") from None
+                raise _Rejected(400, "Invalid JSON", key="message") from None
             if not isinstance(body, dict):
-                raise _Rejected(400, "body must be a JSON object")
-            status, answer, accepted, anonymized = self._process(call, body, fault)
+                raise _Rejected(400, "Invalid JSON", key="message")
+            status, answer, accepted, anonymized = self._process(
+                call, body, fault, sized=len(raw) >= MAX_VALUE_BYTES)
         except _Rejected as error:
-            status, answer = error.status, {"success": False, "errors": [error.message]}
+            status, answer = error.status, error.body()
+        auth = self._auth
         n_commands = len(accepted)
         if fault is not None and (fault.drop or fault.status is not None):
             if not fault.process:
@@ -442,7 +537,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, answer, headers)
 
     def _process(
-        self, call: str, body: dict[str, Any], fault: Fault | None
+        self, call: str, body: dict[str, Any], fault: Fault | None, *, sized: bool
     ) -> tuple[int, dict[str, Any], list[dict[str, Any]], dict[str, Any] | None]:
         app = self.app
         if call == "customers/anonymize":
@@ -451,34 +546,51 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _Rejected(400, "customer_ids must be a non-empty object")
             return 200, {"success": True}, [], ids
         if call == "batch":
+            started = time.time()
             commands = body.get("commands")
             if not isinstance(commands, list) or not commands:
-                raise _Rejected(400, "commands must be a non-empty list")
+                raise _Rejected(400, "No commands", key="message")
+            if any(not isinstance(command, dict) for command in commands):
+                raise _Rejected(400, "Invalid JSON", key="message")
             if len(commands) > app.max_commands:
-                raise _Rejected(
-                    400, f"too many commands: {len(commands)} (at most {app.max_commands})")
+                raise _Rejected(400, f"Too many commands: {len(commands)} (at most "
+                                f"{app.max_commands})", key="message")
             results: list[dict[str, Any]] = []
             accepted: list[dict[str, Any]] = []
             for index, command in enumerate(commands):
-                error = self._command_error(command)
-                if error is None and fault is not None and index in fault.reject:
-                    error = "injected fault: command rejected"
-                if error is None:
-                    accepted.append({"name": command["name"], "data": command["data"]})
-                    results.append({"success": True})
+                result: dict[str, Any]
+                if command.get("name") == _SYSTEM_TIME:
+                    result = {"success": True, "time": time.time()}
                 else:
-                    results.append({"success": False, "errors": [error]})
-            return 200, {"success": True, "results": results}, accepted, None
+                    error = self._command_error(command, sized=sized)
+                    if error is None and fault is not None and index in fault.reject:
+                        error = "injected fault: command rejected"
+                    if error is None:
+                        accepted.append(_recorded(command))
+                        result = {"success": True}
+                    else:
+                        result = {"success": False, "errors": [error]}
+                if isinstance(command.get("command_id"), str):
+                    result["command_id"] = command["command_id"]
+                results.append(result)
+            return 200, {"success": True, "start_time": started, "end_time": time.time(),
+                         "results": results}, accepted, None
         command = {"name": call, "data": body}
-        error = self._command_error(command)
+        error = self._command_error(command, sized=sized)
         if error is not None:
             raise _Rejected(400, error)
         return 200, {"success": True}, [command], None
 
-    def _command_error(self, command: Any) -> str | None:
-        if not isinstance(command, dict):
-            return "command must be an object"
+    def _command_error(self, command: dict[str, Any], *, sized: bool) -> str | None:
         name = command.get("name")
         if name not in _COMMAND_NAMES:
             return f"unknown command name: {name!r}"
-        return _check_command_data(name, command.get("data")) or self.app._rejection(command)
+        return (_check_command_data(name, command.get("data"), sized=sized)
+                or self.app._rejection(command))
+
+
+def _recorded(command: dict[str, Any]) -> dict[str, Any]:
+    out = {"name": command["name"], "data": command["data"]}
+    if isinstance(command.get("command_id"), str):
+        out["command_id"] = command["command_id"]
+    return out

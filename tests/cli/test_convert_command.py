@@ -45,14 +45,12 @@ def test_standard_output_and_gzip_from_standard_input():
     data = (FIXTURES / "crawl.jsonl.gz").read_bytes()
     from_file = cli("convert", FIXTURES / "crawl.jsonl.gz", "-q")
     assert from_file.returncode == 0 and from_file.stderr == b""
-    # "-" is named <stdin>, so its cookies differ from the file's; the events are the same.
+    # Cookies come from the data, not the input's name: standard input gives the same customers.
     piped = cli("convert", "-", "-q", stdin=data)
     assert piped.returncode == 0
-    strip = [(c["data"]["event_type"], c["data"]["timestamp"], c["data"]["properties"])
-             for c in lines(from_file.stdout)]
-    assert strip == [(c["data"]["event_type"], c["data"]["timestamp"], c["data"]["properties"])
-                     for c in lines(piped.stdout)]
-    assert [s[0] for s in strip] == ["promo_impression", "product_detail"] * 2
+    assert piped.stdout == from_file.stdout
+    assert [c["data"]["event_type"] for c in lines(piped.stdout)] == [
+        "promo_impression", "product_detail"] * 2
 
 
 def test_a_broken_jsonl_line_is_rejected_and_the_rest_converted(tmp_path):
@@ -92,10 +90,10 @@ def test_rejects_carry_paths_and_values(tmp_path):
     (reject,) = lines(rejects.read_bytes())
     assert reject["input"].endswith("shop-dirt.json") and reject["index"] == 8
     assert reject["reason"] == "invalid ecommerce"
+    # The missing order id fails the purchase; its unreadable revenue and price would only have
+    # been left out with warnings (issue 9), so the id is what the reject names.
     assert {(e["path"], e["value"]) for e in reject["errors"]} == {
-        ("[8].ecommerce.purchase.actionField.revenue", "abc"),
         ("[8].ecommerce.purchase.actionField.id", None),
-        ("[8].ecommerce.purchase.products[0].price", "n/a"),
     }
     assert reject["push"]["event"] == "eec.purchase"
     commands = lines((tmp_path / "out.jsonl").read_bytes())

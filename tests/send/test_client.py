@@ -163,7 +163,9 @@ def test_values_are_converted(client: Exponea, exponea_server: ExponeaServer) ->
     (lambda v: v.track(""), "event_type"),
     (lambda v: v.track(None), "event_type"),
     (lambda v: v.track("view", {"naïve": 1}), "properties.naïve"),
-    (lambda v: v.track("view", {f"p{i}": i for i in range(256)}), "properties"),
+    (lambda v: v.track("view", timestamp=1_700_000_000_123), "timestamp"),
+    (lambda v: v.track("view", {"big": "x" * 16 * 1024}), "properties.big"),
+    (lambda v: v.track("view", {f"p{i}": "x" * 16000 for i in range(52)}), "command"),
     (lambda v: v.track("view", {"big": "x" * 17000}), "properties.big"),
     (lambda v: v.track("view", {"s": {1, 2}}), "properties.s"),
     (lambda v: v.track("view", {"f": float("nan")}), "properties.f"),
@@ -173,7 +175,7 @@ def test_values_are_converted(client: Exponea, exponea_server: ExponeaServer) ->
     (lambda v: v.update({"phone": "0905 123 456"}), "properties.phone"),
     (lambda v: v.update({"phone": "+12"}), "properties.phone"),
     (lambda v: v.update({"language": "svk"}), "properties.language"),
-    (lambda v: v.update({f"p{i}": i for i in range(256)}), "properties"),
+    (lambda v: v.update({"big": "é" * 8192}), "properties.big"),
     (lambda v: v.identify(""), "customer_ids.registered"),
     (lambda v: v.identify({"user_id": None}), "customer_ids.user_id"),
     (lambda v: v.identify(True), "customer_ids"),
@@ -200,12 +202,13 @@ def test_bad_customer_ids(client: Exponea) -> None:
         Exponea("p", public_token="t", default_properties={"x": {1, 2}})
 
 
-def test_limits_are_inclusive(client: Exponea, exponea_server: ExponeaServer) -> None:
+def test_limits_are_strict(client: Exponea, exponea_server: ExponeaServer) -> None:
     visitor = client.customer(cookie="c")
     visitor.track("view", {f"p{i}": i for i in range(255)})
-    visitor.update({"big": "x" * (16 * 1024 - 2)})
+    visitor.update({"big": "x" * (16 * 1024 - 1)})  # less than 16 KB: the largest that passes
     assert client.flush(5)
     assert len(exponea_server.events[0]["properties"]) == 255
+    assert len(exponea_server.customers[0]["properties"]["big"]) == 16 * 1024 - 1
 
 
 # -- timestamps ----------------------------------------------------------------------------------
@@ -267,6 +270,25 @@ def test_track_enhanced_ecommerce(client: Exponea, exponea_server: ExponeaServer
     assert tracked == 3
     assert client.flush(5)
     assert exponea_server.events[-1]["properties"]["tracked_via"] == "eecommerce"
+
+
+def test_track_enhanced_ecommerce_with_bloomreach_s_recommended_events(
+        client: Exponea, exponea_server: ExponeaServer) -> None:
+    visitor = client.customer(cookie="c", url="https://shop.example/thanks")
+    visitor.identify("Jo@Example.com", {"phone": "+421 905 123 456"})
+    assert visitor.track_enhanced_ecommerce(PURCHASE, mapping="bloomreach") == 3
+    assert client.flush(5)
+    assert exponea_server.customers[0]["properties"] == {"phone": "+421905123456"}
+    events = sorted(exponea_server.events, key=lambda e: e["timestamp"])
+    assert [e["event_type"] for e in events] == ["purchase_item", "purchase_item", "purchase"]
+    assert events[1]["properties"]["total_price"] == 20
+    summary = events[2]["properties"]
+    assert summary["purchase_id"] == "T1" and summary["purchase_status"] == "success"
+    assert summary["product_ids"] == ["P1", "P2"] and summary["total_quantity"] == 3
+    assert summary["total_price"] == 35.43 and summary["local_currency"] == "EUR"
+    assert summary["location"] == "https://shop.example/thanks"
+    assert all(e["customer_ids"] == {"cookie": "c", "registered": "jo@example.com"}
+               for e in events)
 
 
 def test_track_enhanced_ecommerce_bad_input_queues_nothing(client: Exponea) -> None:

@@ -9,8 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ga_ee_bridge.errors import APIError
-from ga_ee_bridge.send.policy import batch_wait, rate_slot, retry_delay, split_results
-from ga_ee_bridge.send.request import CommandResult
+from ga_ee_bridge.send.policy import (
+    RateLimiter,
+    RetryPolicy,
+    batch_wait,
+    encode_command,
+    parse_batch_answer,
+    take_batch,
+)
 
 seconds = st.floats(min_value=0, max_value=1e4, allow_nan=False)
 
@@ -22,8 +28,8 @@ def test_retry_delay(attempt: int, elapsed: float, backoff: float, max_backoff: 
                      max_retry_time: float, seed: int, retry_after: float | None,
                      retryable: bool) -> None:
     error = APIError("x", retryable=retryable, retry_after=retry_after)
-    delay = retry_delay(error, attempt, elapsed, backoff=backoff, max_backoff=max_backoff,
-                        max_retry_time=max_retry_time, rng=random.Random(seed))
+    policy = RetryPolicy(backoff=backoff, max_backoff=max_backoff, max_retry_time=max_retry_time)
+    delay = policy.delay(error, attempt, elapsed, random.Random(seed))
     if not retryable:
         assert delay is None
         return
@@ -42,9 +48,9 @@ def test_retry_delay(attempt: int, elapsed: float, backoff: float, max_backoff: 
 
 @given(st.lists(st.floats(0, 100), min_size=1, max_size=30), st.floats(0.1, 1000))
 def test_rate_slots_are_spaced(arrivals: list[float], max_rps: float) -> None:
-    next_slot, slots = 0.0, []
+    limiter, slots = RateLimiter(max_rps), []
     for now in sorted(arrivals):
-        wait, next_slot = rate_slot(now, next_slot, max_rps)
+        wait = limiter.reserve(now)
         assert wait >= 0
         slots.append(now + wait)
     gaps = [b - a for a, b in itertools.pairwise(slots)]
@@ -62,9 +68,30 @@ def test_batch_wait(ready: int, waited: float, interval: float, urgent: bool) ->
         assert abs(wait - (interval - waited)) < 1e-9
 
 
-@given(st.lists(st.booleans(), max_size=50))
-def test_split_results_partitions(verdicts: list[bool]) -> None:
-    results = [CommandResult(True) if ok else CommandResult(False, ["no"]) for ok in verdicts]
-    accepted, refused = split_results(results, len(results))
-    assert sorted(accepted + [i for i, _ in refused]) == list(range(len(verdicts)))
-    assert all(verdicts[i] for i in accepted) and not any(verdicts[i] for i, _ in refused)
+@given(st.lists(st.booleans(), min_size=1, max_size=50), st.randoms(use_true_random=False))
+def test_batch_answers_matched_by_command_id(verdicts: list[bool], rng: random.Random) -> None:
+    ids = [f"p-{i}" for i in range(len(verdicts))]
+    results = [{"success": ok, "command_id": cid} if ok else
+               {"success": False, "errors": [cid], "command_id": cid}
+               for ok, cid in zip(verdicts, ids, strict=True)]
+    rng.shuffle(results)  # whatever order the server answers in
+    parsed = parse_batch_answer({"success": True, "results": results}, ids)
+    assert [r.success for r in parsed] == verdicts
+    assert all(r.success or r.errors == [cid] for r, cid in zip(parsed, ids, strict=True))
+
+
+@given(st.lists(st.integers(1, 5000), min_size=1, max_size=80), st.integers(1, 50),
+       st.integers(1024, 20_000))
+def test_take_batch_bounds_commands_and_bytes(sizes: list[int], max_commands: int,
+                                              max_bytes: int) -> None:
+    n = take_batch(sizes, max_commands=max_commands, max_bytes=max_bytes)
+    assert 1 <= n <= min(max_commands, len(sizes))
+    body = len('{"commands":[]}') + sum(sizes[:n]) + n - 1
+    assert n == 1 or body <= max_bytes
+    if n < min(max_commands, len(sizes)):  # stopped by the byte bound: one more would pass it
+        assert body + 1 + sizes[n] > max_bytes
+
+
+def test_encode_command_size_is_bytes() -> None:
+    text, size = encode_command({"name": "customers/events", "data": {"p": "é"}})
+    assert size == len(text.encode()) == len(text) + 1

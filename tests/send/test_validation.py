@@ -64,7 +64,9 @@ def test_looks_like_email() -> None:
 
 def test_big_values_are_measured_as_json() -> None:
     check_properties({"list": ["x" * 100] * 150})  # ~15.5 KB
-    with pytest.raises(ValueError, match=r"properties.list: value is \d+ bytes"):
+    with pytest.raises(ValueError, match=r"properties.list: value is [\d,]+ bytes"):
         check_properties({"list": ["x" * 100] * 170})
-    with pytest.raises(ValueError, match=r"properties\.quote"):
-        check_properties({"quote": '"' * 9000})  # escaping doubles it past 16 KB
+    # Text is measured as its UTF-8 bytes (JSON escaping is transport, not the value).
+    assert check_properties({"quote": '"' * 9000}) == {"quote": '"' * 9000}
+    with pytest.raises(ValueError, match=r"properties\.accents: value is 16,384 bytes"):
+        check_properties({"accents": "é" * 8192})

@@ -30,7 +30,9 @@ def _batch(server: ExponeaServer, commands: list, headers: dict | None = None) -
 def test_batch_accepts_and_records_commands(exponea_server: ExponeaServer) -> None:
     response = _batch(exponea_server, [_event(1), _event(2)])
     assert response.status_code == 200
-    assert response.json() == {"success": True, "results": [{"success": True}] * 2}
+    body = response.json()
+    assert body["success"] is True and body["results"] == [{"success": True}] * 2
+    assert body["start_time"] <= body["end_time"]
     assert [e["properties"]["n"] for e in exponea_server.events] == [1, 2]
     assert exponea_server.requests[0].auth == "private"
 
@@ -54,7 +56,7 @@ def test_bad_auth_is_401(exponea_server: ExponeaServer, header: str | None) -> N
 def test_more_than_50_commands_is_400(exponea_server: ExponeaServer) -> None:
     response = _batch(exponea_server, [_event(i) for i in range(51)])
     assert response.status_code == 400
-    assert "too many commands" in response.text
+    assert "too many commands" in response.json()["message"].lower()
     assert exponea_server.commands == []
     assert _batch(exponea_server, [_event(i) for i in range(50)]).status_code == 200
 
@@ -75,10 +77,11 @@ def test_bad_body_is_400(exponea_server: ExponeaServer, body: bytes) -> None:
     assert httpx.post(url, content=body, headers=_private(exponea_server)).status_code == 400
 
 
-def test_unknown_project_and_path_are_404(exponea_server: ExponeaServer) -> None:
+def test_unknown_project_is_400_and_unknown_path_404(exponea_server: ExponeaServer) -> None:
     url = f"{exponea_server.url}/track/v2/projects/other/batch"
-    assert httpx.post(url, json={"commands": [_event()]},
-                      headers=_private(exponea_server)).status_code == 404
+    response = httpx.post(url, json={"commands": [_event()]}, headers=_private(exponea_server))
+    assert response.status_code == 400
+    assert response.json() == {"success": False, "error": "Invalid project id"}
     url = f"{exponea_server.url}/track/v2/projects/{exponea_server.project_token}/nothing"
     assert httpx.post(url, json={}, headers=_private(exponea_server)).status_code == 404
 

@@ -1,0 +1,84 @@
+"""From a read push to encoded events: the mapping's events, grouped for the duplicate check,
+stamped with the page's time (the one tie rule) and the page's default properties, then encoded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ga_ee_bridge.convert.encoders import Encoder
+from ga_ee_bridge.convert.options import ConvertOptions
+from ga_ee_bridge.convert.page import Held, PageState
+from ga_ee_bridge.convert.results import (
+    Segment,
+)
+from ga_ee_bridge.core.model import Ecommerce
+from ga_ee_bridge.core.timestamps import micros_to_seconds, next_stamp
+from ga_ee_bridge.mappings import get_mapping, resolve_kinds
+
+__all__ = ["Emitter", "Groups"]
+
+#: A push's events in groups: ``(transaction id, events)`` for its purchase, ``(None, events)``
+#: for the sections before and after it, so that a duplicate purchase drops its own events only.
+Groups = list[tuple[str | None, list[Any]]]
+
+
+class Emitter:
+    """Maps read pushes to events and encodes them with their customer and time."""
+
+    def __init__(self, options: ConvertOptions, encode: Encoder):
+        self.encode = encode
+        self.kinds = resolve_kinds(options.kind)
+        self.mapping = get_mapping(options.mapping)
+        self.tracked_via = options.tracked_via or self.mapping.tracked_via
+        self.dedup = not options.keep_duplicates and "purchase" in self.kinds
+
+    def groups(self, parsed: Ecommerce) -> Groups:
+        """The mapping's events of ``parsed``, the purchase's in a group of their own."""
+        kinds = self.kinds
+        mapping = self.mapping
+        tracked_via = self.tracked_via
+        if self.dedup and "purchase" in parsed.sections:
+            purchase = parsed.sections["purchase"]
+            at = kinds.index("purchase")
+            before, after = kinds[:at], kinds[at + 1:]
+            groups: Groups = []
+            if any(kind in parsed.sections for kind in before):
+                groups.append((None, mapping.events(parsed, before, tracked_via=tracked_via)))
+            groups.append((purchase.action_field.id or "", mapping.events(
+                parsed, ("purchase",), tracked_via=tracked_via)))
+            if any(kind in parsed.sections for kind in after):
+                groups.append((None, mapping.events(parsed, after, tracked_via=tracked_via)))
+            return groups
+        return [(None, mapping.events(parsed, kinds, tracked_via=tracked_via))]
+
+    def emit(self, page: PageState, held: Held, ts: int | None) -> list[Segment]:
+        """The encoded segments of ``held`` at time ``ts`` (None: the server's receive time).
+
+        Each event gets a time strictly after the page's last one; the page's clock moves on only
+        when every event encoded (``ValueError`` for what JSON cannot carry: NaN, infinity).
+        """
+        encode = self.encode
+        defaults = page.defaults
+        ids, ids_json = held.ids, held.ids_json
+        last = page.last_us
+        segments = []
+        for transaction, events in held.groups:
+            encoded = []
+            for event in events:
+                if ts is None:
+                    seconds = None
+                else:
+                    last = next_stamp(last, ts)
+                    seconds = micros_to_seconds(last)
+                properties = dict(event.properties)
+                if defaults:
+                    for key, value in defaults.items():
+                        properties.setdefault(key, value)
+                encoded.append(
+                    (event.event_type, encode(ids, ids_json, event.event_type, seconds, properties))
+                )
+            if encoded:
+                segments.append(Segment(transaction, encoded))
+        page.last_us = last
+        return segments
