@@ -20,17 +20,14 @@ Spool faults never stop the task: it retries, and delivered rows are deleted onc
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import functools
 import inspect
 import logging
-import random
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from ga_ee_bridge.core.limits import MAX_BATCH_BYTES
 from ga_ee_bridge.errors import QueueFullError, SpoolError
 from ga_ee_bridge.send import lifecycle
 from ga_ee_bridge.send.async_request import AsyncTrackingAPI
@@ -41,27 +38,19 @@ from ga_ee_bridge.send.calls import (
     Item,
     OnError,
     OnSuccess,
-    SenderStats,
-    SpoolFaults,
     claim,
     command_id_of,
     encode_items,
-    record_failure,
     safely,
 )
 from ga_ee_bridge.send.policy import (
     NOT_DELIVERED,
-    CommandIds,
-    RateLimiter,
-    RetryPolicy,
     batch_wait,
-    check_options,
     take_batch,
-    wakes_consumer,
 )
 from ga_ee_bridge.send.request import APIError, CommandResult
-from ga_ee_bridge.send.sender import DEAD_LETTER_LIMIT, IDLE_CLAIM_INTERVAL, MAX_BATCH
-from ga_ee_bridge.send.spool import DeadLetter, Spool
+from ga_ee_bridge.send.sender_base import IDLE_CLAIM_INTERVAL, SenderBase
+from ga_ee_bridge.send.spool import DeadLetter
 
 __all__ = ["AsyncSender"]
 
@@ -70,65 +59,16 @@ logger = logging.getLogger("ga_ee_bridge.send.async_sender")
 T = TypeVar("T")
 
 
-class AsyncSender:
-    """Delivers Tracking API commands from a task on one event loop; see the module docstring."""
+class AsyncSender(SenderBase[AsyncTrackingAPI]):
+    """Delivers Tracking API commands from a task on one event loop; see the module docstring.
 
-    def __init__(
-        self,
-        api: AsyncTrackingAPI,
-        *,
-        spool: Spool | None = None,
-        batch_size: int = MAX_BATCH,
-        max_batch_bytes: int = MAX_BATCH_BYTES,
-        flush_interval: float = 0.1,
-        max_queue_size: int = 10_000,
-        queue_timeout: float = 0.5,
-        max_retry_time: float = 300.0,
-        backoff: float = 0.5,
-        max_backoff: float = 30.0,
-        max_rps: float | None = None,
-        exit_timeout: float = 5.0,
-        dead_letter_limit: int = DEAD_LETTER_LIMIT,
-    ) -> None:
-        check_options(batch_size=batch_size, max_queue_size=max_queue_size,
-                      max_batch_bytes=max_batch_bytes, max_rps=max_rps)
-        self.api = api
-        self.spool = spool
-        self.batch_size = batch_size
-        self.max_batch_bytes = max_batch_bytes
-        self.flush_interval = flush_interval
-        self.max_queue_size = max_queue_size
-        self.queue_timeout = queue_timeout
-        self.retry = RetryPolicy(backoff=backoff, max_backoff=max_backoff,
-                                 max_retry_time=max_retry_time)
-        self.max_rps = max_rps
-        self.exit_timeout = exit_timeout
-        self.dead_letter_limit = dead_letter_limit
-        self.stats = SenderStats()
-        self._dead: collections.deque[DeadLetter] = collections.deque(maxlen=dead_letter_limit)
-        self._closed = False
-        self._init_runtime()
-        lifecycle.track(self)
+    Its options are :class:`~ga_ee_bridge.send.sender_base.SenderBase`'s, as the sync sender's.
+    """
 
     def _init_runtime(self) -> None:
         """State that a forked child must not share with its parent (nor its loop or threads)."""
-        self._memory: collections.deque[Item] = collections.deque()
-        self._calls: dict[int, Call] = {}  # spool id -> call, for spooled commands
-        self._ready = 0  # queued and not yet taken by the consumer
-        self._unfinished = 0  # queued and not yet accepted or failed
-        self._first_ready: float | None = None
-        self._immediate = False
-        self._flushing = 0
-        self._closing = False
-        self._inflight: list[Item] = []
+        super()._init_runtime()
         self._interruptible = False  # the task waits for the network or a retry: close cancels
-        self._cursor = 0
-        self._rate = RateLimiter(self.max_rps)
-        self._rng = random.Random()
-        self._ids = CommandIds()
-        # Spool updates that a fault (disk full) kept from being written: tried again soon.
-        self._unsaved = SpoolFaults()
-        self._last_claim = time.monotonic()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._started = False
@@ -148,11 +88,6 @@ class AsyncSender:
     def __repr__(self) -> str:
         return (f"AsyncSender(api={self.api!r}, spool={self.spool!r}, "
                 f"queued={self._unfinished}, closed={self._closed})")
-
-    @property
-    def queued(self) -> int:
-        """Commands queued and not yet accepted or failed."""
-        return self._unfinished
 
     # -- the loop and the spool thread --------------------------------------------------------
 
@@ -291,14 +226,7 @@ class AsyncSender:
         await self._spooler.add(commands, stored)
 
     def _add_ready(self, n: int, immediate: bool) -> None:
-        was_ready = self._ready
-        if was_ready == 0:
-            self._first_ready = time.monotonic()
-        self._ready = was_ready + n
-        self._unfinished += n
-        if immediate:
-            self._immediate = True
-        if wakes_consumer(was_ready, self._ready, immediate, self.batch_size):
+        if self._count_ready(n, immediate):
             self._wake.set()
         self._notify()
         self._ensure_task()
@@ -381,8 +309,7 @@ class AsyncSender:
             if unsettled:
                 logger.warning("%d command(s) not delivered before exit: each was reported to "
                                "its on_error and kept in dead_letters()", len(unsettled))
-                for item in unsettled:
-                    self._record_failure(item, NOT_DELIVERED, None, log=False)
+                self._report([], [(item, NOT_DELIVERED) for item in unsettled], log=False)
                 self._finished(len(unsettled))
         elif self._unfinished:
             logger.warning("closing with %d command(s) not yet delivered; they stay in spool %s "
@@ -538,24 +465,22 @@ class AsyncSender:
         accepted = [item for item in fresh if verdicts[id(item)].success]
         dead = [(item, verdicts[id(item)].reason) for item in fresh
                 if not verdicts[id(item)].success]
-        self.stats.accepted += len(accepted)
-        for item in accepted:
-            if item.call is not None:
-                item.call.done(None)
-        for item, reason in dead:
-            self._record_failure(item, reason, None)
-        self._finished(len(fresh))
-        await self._spool_finish([i.spool_id for i in accepted if i.spool_id is not None],
-                                 [(i.spool_id, None, reason) for i, reason in dead
-                                  if i.spool_id is not None])
+        try:  # the spool first (as the sync sender): a flush that returned has deleted them
+            await self._spool_finish([i.spool_id for i in accepted if i.spool_id is not None],
+                                     [(i.spool_id, None, reason) for i, reason in dead
+                                      if i.spool_id is not None])
+        finally:  # even when close() cancels the task meanwhile: each is reported once
+            self._report(accepted, dead)
+            self._finished(len(fresh))
 
     async def _fail(self, items: list[Item], reason: str, status: int | None) -> None:
         fresh = claim(items)
-        for item in fresh:
-            self._record_failure(item, reason, status)
-        self._finished(len(fresh))
-        await self._spool_finish([], [(i.spool_id, status, reason) for i in fresh
-                                      if i.spool_id is not None])
+        try:
+            await self._spool_finish([], [(i.spool_id, status, reason) for i in fresh
+                                          if i.spool_id is not None])
+        finally:
+            self._report([], [(item, reason) for item in fresh], status)
+            self._finished(len(fresh))
 
     async def _spool_finish(self, accepted: list[int],
                             dead: list[tuple[int, int | None, str]]) -> bool:
@@ -575,11 +500,6 @@ class AsyncSender:
         accepted, dead = self._unsaved.take()
         if await self._spool_finish(accepted, dead):
             self._unsaved.saved(self.spool.path if self.spool else None, len(accepted))
-
-    def _record_failure(self, item: Item, reason: str, status: int | None, *,
-                        log: bool = True) -> None:
-        record_failure(self.stats, item, reason, status,
-                       dead=self._dead if self.spool is None else None, log=log)
 
     def _finished(self, n: int) -> None:
         if not n:

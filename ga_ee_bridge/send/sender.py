@@ -22,15 +22,12 @@ without a spool, what it queued is lost.
 
 from __future__ import annotations
 
-import collections
 import logging
-import random
 import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from ga_ee_bridge.core.limits import MAX_BATCH_BYTES, MAX_BATCH_COMMANDS
 from ga_ee_bridge.errors import DeliveryError, QueueFullError, SpoolError
 from ga_ee_bridge.send import lifecycle
 from ga_ee_bridge.send.calls import (
@@ -40,80 +37,40 @@ from ga_ee_bridge.send.calls import (
     OnError,
     OnSuccess,
     SenderStats,
-    SpoolFaults,
     claim,
     command_id_of,
     encode_items,
-    record_failure,
     safely,
 )
 from ga_ee_bridge.send.policy import (
     NOT_DELIVERED,
-    CommandIds,
-    RateLimiter,
-    RetryPolicy,
     batch_wait,
-    check_options,
     take_batch,
-    wakes_consumer,
 )
 from ga_ee_bridge.send.request import APIError, CommandResult, TrackingAPI
-from ga_ee_bridge.send.spool import DeadLetter, Spool
+from ga_ee_bridge.send.sender_base import (
+    DEAD_LETTER_LIMIT,
+    IDLE_CLAIM_INTERVAL,
+    MAX_BATCH,
+    SenderBase,
+)
+from ga_ee_bridge.send.spool import DeadLetter
 
-__all__ = ["DeliveryError", "QueueFullError", "Sender", "SenderStats", "SpoolError"]
+__all__ = ["DEAD_LETTER_LIMIT", "IDLE_CLAIM_INTERVAL", "MAX_BATCH", "SPOOL_RETRY_INTERVAL",
+           "DeliveryError", "QueueFullError", "Sender", "SenderStats", "SpoolError"]
 
 logger = logging.getLogger("ga_ee_bridge.send.sender")
 
-MAX_BATCH = MAX_BATCH_COMMANDS
-#: Seconds between an idle spooled sender's looks for the commands of processes that died.
-IDLE_CLAIM_INTERVAL = 5.0
 #: Seconds ``close()`` waits for the sender thread to stop once the flush is over.
 CLOSE_JOIN_TIMEOUT = 1.0
-#: Dead letters kept in memory without a spool (the oldest go first, counted and logged).
-DEAD_LETTER_LIMIT = 1000
 
 
-class Sender:
+class Sender(SenderBase[TrackingAPI]):
     """Delivers Tracking API commands in the background; thread-safe; see the module docstring."""
 
-    def __init__(
-        self,
-        api: TrackingAPI,
-        *,
-        spool: Spool | None = None,
-        batch_size: int = MAX_BATCH,
-        max_batch_bytes: int = MAX_BATCH_BYTES,
-        flush_interval: float = 0.1,
-        max_queue_size: int = 10_000,
-        queue_timeout: float = 0.5,
-        max_retry_time: float = 300.0,
-        backoff: float = 0.5,
-        max_backoff: float = 30.0,
-        max_rps: float | None = None,
-        exit_timeout: float = 5.0,
-        dead_letter_limit: int = DEAD_LETTER_LIMIT,
-    ) -> None:
-        check_options(batch_size=batch_size, max_queue_size=max_queue_size,
-                      max_batch_bytes=max_batch_bytes, max_rps=max_rps)
-        self.api = api
-        self.spool = spool
-        self.batch_size = batch_size
-        self.max_batch_bytes = max_batch_bytes
-        self.flush_interval = flush_interval
-        self.max_queue_size = max_queue_size
-        self.queue_timeout = queue_timeout
-        self.retry = RetryPolicy(backoff=backoff, max_backoff=max_backoff,
-                                 max_retry_time=max_retry_time)
-        self.max_rps = max_rps
-        self.exit_timeout = exit_timeout
-        self.dead_letter_limit = dead_letter_limit
-        self.stats = SenderStats()
-        self._dead: collections.deque[DeadLetter] = collections.deque(maxlen=dead_letter_limit)
-        self._closed = False
-        self._init_runtime()
-        lifecycle.track(self)
-        if spool is not None:
-            claimed = spool.claim_orphans()
+    def _take_over(self) -> None:
+        if self.spool is not None:
+            claimed = self.spool.claim_orphans()
             if claimed:
                 with self._cond:
                     self._add_ready(claimed, immediate=False)
@@ -121,25 +78,10 @@ class Sender:
 
     def _init_runtime(self) -> None:
         """State that a forked child must not share with its parent."""
+        super()._init_runtime()
         self._cond = threading.Condition(threading.Lock())
-        self._memory: collections.deque[Item] = collections.deque()
-        self._calls: dict[int, Call] = {}  # spool id -> call, for spooled commands
-        self._ready = 0  # queued and not yet taken by the consumer
-        self._unfinished = 0  # queued and not yet accepted or failed
-        self._first_ready: float | None = None
-        self._immediate = False
-        self._flushing = 0
-        self._closing = False
         self._abort = threading.Event()
         self._thread: threading.Thread | None = None
-        self._inflight: list[Item] = []
-        self._cursor = 0
-        self._rate = RateLimiter(self.max_rps)
-        self._rng = random.Random()
-        self._ids = CommandIds()
-        self._last_claim = time.monotonic()
-        # Spool updates that a fault (disk full) kept from being written: tried again soon.
-        self._unsaved = SpoolFaults()
 
     def __repr__(self) -> str:
         return (f"Sender(api={self.api!r}, spool={self.spool!r}, queued={self._unfinished}, "
@@ -197,14 +139,7 @@ class Sender:
 
     def _add_ready(self, n: int, immediate: bool) -> None:
         # Called with self._cond held. Wake the consumer only when a batch may have become due.
-        was_ready = self._ready
-        if was_ready == 0:
-            self._first_ready = time.monotonic()
-        self._ready = was_ready + n
-        self._unfinished += n
-        if immediate:
-            self._immediate = True
-        if wakes_consumer(was_ready, self._ready, immediate, self.batch_size):
+        if self._count_ready(n, immediate):
             self._cond.notify_all()
 
     def _ensure_thread(self) -> None:
@@ -292,11 +227,6 @@ class Sender:
         if self.spool is not None:
             return self.spool.dead_letters()
         return list(self._dead)
-
-    @property
-    def queued(self) -> int:
-        """Commands queued and not yet accepted or failed."""
-        return self._unfinished
 
     # -- consumer side -----------------------------------------------------------------------
 
@@ -471,12 +401,7 @@ class Sender:
         self._spool_finish([i.spool_id for i in accepted if i.spool_id is not None],
                            [(i.spool_id, None, reason) for i, reason in dead
                             if i.spool_id is not None])
-        self.stats.accepted += len(accepted)
-        for item in accepted:
-            if item.call is not None:
-                item.call.done(None)
-        for item, reason in dead:
-            self._record_failure(item, reason, None)
+        self._report(accepted, dead)
         self._finished(len(fresh))
 
     def _fail(self, items: list[Item], reason: str, status: int | None, *,
@@ -484,8 +409,7 @@ class Sender:
         fresh = items if claimed else self._claim(items)
         self._spool_finish([], [(i.spool_id, status, reason) for i in fresh
                                 if i.spool_id is not None])
-        for item in fresh:
-            self._record_failure(item, reason, status, log=log)
+        self._report([], [(item, reason) for item in fresh], status, log=log)
         self._finished(len(fresh))
 
     def _abandon(self, items: list[Item], reason: str) -> None:
@@ -494,11 +418,6 @@ class Sender:
             return  # close() reports them (they are in flight) with one WARNING
         logger.warning("closing while retrying (%s); %d command(s) stay in spool %s",
                        reason, len(items), self.spool.path)
-
-    def _record_failure(self, item: Item, reason: str, status: int | None, *,
-                        log: bool = True) -> None:
-        record_failure(self.stats, item, reason, status,
-                       dead=self._dead if self.spool is None else None, log=log)
 
     def _finished(self, n: int) -> None:
         if not n:
