@@ -20,7 +20,7 @@ import httpx
 from ga_ee_bridge.core.limits import MAX_BATCH_BYTES
 from ga_ee_bridge.send.async_request import AsyncTrackingAPI
 from ga_ee_bridge.send.async_sender import AsyncSender
-from ga_ee_bridge.send.calls import OnError, OnSuccess, SenderStats
+from ga_ee_bridge.send.calls import OnError, OnSuccess
 from ga_ee_bridge.send.client import _Commands, _CustomerBase
 from ga_ee_bridge.send.request import DEFAULT_BASE_URL, Credentials
 from ga_ee_bridge.send.spool import DeadLetter, Spool
@@ -38,6 +38,9 @@ class AsyncExponea(_Commands):
     interpreter exit (the loop is gone by then): a client never closed reports what it did not
     deliver to ``on_error`` then (or keeps it in its spool), with one WARNING.
     """
+
+    _api: AsyncTrackingAPI
+    _sender: AsyncSender
 
     def __init__(
         self,
@@ -76,31 +79,6 @@ class AsyncExponea(_Commands):
             max_backoff=max_backoff, max_rps=max_rps, exit_timeout=exit_timeout,
             max_batch_bytes=max_batch_bytes,
         )
-
-    def __repr__(self) -> str:
-        return (f"AsyncExponea(project_token={self._api.project_token!r}, "
-                f"base_url={self._api.base_url!r}, credentials={self._api.credentials!r}, "
-                f"spool={self.spool!r})")
-
-    @property
-    def project_token(self) -> str:
-        """The project this client tracks to."""
-        return self._api.project_token
-
-    @property
-    def spool(self) -> Spool | None:
-        """The durable spool, if any."""
-        return self._sender.spool
-
-    @property
-    def stats(self) -> SenderStats:
-        """Counters: commands accepted and failed, requests, retries, failure reasons."""
-        return self._sender.stats
-
-    @property
-    def queued(self) -> int:
-        """Commands queued and not yet accepted or failed."""
-        return self._sender.queued
 
     # -- customers and commands --------------------------------------------------------------
 

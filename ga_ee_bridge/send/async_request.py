@@ -13,9 +13,8 @@ from typing import Any
 import httpx
 
 from ga_ee_bridge.send.request import (
-    DEFAULT_BASE_URL,
+    APIBase,
     CommandResult,
-    Credentials,
     anonymize_path,
     batch_path,
     batch_request,
@@ -36,39 +35,13 @@ with contextlib.suppress(ImportError):
     import anyio._backends._asyncio  # noqa: F401
 
 
-class AsyncTrackingAPI:
+class AsyncTrackingAPI(APIBase[httpx.AsyncBaseTransport, httpx.AsyncClient]):
     """Awaitable calls to one Exponea project: :meth:`batch` and :meth:`anonymize`."""
-
-    def __init__(
-        self,
-        project_token: str,
-        credentials: Credentials,
-        *,
-        base_url: str = DEFAULT_BASE_URL,
-        timeout: float = 10.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        if not project_token or not isinstance(project_token, str):
-            raise ValueError(f"project_token must be a non-empty string, got {project_token!r}")
-        self.project_token = project_token
-        self.credentials = credentials
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self._transport = transport
-        self._client = self._new_client()
 
     def _new_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(timeout=httpx.Timeout(self.timeout),
                                  headers=request_headers(self.credentials),
                                  transport=self._transport)
-
-    def reset_after_fork(self) -> None:
-        """Give a forked child its own connection pool (the parent's sockets are left alone)."""
-        self._client = self._new_client()
-
-    def __repr__(self) -> str:
-        return (f"AsyncTrackingAPI(project_token={self.project_token!r}, "
-                f"base_url={self.base_url!r}, auth={self.credentials.kind!r})")
 
     async def aclose(self) -> None:
         """Close the connection pool."""

@@ -30,8 +30,9 @@ from ga_ee_bridge.core.timestamps import micros_to_seconds, next_stamp
 from ga_ee_bridge.mappings import to_exponea_events
 from ga_ee_bridge.mappings.page_defaults import page_properties
 from ga_ee_bridge.send.calls import OnError, OnSuccess, SenderStats
-from ga_ee_bridge.send.request import DEFAULT_BASE_URL, Credentials, TrackingAPI
+from ga_ee_bridge.send.request import DEFAULT_BASE_URL, APIBase, Credentials, TrackingAPI
 from ga_ee_bridge.send.sender import Sender
+from ga_ee_bridge.send.sender_base import SenderBase
 from ga_ee_bridge.send.spool import DeadLetter, Spool
 from ga_ee_bridge.send.validation import (
     check_customer_ids,
@@ -80,6 +81,33 @@ class _Commands:
     """
 
     default_properties: dict[str, Any]
+    _api: APIBase[Any, Any]
+    _sender: SenderBase[Any]
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(project_token={self._api.project_token!r}, "
+                f"base_url={self._api.base_url!r}, credentials={self._api.credentials!r}, "
+                f"spool={self.spool!r})")
+
+    @property
+    def project_token(self) -> str:
+        """The project this client tracks to."""
+        return self._api.project_token
+
+    @property
+    def spool(self) -> Spool | None:
+        """The durable spool, if any."""
+        return self._sender.spool
+
+    @property
+    def stats(self) -> SenderStats:
+        """Counters: commands accepted and failed, requests, retries, failure reasons."""
+        return self._sender.stats
+
+    @property
+    def queued(self) -> int:
+        """Commands queued and not yet accepted or failed."""
+        return self._sender.queued
 
     def _init_commands(self, default_properties: Mapping[str, Any] | None) -> None:
         self.default_properties = check_properties(default_properties, "default_properties")
@@ -175,6 +203,9 @@ class Exponea(_Commands):
     runs anyway.
     """
 
+    _api: TrackingAPI
+    _sender: Sender
+
     def __init__(
         self,
         project_token: str,
@@ -211,31 +242,6 @@ class Exponea(_Commands):
             max_backoff=max_backoff, max_rps=max_rps, exit_timeout=exit_timeout,
             max_batch_bytes=max_batch_bytes,
         )
-
-    def __repr__(self) -> str:
-        return (f"Exponea(project_token={self._api.project_token!r}, "
-                f"base_url={self._api.base_url!r}, credentials={self._api.credentials!r}, "
-                f"spool={self.spool!r})")
-
-    @property
-    def project_token(self) -> str:
-        """The project this client tracks to."""
-        return self._api.project_token
-
-    @property
-    def spool(self) -> Spool | None:
-        """The durable spool, if any."""
-        return self._sender.spool
-
-    @property
-    def stats(self) -> SenderStats:
-        """Counters: commands accepted and failed, requests, retries, failure reasons."""
-        return self._sender.stats
-
-    @property
-    def queued(self) -> int:
-        """Commands queued and not yet accepted or failed."""
-        return self._sender.queued
 
     # -- customers ---------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -28,7 +28,7 @@ from ga_ee_bridge.send.policy import (
     shorten,
 )
 
-__all__ = ["APIError", "CommandResult", "Credentials", "TrackingAPI", "anonymize_path",
+__all__ = ["APIBase", "APIError", "CommandResult", "Credentials", "TrackingAPI", "anonymize_path",
            "batch_path", "batch_request", "batch_results", "check_anonymized",
            "check_can_anonymize", "check_response", "encode_body", "network_error",
            "request_headers"]
@@ -36,6 +36,9 @@ __all__ = ["APIError", "CommandResult", "Credentials", "TrackingAPI", "anonymize
 logger = logging.getLogger("ga_ee_bridge.send.request")
 
 DEFAULT_BASE_URL = "https://api.exponea.com"
+
+TransportT = TypeVar("TransportT")
+ClientT = TypeVar("ClientT")
 
 
 class Credentials:
@@ -186,8 +189,8 @@ def anonymize_path(project_token: str) -> str:
     return f"/data/v2/projects/{project_token}/customers/anonymize"
 
 
-class TrackingAPI:
-    """Calls to one Exponea project: :meth:`batch` (Tracking API), :meth:`anonymize` (data API)."""
+class APIBase(Generic[TransportT, ClientT]):
+    """What both API classes hold: the project, credentials, base URL, timeout, connection pool."""
 
     def __init__(
         self,
@@ -196,7 +199,7 @@ class TrackingAPI:
         *,
         base_url: str = DEFAULT_BASE_URL,
         timeout: float = 10.0,
-        transport: httpx.BaseTransport | None = None,
+        transport: TransportT | None = None,
     ) -> None:
         if not project_token or not isinstance(project_token, str):
             raise ValueError(f"project_token must be a non-empty string, got {project_token!r}")
@@ -207,20 +210,27 @@ class TrackingAPI:
         self._transport = transport
         self._client = self._new_client()
 
+    def _new_client(self) -> ClientT:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(project_token={self.project_token!r}, "
+                f"base_url={self.base_url!r}, auth={self.credentials.kind!r})")
+
+    def reset_after_fork(self) -> None:
+        """Give a forked child its own connection pool (the parent's sockets are left alone)."""
+        self._client = self._new_client()
+
+
+class TrackingAPI(APIBase[httpx.BaseTransport, httpx.Client]):
+    """Calls to one Exponea project: :meth:`batch` (Tracking API), :meth:`anonymize` (data API)."""
+
     def _new_client(self) -> httpx.Client:
         return httpx.Client(
             timeout=httpx.Timeout(self.timeout),
             headers=request_headers(self.credentials),
             transport=self._transport,
         )
-
-    def __repr__(self) -> str:
-        return (f"TrackingAPI(project_token={self.project_token!r}, base_url={self.base_url!r}, "
-                f"auth={self.credentials.kind!r})")
-
-    def reset_after_fork(self) -> None:
-        """Give a forked child its own connection pool (the parent's sockets are left alone)."""
-        self._client = self._new_client()
 
     def close(self) -> None:
         """Close the connection pool."""
