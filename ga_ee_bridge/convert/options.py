@@ -12,7 +12,7 @@ from ga_ee_bridge.convert.pushes import SOURCES, push_to_ecommerce
 from ga_ee_bridge.convert.updates import UpdateSpec
 from ga_ee_bridge.core.ids import looks_like_email, normalise_email
 from ga_ee_bridge.core.model import Ecommerce
-from ga_ee_bridge.mappings import Mapping, get_mapping, resolve_kinds
+from ga_ee_bridge.mappings import EventMapping, get_mapping, resolve_kinds
 from ga_ee_bridge.readers.bigquery import CUSTOMER_ID_FIELDS
 
 __all__ = ["DEFAULT_TIMESTAMP_PATHS", "ConvertOptions", "IdSpec", "normalise_id"]
@@ -73,7 +73,7 @@ class ConvertOptions:
     #: A name in :data:`~ga_ee_bridge.mappings.MAPPINGS`, or the mapping itself: an engine's
     #: workers get a mapping object with the options (a name registered at run time in the
     #: driver does not exist on a worker).
-    mapping: str | Mapping = "sdk"
+    mapping: str | EventMapping = "sdk"
     tracked_via: str | None = None
     strict: bool = False
     ids: tuple[IdSpec, ...] = ()
