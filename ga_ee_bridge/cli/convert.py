@@ -13,6 +13,7 @@ from typing import IO, Any
 from ga_ee_bridge.cli._common import optional_tqdm
 from ga_ee_bridge.convert.api import kept_items
 from ga_ee_bridge.convert.input import DumpError
+from ga_ee_bridge.convert.json_stream import MAX_RECORD
 from ga_ee_bridge.convert.options import DEFAULT_TIMESTAMP_PATHS, ConvertOptions, IdSpec
 from ga_ee_bridge.convert.outputs import CommandsWriter, CsvWriter, RejectsWriter, format_summary
 from ga_ee_bridge.convert.pushes import SOURCES
@@ -60,6 +61,13 @@ def add_dump_options(parser: argparse.ArgumentParser) -> None:
                         "receive time) instead of rejecting them")
     parser.add_argument("--keep-duplicates", action="store_true",
                         help="keep purchases whose transaction id was seen before")
+    parser.add_argument("--event-alias", dest="event_aliases", action="append", default=[],
+                        metavar="NAME=GA_EVENT",
+                        help="read pushes whose event is NAME as GA_EVENT (dl_purchase=purchase, "
+                        "for shops that rename events); repeatable")
+    parser.add_argument("--max-record-size", type=int, default=MAX_RECORD, metavar="BYTES",
+                        help="the longest line or push read (default 64 MiB); a longer one is "
+                        "skipped and rejected (record too large)")
     parser.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                         help="worker processes (default 1; 0: one per CPU); the output is the "
                         "same whatever N is")
@@ -105,6 +113,7 @@ def options_from_args(args: argparse.Namespace) -> ConvertOptions:
         no_timestamp_ok=args.no_timestamp_ok, keep_duplicates=args.keep_duplicates,
         source=args.source,
         bq_customer_id=tuple(name.strip() for name in args.bq_customer_id.split(",")),
+        event_aliases=tuple(args.event_aliases), max_record_size=args.max_record_size,
     )
 
 

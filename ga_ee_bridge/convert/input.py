@@ -29,16 +29,17 @@ Forms are pluggable: :data:`FORMS` lists them in detection order.
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import re
 import sys
+import zlib
 from collections.abc import Iterator
 from typing import IO, Any, Protocol
 
 from ga_ee_bridge.convert.json_stream import (
     CHUNK,
+    MAX_RECORD,
     BrokenJson,
     Scanner,
     json_values,
@@ -53,13 +54,16 @@ from ga_ee_bridge.convert.records import (
     RawRecord,
     Record,
     Source,
+    TEXT_LIMIT,
     broken_line,
     decode_raw,
+    decode_record,
     is_gtm_js,
     is_page_object,
+    too_large,
     unreadable,
 )
-from ga_ee_bridge.errors import DumpError
+from ga_ee_bridge.errors import DamagedInputError, DumpError
 from ga_ee_bridge.readers.gtag import COMMANDS as GTAG_COMMANDS
 from ga_ee_bridge.readers.mp import is_mp_hit
 
@@ -123,36 +127,103 @@ class _Prefixed(io.RawIOBase):
         super().close()
 
 
-class _Steady(io.RawIOBase):
-    """Reads its source in fixed pieces, whoever asks and for how much.
+class _Gunzip(io.RawIOBase):
+    """gzip data decompressed in fixed steps, so that damage keeps every byte before it.
 
-    A damaged gzip stream then breaks at the same byte for every reader, which keeps the output
-    the same whatever ``--jobs`` is.
+    ``gzip.GzipFile`` loses what it decompressed in the call that meets damaged data (and its
+    buffered reads what came before); here a step that fails is decompressed again byte by byte
+    from a copy of the state before it, giving out everything up to the damage, then
+    :class:`DamagedInputError` on every later read. The steps depend only on the input, so a
+    damaged stream breaks at the same byte for every reader (the output does not depend on
+    ``--jobs``). Concatenated gzip members are read one after the other.
     """
 
-    PIECE = 1 << 16
+    #: Compressed bytes per step, and the most decompressed bytes a step gives (bounded memory).
+    PIECE = 1 << 15
+    OUT = 1 << 20
 
     def __init__(self, source: IO[bytes]):
         self._source = source
+        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._tail = b""  # compressed bytes not decompressed yet
         self._data = memoryview(b"")
+        self._error: DamagedInputError | None = None
+        self._in_member = False
+        self._done = False
+        self._offset = 0  # compressed bytes read from the source
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        if not self._data:
-            piece = self._source.read(self.PIECE)  # may raise: then again on the next call
-            if not piece:
+        while not self._data:
+            if self._error is not None:
+                raise self._error
+            if self._done:
                 return 0
-            self._data = memoryview(piece)
+            self._data = memoryview(self._step())
         size = min(len(buffer), len(self._data))
         buffer[:size] = self._data[:size]
         self._data = self._data[size:]
         return size
 
+    def _fail(self, message: str) -> bytes:
+        self._error = DamagedInputError(message)
+        return b""
+
+    def _step(self) -> bytes:
+        if not self._tail:
+            try:
+                self._tail = self._source.read(self.PIECE)
+            except OSError as err:
+                return self._fail(f"cannot read on: {err}")
+            self._offset += len(self._tail)
+            if not self._tail:
+                self._done = True
+                if self._in_member:
+                    return self._fail("the gzip data ends early (a truncated file?)")
+                return b""
+        if not self._in_member:  # between members: zero padding, or a member's header
+            self._tail = self._tail.lstrip(b"\0")
+            if not self._tail:
+                return b""
+            if not GZIP_MAGIC.startswith(self._tail[:2]):
+                return self._fail(f"not gzip data after byte {self._offset - len(self._tail):,}")
+            self._in_member = True
+        inflate = self._inflate
+        before = inflate.copy()
+        tail = self._tail
+        try:
+            out = inflate.decompress(tail, self.OUT)
+        except zlib.error as err:
+            out, at = _salvage(before, tail)
+            where = self._offset - len(tail) + at
+            self._fail(f"damaged gzip data at byte {where:,} of the file ({err})")
+            return out
+        if inflate.eof:
+            self._tail = inflate.unused_data
+            self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            self._in_member = False
+        else:
+            self._tail = inflate.unconsumed_tail
+        return out
+
     def close(self) -> None:
         self._source.close()
         super().close()
+
+
+def _salvage(inflate: Any, data: bytes) -> tuple[bytes, int]:
+    """What ``inflate`` gives from ``data`` byte by byte up to the byte it fails on, and where
+    that byte is in ``data``."""
+    out = []
+    at = 0
+    for at in range(len(data)):
+        try:
+            out.append(inflate.decompress(data[at:at + 1]))
+        except zlib.error:
+            break
+    return b"".join(out), at
 
 
 def _peek(stream: IO[bytes], size: int) -> tuple[bytes, IO[bytes]]:
@@ -185,8 +256,7 @@ def open_input(path: str) -> tuple[IO[bytes], bytes]:
         raise DumpError(f"cannot read {path}: {err.strerror or err}") from None
     head, stream = _peek(raw, HEAD_SIZE)
     if head.startswith(GZIP_MAGIC):
-        unzipped = _Steady(gzip.GzipFile(fileobj=stream, mode="rb"))  # type: ignore[arg-type]
-        head, stream = _peek(unzipped, HEAD_SIZE)  # type: ignore[arg-type]
+        head, stream = _peek(_Gunzip(stream), HEAD_SIZE)  # type: ignore[arg-type]
     for bom in _BOMS:
         if head.startswith(bom):
             stream.read(len(bom))
@@ -207,8 +277,10 @@ class InputForm(Protocol):
         """True when the first bytes (after gzip) look like this form."""
         ...
 
-    def raw_records(self, stream: IO[bytes], *, keep_text: bool) -> Iterator[RawRecord]:
-        """The input framed into raw records, in order."""
+    def raw_records(self, stream: IO[bytes], *, keep_text: bool, max_record: int = MAX_RECORD
+                    ) -> Iterator[RawRecord]:
+        """The input framed into raw records, in order; a record longer than ``max_record``
+        bytes comes as a :class:`Broken` record (``record too large``), never held whole."""
         ...
 
 
@@ -232,24 +304,23 @@ class JsonLinesForm:
             return type(value) is list and bool(value) and type(value[0]) is str
         if first != b"{":
             return False
-        lines = head.lstrip(b" \t\r\n").split(b"\n")
-        if len(lines) < 2:
+        rows = head.lstrip(b" \t\r\n").split(b"\n")
+        if len(rows) < 2:
             return False  # one long line: read as JSON text, which gives the same records
         try:
-            return type(json.loads(lines[0])) is dict
-        except ValueError:
+            return type(json.loads(rows[0])) is dict
+        except (ValueError, RecursionError):
             # A broken first line: still JSONL when a later line starts an object at column 0.
-            return any(line.startswith(b"{") for line in lines[1:-1])
+            return any(row.startswith(b"{") for row in rows[1:-1])
 
-    def raw_records(self, stream: IO[bytes], *, keep_text: bool) -> Iterator[RawRecord]:
+    def raw_records(self, stream: IO[bytes], *, keep_text: bool, max_record: int = MAX_RECORD
+                    ) -> Iterator[RawRecord]:
         """Each non-blank line, undecoded."""
-        number = 0
-        try:
-            for number, line in enumerate(stream, 1):
-                if line.strip():
-                    yield number, None, line, UNDECODED
-        except READ_ERRORS as err:
-            yield number + 1, None, None, unreadable(err, f"line {number + 1}")
+        for number, line in lines(stream, max_record):
+            if type(line) is Broken:
+                yield number, None, None, line
+            elif line.strip():
+                yield number, None, line, UNDECODED
 
 
 class JsonForm:
@@ -261,17 +332,47 @@ class JsonForm:
         """JSON text starts with ``[`` or ``{`` (an empty input reads as no pushes)."""
         return _first_char(head) in (b"[", b"{", b"")
 
-    def raw_records(self, stream: IO[bytes], *, keep_text: bool) -> Iterator[RawRecord]:
+    def raw_records(self, stream: IO[bytes], *, keep_text: bool, max_record: int = MAX_RECORD
+                    ) -> Iterator[RawRecord]:
         """Decoded records; with ``keep_text`` each push of a list also carries its JSON text."""
-        text = io.TextIOWrapper(stream, encoding="utf-8", errors="strict")
-        scanner = Scanner(text)
+        scanner = Scanner(stream, max_record)
         try:
             yield from json_values(scanner, keep_text)
         except BrokenJson as err:
             message = f"{err.message}; everything before it was read, nothing after it"
-            yield err.line, err.index, None, Broken(message, err.text)
+            yield err.line, err.index, None, Broken(message, err.text, err.reason)
 
 
+
+
+def lines(stream: IO[bytes], max_record: int = MAX_RECORD
+          ) -> Iterator[tuple[int, bytes | Broken]]:
+    """``(number, line)`` of every line; a line longer than ``max_record`` bytes is read to its
+    end without being held and comes as a :class:`Broken` record, and a read error ends the
+    lines with an ``unreadable input`` one."""
+    number = 0
+    readline = stream.readline
+    try:
+        while True:
+            line = readline(max_record)
+            if not line:
+                return
+            number += 1
+            if len(line) >= max_record and not line.endswith(b"\n"):
+                size = len(line)
+                head, line = line[:TEXT_LIMIT], b""
+                try:
+                    while True:
+                        more = readline(CHUNK)
+                        size += len(more)
+                        if not more or more.endswith(b"\n"):
+                            break
+                finally:
+                    yield number, too_large(number, size, head, max_record)
+                continue
+            yield number, line
+    except READ_ERRORS as err:
+        yield number + 1, unreadable(err, f"line {number + 1}")
 
 
 def _first_line(head: bytes) -> tuple[bytes, bool]:
@@ -286,7 +387,7 @@ def _first_line(head: bytes) -> tuple[bytes, bool]:
 def _loads(text: bytes) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return UNDECODED
 
 
@@ -312,16 +413,15 @@ class _LineForm:
 
     name = ""
 
-    def raw_records(self, stream: IO[bytes], *, keep_text: bool) -> Iterator[RawRecord]:
+    def raw_records(self, stream: IO[bytes], *, keep_text: bool, max_record: int = MAX_RECORD
+                    ) -> Iterator[RawRecord]:
         """Each non-blank line as a :class:`Source` record."""
-        number = 0
         name = self.name
-        try:
-            for number, line in enumerate(stream, 1):
-                if line.strip():
-                    yield number, None, None, Source(name, line)
-        except READ_ERRORS as err:
-            yield number + 1, None, None, unreadable(err, f"line {number + 1}")
+        for number, line in lines(stream, max_record):
+            if type(line) is Broken:
+                yield number, None, None, line
+            elif line.strip():
+                yield number, None, None, Source(name, line)
 
 
 class MeasurementProtocolForm(_LineForm):
@@ -403,7 +503,8 @@ class AnalyticsJsForm:
             return False  # gtag.js arguments written as arrays: a dataLayer
         return b'"ec:' in head or b'.ec:' in head or b'"send"' in head or b'"create"' in head
 
-    def raw_records(self, stream: IO[bytes], *, keep_text: bool) -> Iterator[RawRecord]:
+    def raw_records(self, stream: IO[bytes], *, keep_text: bool, max_record: int = MAX_RECORD
+                    ) -> Iterator[RawRecord]:
         """One :class:`Source` record a page, holding its metadata and commands."""
         peek = getattr(stream, "peek", None)
         head = peek(HEAD_SIZE) if peek is not None else b""
@@ -412,9 +513,10 @@ class AnalyticsJsForm:
         if _AJS_LIST.match(stripped) or (
             stripped.startswith(b"{") and not JsonLinesForm().detect(head)
         ):
-            records = JsonForm().raw_records(stream, keep_text=False)
+            records = JsonForm().raw_records(stream, keep_text=False, max_record=max_record)
         else:
-            records = JsonLinesForm().raw_records(stream, keep_text=False)
+            records = JsonLinesForm().raw_records(stream, keep_text=False,
+                                                  max_record=max_record)
         yield from _command_pages(records)
 
 
@@ -430,13 +532,7 @@ def _command_pages(records: Iterator[RawRecord]) -> Iterator[RawRecord]:
 
     for line, index, raw, value in records:
         if value is UNDECODED:
-            try:
-                value = json.loads(raw)
-            except ValueError as err:
-                yield from page()
-                created = False
-                yield line, index, None, broken_line(line, raw, err)
-                continue
+            value = decode_record(line, raw)
         if type(value) is Broken or value is PAGE_END:
             yield from page()
             created = False

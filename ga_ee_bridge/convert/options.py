@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ga_ee_bridge.convert.gtm_state import split_path
+from ga_ee_bridge.convert.json_stream import MAX_RECORD
 from ga_ee_bridge.convert.pushes import SOURCES, push_to_ecommerce
 from ga_ee_bridge.core.ids import looks_like_email, normalise_email
 from ga_ee_bridge.core.model import Ecommerce
 from ga_ee_bridge.mappings import get_mapping, resolve_kinds
 from ga_ee_bridge.readers.bigquery import CUSTOMER_ID_FIELDS
 
-__all__ = ["DEFAULT_TIMESTAMP_PATHS", "ConvertOptions", "IdSpec", "normalise_id"]
+__all__ = ["DEFAULT_TIMESTAMP_PATHS", "ConvertOptions", "IdSpec", "normalise_id",
+           "parse_aliases"]
 
 #: Where the timestamp of a push is looked for in the data-model state, first found wins.
 DEFAULT_TIMESTAMP_PATHS: tuple[str, ...] = ("timestamp", "event_timestamp", "gtm.start")
@@ -63,6 +65,31 @@ def normalise_id(value: Any) -> str | None:
     raise ValueError(f"not a customer id: {value!r} (expected text or a whole number)")
 
 
+def parse_aliases(aliases: Mapping[str, str] | Iterable[str]) -> dict[str, str]:
+    """Event aliases from a mapping or ``NAME=GA_EVENT`` texts; ValueError says what is wrong."""
+    pairs: list[tuple[Any, Any]] = []
+    if isinstance(aliases, Mapping):
+        pairs = list(aliases.items())
+    else:
+        for text in aliases:
+            if not isinstance(text, str):
+                raise ValueError(f"bad event alias {text!r}: expected NAME=GA_EVENT")
+            name, sep, event = text.partition("=")
+            if not sep:
+                raise ValueError(f"bad --event-alias {text!r}: expected NAME=GA_EVENT, e.g. "
+                                 "dl_purchase=purchase")
+            pairs.append((name.strip(), event.strip()))
+    result: dict[str, str] = {}
+    for name, event in pairs:
+        if not isinstance(name, str) or not isinstance(event, str) or not name or not event:
+            raise ValueError(f"bad event alias {name!r} -> {event!r}: both must be non-empty "
+                             "event names, e.g. dl_purchase=purchase")
+        if result.get(name, event) != event:
+            raise ValueError(f"event alias {name!r} given twice: {result[name]!r} and {event!r}")
+        result[name] = event
+    return result
+
+
 @dataclass(frozen=True, kw_only=True)
 class ConvertOptions:
     """Everything that decides what a dump converts to (keyword-only; validated on creation)."""
@@ -86,6 +113,12 @@ class ConvertOptions:
     #: Turns one push into the model (or None); module-level so worker processes can use it.
     #: Called as ``reader(push, strict=..., source=...)``.
     reader: Callable[..., Ecommerce | None] = push_to_ecommerce
+    #: Renamed events: a push's ``event`` (or a gtag.js event's name) -> the GA event it is
+    #: (``{"dl_purchase": "purchase"}``); also ``["dl_purchase=purchase", ...]``.
+    event_aliases: Mapping[str, str] = field(default_factory=dict)
+    #: The longest record (a line, a push) read, in bytes; a longer one is skipped unread and
+    #: rejected (``record too large``), so memory stays bounded whatever the input.
+    max_record_size: int = MAX_RECORD
 
     def __post_init__(self) -> None:
         resolve_kinds(self.kind)
@@ -103,6 +136,9 @@ class ConvertOptions:
             raise ValueError(
                 f"unknown source {self.source!r}: expected auto or one of {', '.join(SOURCES)}"
             )
+        object.__setattr__(self, "event_aliases", parse_aliases(self.event_aliases))
+        if self.max_record_size < 1024:
+            raise ValueError("max_record_size must be at least 1024 bytes")
         bad = [name for name in self.bq_customer_id if name not in CUSTOMER_ID_FIELDS]
         if bad or not self.bq_customer_id:
             raise ValueError(

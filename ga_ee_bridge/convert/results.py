@@ -29,6 +29,15 @@ class ConvertStats:
     unsupported: Counter[str] = field(default_factory=Counter)
     #: Where each such event was first seen (``file:line``).
     unsupported_first: dict[str, str] = field(default_factory=dict)
+    #: Values the lenient reader could not use and left out (the events kept), by kind:
+    #: ``path with indices removed: message's first part`` (``detail.products[].brand: not text``).
+    warnings: Counter[str] = field(default_factory=Counter)
+    #: Where each kind of warning was first seen (``file:line path``) and its first message.
+    warnings_first: dict[str, str] = field(default_factory=dict)
+    #: gtag.js events whose ``send_to`` names only other products (``AW-``...), by event name.
+    not_for_analytics: Counter[str] = field(default_factory=Counter)
+    #: Where each such event was first seen (``file:line``).
+    not_for_analytics_first: dict[str, str] = field(default_factory=dict)
 
     def add(self, other: ConvertStats) -> None:
         """Add the counts of ``other`` (a later part of the same run) to these."""
@@ -46,6 +55,12 @@ class ConvertStats:
         self.unsupported.update(other.unsupported)
         for name, where in other.unsupported_first.items():
             self.unsupported_first.setdefault(name, where)
+        self.warnings.update(other.warnings)
+        for kind, where in other.warnings_first.items():
+            self.warnings_first.setdefault(kind, where)
+        self.not_for_analytics.update(other.not_for_analytics)
+        for name, where in other.not_for_analytics_first.items():
+            self.not_for_analytics_first.setdefault(name, where)
 
     @property
     def rejected(self) -> int:

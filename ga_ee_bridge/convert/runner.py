@@ -18,6 +18,7 @@ from ga_ee_bridge.convert.converter import Converter
 from ga_ee_bridge.convert.encoders import ENCODERS, Encoder
 from ga_ee_bridge.convert.input import (
     PAGE_END,
+    Broken,
     READ_ERRORS,
     UNDECODED,
     DumpError,
@@ -86,7 +87,8 @@ def run_serial(path: str, options: ConvertOptions, encode: Encoder,
     with stream:
         count = 0
         feed = converter.feed
-        for record in form.raw_records(stream, keep_text=False):
+        for record in form.raw_records(stream, keep_text=False,
+                                       max_record=options.max_record_size):
             feed(record)
             count += 1
             if count >= BATCH and out:
@@ -107,10 +109,13 @@ def _init_worker(options: ConvertOptions, encoder: str) -> None:
     _WORKER = (options, ENCODERS[encoder], encoder == "commands")
 
 
-def _feed_lines(converter: Converter, pieces: list[tuple[int, bytes]]) -> None:
+def _feed_lines(converter: Converter, pieces: list[tuple[int, bytes | Broken]]) -> None:
     """Feed whole JSON lines (``(first line number, bytes)`` pieces) as JSONL reading does."""
     feed = converter.feed
     for first, data in pieces:
+        if type(data) is Broken:  # a line too long to hold
+            feed((first, None, None, data))
+            continue
         for number, line in enumerate(data.split(b"\n"), first):
             if line.strip():
                 feed((number, None, line, UNDECODED))
@@ -243,8 +248,10 @@ def run_parallel(inputs: list[str], options: ConvertOptions, encoder: str, jobs:
                     yield from _parallel_lines(stream, name, options, encode, stats, submit,
                                                collect)
                 else:
-                    yield from _parallel_records(form.raw_records(stream, keep_text=True), name,
-                                                 options, encode, stats, submit, collect)
+                    records = form.raw_records(stream, keep_text=True,
+                                               max_record=options.max_record_size)
+                    yield from _parallel_records(records, name, options, encode, stats, submit,
+                                                 collect)
         yield from collect(0)
 
 
@@ -258,10 +265,10 @@ def _parallel_lines(stream: Any, name: str, options: ConvertOptions, encode: Enc
                     ) -> Iterator[list[Item]]:
     """JSON lines in blocks: the main process only looks at lines that may begin a page."""
     framer = _Framer()
-    pieces: list[tuple[int, bytes]] = []
+    pieces: list[tuple[int, bytes | Broken]] = []
     size = 0
     local: Converter | None = None  # converting a long page here, in order
-    blocks = jsonl_blocks(stream)
+    blocks = jsonl_blocks(stream, max_record=options.max_record_size)
     last = 1
     while True:
         try:
@@ -275,6 +282,13 @@ def _parallel_lines(stream: Any, name: str, options: ConvertOptions, encode: Enc
             broken.feed((last, None, None, unreadable(err, f"line {last}")))
             yield broken.out
             return
+        if type(block) is Broken:  # a line too long to hold, skipped
+            last = first + 1
+            if local is not None:
+                _feed_lines(local, [(first, block)])
+            else:
+                pieces.append((first, block))
+            continue
         last = first + block.count(b"\n")
         cuts = framer.line_boundaries(block)
         done = 0
