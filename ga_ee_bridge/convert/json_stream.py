@@ -378,7 +378,7 @@ def _object(sc: Scanner, line: int) -> Iterator[RawRecord]:
         else:
             sc.peek()
             key_line = sc.line_at(sc.pos)
-            value = sc.value(None, f"{key!r} of the object on line {line}")
+            value = sc.value(None, f"{key!r} of the object")
             if type(value) is Broken:
                 spoiled = True  # a plain push without this key would be a wrong one
                 yield key_line, None, None, value
