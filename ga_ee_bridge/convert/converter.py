@@ -168,7 +168,8 @@ class Converter:
         if shaped is NOT_FOR_ANALYTICS:
             self.ledger.not_for_analytics(line, self.ledger.container(page, index),
                                           arguments_of(push)[1])  # type: ignore[index]
-            self._skipped(page)
+            if page.held:
+                self._try_release(page)
             return
         if self.emitter.raw:
             ecommerce = raw_ua_ecommerce(shaped, self._source)

@@ -6,6 +6,7 @@ events ``send_to`` other Google products, and renamed events (``--event-alias``)
   parameters a gtag.js event reads (``currency``, ``affiliation``...) are carried over.
 - ``gtag('event', 'purchase', {send_to: 'AW-123/abc', ...})`` goes to Google Ads only: it is
   skipped and counted as *not for Analytics* (see :func:`ga_ee_bridge.readers.gtag.for_analytics`).
+  An event for Analytics loses its ``send_to`` (routing, not data: never a key left out).
 - ``event_aliases`` renames a push's ``event`` (or a gtag.js event's name) before it is read:
   ``{"dl_purchase": "purchase"}``.
 """
@@ -68,8 +69,13 @@ class Shapes:
             return NOT_FOR_ANALYTICS
         renamed = self.aliases.get(name) if type(name) is str else None
         defaults = page.gtag_set
-        if renamed is None and not (defaults and (params is None or type(params) is dict)):
+        routed = type(params) is dict and "send_to" in params
+        if renamed is None and not routed and not (defaults and (
+            params is None or type(params) is dict
+        )):
             return push
+        if routed:  # where the event goes, not what it says: never "left out"
+            params = {key: value for key, value in params.items() if key != "send_to"}
         if defaults and (params is None or type(params) is dict):
             params = {**defaults, **(params or {})}
         name = name if renamed is None else renamed
