@@ -24,18 +24,18 @@ from ga_ee_bridge.convert.input import (
     Source,
     is_page_object,
 )
-from ga_ee_bridge.convert.options import ConvertOptions
+from ga_ee_bridge.convert.options import ConvertOptions, parse_aliases
 from ga_ee_bridge.convert.page import MISSING, Held, PageState
 from ga_ee_bridge.convert.pushes import raw_ua_ecommerce, rooted_messages
 from ga_ee_bridge.convert.reasons import RejectReason, fault_of
 from ga_ee_bridge.convert.records import TEXT_LIMIT, decode_record
 from ga_ee_bridge.convert.rejects import Ledger
 from ga_ee_bridge.convert.resolve import Resolver, Unresolved
-from ga_ee_bridge.convert.shapes import NOT_FOR_ANALYTICS, Shapes
 from ga_ee_bridge.convert.results import (
     ConvertStats,
     Item,
 )
+from ga_ee_bridge.convert.shapes import NOT_FOR_ANALYTICS, Shapes
 from ga_ee_bridge.core.model import Ecommerce
 from ga_ee_bridge.errors import EcommerceError
 from ga_ee_bridge.readers import READ_SOURCES
@@ -66,7 +66,8 @@ class Converter:
         self.resolver = Resolver(options, name)
         self.emitter = Emitter(options, encode)
         self.ledger = Ledger(name, self.stats, self.out)
-        self.shapes = Shapes(options.event_aliases)
+        self.shapes = Shapes(parse_aliases(options.event_aliases))
+        self._plain = not self.shapes.aliases  # a plain push needs no shaping (the fast path)
         self._only = self.resolver.state_paths
 
     # -- records ---------------------------------------------------------------------------
@@ -138,8 +139,56 @@ class Converter:
     def push(self, line: int, index: int | None, push: Any) -> None:
         """Convert one dataLayer push of the current page; a failure rejects this push only."""
         try:
-            self._push(line, index, push)
-        except Exception as err:  # noqa: BLE001 - contained: a reject, and the run goes on
+            stats = self.stats
+            stats.pushes += 1
+            page = self.page
+            is_dict = type(push) is dict
+            gtm_js = is_dict and push.get("event") == "gtm.js"
+            if page is None or (gtm_js and page.has_gtm and not page.in_object):
+                if page is not None:
+                    self._end()
+                page = self.page = self._new_page(line, index)
+            if is_dict:
+                if gtm_js:
+                    page.has_gtm = True
+                page.model.push(push)
+            if page.first_push is MISSING:
+                page.first_push = push
+            shaped = push if self._plain and is_dict and "0" not in push else (
+                self.shapes.shape(page, push))
+            if shaped is NOT_FOR_ANALYTICS:
+                self.ledger.not_for_analytics(line, self.ledger.container(page, index),
+                                              arguments_of(push)[1])  # type: ignore[index]
+                if page.held:
+                    self._try_release(page)
+                return
+            if self.emitter.raw:
+                ecommerce = raw_ua_ecommerce(shaped, self._source)
+                if ecommerce is not None:
+                    stats.ecommerce += 1
+                    self._convert_raw(page, line, index, push, ecommerce,
+                                      self.ledger.container(page, index))
+                    return
+            try:
+                parsed = self._reader(shaped, strict=self._strict, source=self._source)
+            except EcommerceError as err:
+                stats.ecommerce += 1
+                self.ledger.invalid(page, line, index, push, err)
+                return
+            if parsed is None or parsed.unsupported_event is not None:
+                if parsed is not None:
+                    self.ledger.unsupported(line, self.ledger.container(page, index),
+                                            parsed.unsupported_event)
+                    if page.held:
+                        self._try_release(page)
+                else:
+                    self._skipped(page)
+                return
+            stats.ecommerce += 1
+            prefix = _PREFIXES.get(parsed.source, "ecommerce.")
+            self._convert(page, line, index, push, parsed, prefix,
+                          self.ledger.container(page, index))
+        except Exception as err:  # contained: a reject, and the run goes on
             self._failed(line, index, push, err)
 
     def _failed(self, line: int, index: int | None, push: Any, err: Exception) -> None:
@@ -147,56 +196,6 @@ class Converter:
         reason, cause = fault_of(err)
         self.ledger.reject(line, index, self.page, reason, [("", f"line {line}: {cause}", None)],
                            push)
-
-    def _push(self, line: int, index: int | None, push: Any) -> None:
-        stats = self.stats
-        stats.pushes += 1
-        page = self.page
-        is_dict = type(push) is dict
-        gtm_js = is_dict and push.get("event") == "gtm.js"
-        if page is None or (gtm_js and page.has_gtm and not page.in_object):
-            if page is not None:
-                self._end()
-            page = self.page = self._new_page(line, index)
-        if is_dict:
-            if gtm_js:
-                page.has_gtm = True
-            page.model.push(push)
-        if page.first_push is MISSING:
-            page.first_push = push
-        shaped = self.shapes.shape(page, push)
-        if shaped is NOT_FOR_ANALYTICS:
-            self.ledger.not_for_analytics(line, self.ledger.container(page, index),
-                                          arguments_of(push)[1])  # type: ignore[index]
-            if page.held:
-                self._try_release(page)
-            return
-        if self.emitter.raw:
-            ecommerce = raw_ua_ecommerce(shaped, self._source)
-            if ecommerce is not None:
-                stats.ecommerce += 1
-                self._convert_raw(page, line, index, push, ecommerce,
-                                  self.ledger.container(page, index))
-                return
-        try:
-            parsed = self._reader(shaped, strict=self._strict, source=self._source)
-        except EcommerceError as err:
-            stats.ecommerce += 1
-            self.ledger.invalid(page, line, index, push, err)
-            return
-        if parsed is None or parsed.unsupported_event is not None:
-            if parsed is not None:
-                self.ledger.unsupported(line, self.ledger.container(page, index),
-                                        parsed.unsupported_event)
-                if page.held:
-                    self._try_release(page)
-            else:
-                self._skipped(page)
-            return
-        stats.ecommerce += 1
-        prefix = _PREFIXES.get(parsed.source, "ecommerce.")
-        self._convert(page, line, index, push, parsed, prefix,
-                      self.ledger.container(page, index))
 
     def _skipped(self, page: PageState) -> None:
         """A push without ecommerce (for Analytics): counted; held pushes may now have a time."""
@@ -218,14 +217,14 @@ class Converter:
                 for unit in page.units:
                     self._unit(unit)
                 self._end()
-        except Exception as err:  # noqa: BLE001 - contained: the record is a reject
+        except Exception as err:
             self._end()
             self._failed(line, index, _shown(record), err)
 
     def _unit(self, unit: Unit) -> None:
         try:
             self._read_unit(unit)
-        except Exception as err:  # noqa: BLE001 - contained: the unit is a reject
+        except Exception as err:
             self._failed(unit.line, unit.index, unit, err)
 
     def _read_unit(self, unit: Unit) -> None:
@@ -381,7 +380,7 @@ class Converter:
             self.ledger.reject(held.line, held.position, page, reason,
                                [("ecommerce", cause, None)], held.push)
             return
-        except Exception as err:  # noqa: BLE001 - contained: this held push is the reject
+        except Exception as err:
             self._failed(held.line, held.position, held.push, err)
             return
         self.out.extend(segments)

@@ -22,8 +22,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ga_ee_bridge.convert.input import Broken, Source, split_mp_line
-from ga_ee_bridge.convert.records import decode_record
 from ga_ee_bridge.convert.reasons import RejectReason
+from ga_ee_bridge.convert.records import decode_record
 from ga_ee_bridge.core.model import Ecommerce
 from ga_ee_bridge.core.timestamps import TimestampError, to_micros
 from ga_ee_bridge.errors import EcommerceError
@@ -119,7 +119,7 @@ def _mp(line: int, data: bytes, options: ConvertOptions) -> Iterator[SourcePage 
 def _mp_unit(line: int, index: int | None, receive: Any, hit: str, strict: bool) -> Unit:
     try:
         return _read_hit(line, index, receive, hit, strict)
-    except Exception as err:  # noqa: BLE001 - contained: this hit is a reject
+    except Exception as err:
         return Unit(line, index, None, err, hit, None, "")
 
 
@@ -165,7 +165,7 @@ def _bq(line: int, data: bytes, options: ConvertOptions) -> Iterator[SourcePage 
         return
     try:
         yield _bq_page(line, row, options)
-    except Exception as err:  # noqa: BLE001 - contained: this row is a reject
+    except Exception as err:
         hits = row.get("hits") if type(row) is dict else None
         count = len(hits) if type(hits) is list else 1
         yield SourcePage({}, [Unit(line, None, None, err, row, row, "", count)])
@@ -256,7 +256,7 @@ def _send_unit(commands: list[tuple[int, int | None, Any]], keys: list[int],
             messages = {where[key] if isinstance(key, int) else key: value
                         for key, value in messages.items()}
         result = EcommerceError(messages)
-    except Exception as err:  # noqa: BLE001 - contained: this send is a reject
+    except Exception as err:
         result = err
     else:
         def moved(paths: tuple[str, ...]) -> list[str]:

@@ -33,10 +33,10 @@ import io
 import json
 import re
 import sys
-import zlib
 from collections.abc import Iterator
 from typing import IO, Any, Protocol
 
+from ga_ee_bridge.convert.gunzip import GZIP_MAGIC, Gunzip
 from ga_ee_bridge.convert.json_stream import (
     CHUNK,
     MAX_RECORD,
@@ -54,8 +54,6 @@ from ga_ee_bridge.convert.records import (
     RawRecord,
     Record,
     Source,
-    TEXT_LIMIT,
-    broken_line,
     decode_raw,
     decode_record,
     is_gtm_js,
@@ -63,14 +61,13 @@ from ga_ee_bridge.convert.records import (
     too_large,
     unreadable,
 )
-from ga_ee_bridge.errors import DamagedInputError, DumpError
+from ga_ee_bridge.errors import DumpError
 from ga_ee_bridge.readers.gtag import COMMANDS as GTAG_COMMANDS
 from ga_ee_bridge.readers.mp import is_mp_hit
 
 #: How many bytes the form detection looks at.
 HEAD_SIZE = 1 << 16
 _BOMS = (b"\xef\xbb\xbf",)
-GZIP_MAGIC = b"\x1f\x8b"
 
 __all__ = [
     "FORMS",
@@ -127,105 +124,6 @@ class _Prefixed(io.RawIOBase):
         super().close()
 
 
-class _Gunzip(io.RawIOBase):
-    """gzip data decompressed in fixed steps, so that damage keeps every byte before it.
-
-    ``gzip.GzipFile`` loses what it decompressed in the call that meets damaged data (and its
-    buffered reads what came before); here a step that fails is decompressed again byte by byte
-    from a copy of the state before it, giving out everything up to the damage, then
-    :class:`DamagedInputError` on every later read. The steps depend only on the input, so a
-    damaged stream breaks at the same byte for every reader (the output does not depend on
-    ``--jobs``). Concatenated gzip members are read one after the other.
-    """
-
-    #: Compressed bytes per step, and the most decompressed bytes a step gives (bounded memory).
-    PIECE = 1 << 15
-    OUT = 1 << 20
-
-    def __init__(self, source: IO[bytes]):
-        self._source = source
-        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        self._tail = b""  # compressed bytes not decompressed yet
-        self._data = memoryview(b"")
-        self._error: DamagedInputError | None = None
-        self._in_member = False
-        self._done = False
-        self._offset = 0  # compressed bytes read from the source
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._data:
-            if self._error is not None:
-                raise self._error
-            if self._done:
-                return 0
-            self._data = memoryview(self._step())
-        size = min(len(buffer), len(self._data))
-        buffer[:size] = self._data[:size]
-        self._data = self._data[size:]
-        return size
-
-    def _fail(self, message: str) -> bytes:
-        self._error = DamagedInputError(message)
-        return b""
-
-    def _step(self) -> bytes:
-        if not self._tail:
-            try:
-                self._tail = self._source.read(self.PIECE)
-            except OSError as err:
-                return self._fail(f"cannot read on: {err}")
-            self._offset += len(self._tail)
-            if not self._tail:
-                self._done = True
-                if self._in_member:
-                    return self._fail("the gzip data ends early (a truncated file?)")
-                return b""
-        if not self._in_member:  # between members: zero padding, or a member's header
-            self._tail = self._tail.lstrip(b"\0")
-            if not self._tail:
-                return b""
-            if not GZIP_MAGIC.startswith(self._tail[:2]):
-                return self._fail(f"not gzip data after byte {self._offset - len(self._tail):,}")
-            self._in_member = True
-        inflate = self._inflate
-        before = inflate.copy()
-        tail = self._tail
-        try:
-            out = inflate.decompress(tail, self.OUT)
-        except zlib.error as err:
-            out, at = _salvage(before, tail)
-            where = self._offset - len(tail) + at
-            self._fail(f"damaged gzip data at byte {where:,} of the file ({err})")
-            return out
-        if inflate.eof:
-            self._tail = inflate.unused_data
-            self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            self._in_member = False
-        else:
-            self._tail = inflate.unconsumed_tail
-        return out
-
-    def close(self) -> None:
-        self._source.close()
-        super().close()
-
-
-def _salvage(inflate: Any, data: bytes) -> tuple[bytes, int]:
-    """What ``inflate`` gives from ``data`` byte by byte up to the byte it fails on, and where
-    that byte is in ``data``."""
-    out = []
-    at = 0
-    for at in range(len(data)):
-        try:
-            out.append(inflate.decompress(data[at:at + 1]))
-        except zlib.error:
-            break
-    return b"".join(out), at
-
-
 def _peek(stream: IO[bytes], size: int) -> tuple[bytes, IO[bytes]]:
     """The first ``size`` bytes and a stream replaying them; a damaged stream gives what it can
     (its error comes again when reading on)."""
@@ -256,7 +154,7 @@ def open_input(path: str) -> tuple[IO[bytes], bytes]:
         raise DumpError(f"cannot read {path}: {err.strerror or err}") from None
     head, stream = _peek(raw, HEAD_SIZE)
     if head.startswith(GZIP_MAGIC):
-        head, stream = _peek(_Gunzip(stream), HEAD_SIZE)  # type: ignore[arg-type]
+        head, stream = _peek(Gunzip(stream), HEAD_SIZE)  # type: ignore[arg-type]
     for bom in _BOMS:
         if head.startswith(bom):
             stream.read(len(bom))
@@ -316,11 +214,23 @@ class JsonLinesForm:
     def raw_records(self, stream: IO[bytes], *, keep_text: bool, max_record: int = MAX_RECORD
                     ) -> Iterator[RawRecord]:
         """Each non-blank line, undecoded."""
-        for number, line in lines(stream, max_record):
-            if type(line) is Broken:
-                yield number, None, None, line
-            elif line.strip():
-                yield number, None, line, UNDECODED
+        readline = stream.readline
+        number = 0
+        try:
+            while True:  # not lines(): this loop runs once a line, and a layer less is faster
+                line = readline(max_record)
+                if not line:
+                    return
+                number += 1
+                if len(line) >= max_record and line[-1:] != b"\n":
+                    size, error = _read_past(readline, len(line))
+                    yield number, None, None, too_large(number, size, line, max_record)
+                    if error is not None:
+                        raise error
+                elif line.strip():
+                    yield number, None, line, UNDECODED
+        except READ_ERRORS as err:
+            yield number + 1, None, None, unreadable(err, f"line {number + 1}")
 
 
 class JsonForm:
@@ -345,6 +255,19 @@ class JsonForm:
 
 
 
+def _read_past(readline: Any, size: int) -> tuple[int, BaseException | None]:
+    """Read on to the end of a line too long to hold: its whole size, and the read error that
+    stopped it (None at its end)."""
+    try:
+        while True:
+            more = readline(CHUNK)
+            size += len(more)
+            if not more or more.endswith(b"\n"):
+                return size, None
+    except READ_ERRORS as err:
+        return size, err
+
+
 def lines(stream: IO[bytes], max_record: int = MAX_RECORD
           ) -> Iterator[tuple[int, bytes | Broken]]:
     """``(number, line)`` of every line; a line longer than ``max_record`` bytes is read to its
@@ -359,16 +282,10 @@ def lines(stream: IO[bytes], max_record: int = MAX_RECORD
                 return
             number += 1
             if len(line) >= max_record and not line.endswith(b"\n"):
-                size = len(line)
-                head, line = line[:TEXT_LIMIT], b""
-                try:
-                    while True:
-                        more = readline(CHUNK)
-                        size += len(more)
-                        if not more or more.endswith(b"\n"):
-                            break
-                finally:
-                    yield number, too_large(number, size, head, max_record)
+                size, error = _read_past(readline, len(line))
+                yield number, too_large(number, size, line, max_record)
+                if error is not None:
+                    raise error
                 continue
             yield number, line
     except READ_ERRORS as err:
@@ -418,7 +335,7 @@ class _LineForm:
         """Each non-blank line as a :class:`Source` record."""
         name = self.name
         for number, line in lines(stream, max_record):
-            if type(line) is Broken:
+            if isinstance(line, Broken):
                 yield number, None, None, line
             elif line.strip():
                 yield number, None, None, Source(name, line)

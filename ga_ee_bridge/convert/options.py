@@ -115,7 +115,7 @@ class ConvertOptions:
     reader: Callable[..., Ecommerce | None] = push_to_ecommerce
     #: Renamed events: a push's ``event`` (or a gtag.js event's name) -> the GA event it is
     #: (``{"dl_purchase": "purchase"}``); also ``["dl_purchase=purchase", ...]``.
-    event_aliases: Mapping[str, str] = field(default_factory=dict)
+    event_aliases: Mapping[str, str] | Iterable[str] = field(default_factory=dict)
     #: The longest record (a line, a push) read, in bytes; a longer one is skipped unread and
     #: rejected (``record too large``), so memory stays bounded whatever the input.
     max_record_size: int = MAX_RECORD

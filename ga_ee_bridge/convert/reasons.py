@@ -1,5 +1,7 @@
-"""Why a push (or a piece of input) was rejected: the one list of reasons the rejects file uses,
-and :func:`fault_of`, the one rule turning an unexpected exception into a reason and a cause.
+"""Why a push (or a piece of input) was rejected: the reasons, and the rule for the unforeseen.
+
+:class:`RejectReason` is the one list of reasons the rejects file uses; :func:`fault_of` is the one
+rule turning an unexpected exception into a reason and a cause.
 """
 
 from __future__ import annotations
@@ -75,6 +77,6 @@ def fault_of(err: BaseException) -> tuple[RejectReason, str]:
 def _text(err: BaseException) -> str:
     try:
         text = str(err)
-    except Exception:  # noqa: BLE001 - a repr that fails (too deep) says nothing more
+    except Exception:
         return ""
     return text if len(text) <= 300 else text[:297] + "..."

@@ -227,12 +227,16 @@ def decode_line(raw: bytes | str) -> Any:
 def decode_record(line: int, raw: bytes | str) -> Any:
     """A JSON line decoded, or the :class:`Broken` record saying why it cannot be (broken, not
     UTF-8, a number too large, nested too deep)."""
-    value = decode_line(raw)
-    if value is UNDECODED:
+    try:  # decode_line, inline: this runs once a line
+        text = raw.decode("utf-8") if type(raw) is bytes else raw
+        value, end = _raw_decode(text)  # type: ignore[arg-type]
+        if end != len(text) and not text[end:].isspace():
+            raise ValueError("more than one JSON value")
+    except (ValueError, RecursionError):  # also UnicodeDecodeError
         try:
             value = json.loads(raw)  # another encoding (UTF-16...), or for the error's message
         except (ValueError, RecursionError) as err:
             return broken_line(line, raw, err)
-    if too_deep_text(raw) and too_deep(value):
+    if len(raw) > MAX_DEPTH and too_deep_text(raw) and too_deep(value):
         return deep_broken(line, raw)
     return value

@@ -18,9 +18,9 @@ from ga_ee_bridge.convert.converter import Converter
 from ga_ee_bridge.convert.encoders import ENCODERS, Encoder
 from ga_ee_bridge.convert.input import (
     PAGE_END,
-    Broken,
     READ_ERRORS,
     UNDECODED,
+    Broken,
     DumpError,
     PageStart,
     RawRecord,
@@ -48,6 +48,9 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
 __all__ = ["run_parallel", "run_serial"]
+
+#: Whole JSON lines ``(number of the first, bytes)``, or a line too long to hold (its record).
+Piece = tuple[int, "bytes | Broken"]
 
 #: Records converted between two hand-overs to the caller (one process).
 BATCH = 2000
@@ -109,11 +112,11 @@ def _init_worker(options: ConvertOptions, encoder: str) -> None:
     _WORKER = (options, ENCODERS[encoder], encoder == "commands")
 
 
-def _feed_lines(converter: Converter, pieces: list[tuple[int, bytes | Broken]]) -> None:
+def _feed_lines(converter: Converter, pieces: list[Piece]) -> None:
     """Feed whole JSON lines (``(first line number, bytes)`` pieces) as JSONL reading does."""
     feed = converter.feed
     for first, data in pieces:
-        if type(data) is Broken:  # a line too long to hold
+        if isinstance(data, Broken):  # a line too long to hold
             feed((first, None, None, data))
             continue
         for number, line in enumerate(data.split(b"\n"), first):
@@ -122,7 +125,7 @@ def _feed_lines(converter: Converter, pieces: list[tuple[int, bytes | Broken]]) 
 
 
 def _work(name: str, records: list[RawRecord] | None,
-          pieces: list[tuple[int, bytes]] | None) -> tuple[list[Item], ConvertStats]:
+          pieces: list[Piece] | None) -> tuple[list[Item], ConvertStats]:
     """A worker's task: whole pages, as records or as JSON-lines bytes."""
     assert _WORKER is not None
     options, encode, joinable = _WORKER
@@ -232,7 +235,7 @@ def run_parallel(inputs: list[str], options: ConvertOptions, encoder: str, jobs:
                              initargs=(options, encoder)) as pool:
 
         def submit(name: str, records: list[RawRecord] | None,
-                   pieces: list[tuple[int, bytes]] | None) -> Iterator[list[Item]]:
+                   pieces: list[Piece] | None) -> Iterator[list[Item]]:
             pending.append(pool.submit(_work, name, records, pieces))
             yield from collect(2 * jobs)
 
@@ -255,7 +258,7 @@ def run_parallel(inputs: list[str], options: ConvertOptions, encoder: str, jobs:
         yield from collect(0)
 
 
-Submit = Callable[[str, "list[RawRecord] | None", "list[tuple[int, bytes]] | None"],
+Submit = Callable[[str, "list[RawRecord] | None", "list[Piece] | None"],
                   Iterator[list[Item]]]
 Collect = Callable[[int], Iterator[list[Item]]]
 
@@ -265,7 +268,7 @@ def _parallel_lines(stream: Any, name: str, options: ConvertOptions, encode: Enc
                     ) -> Iterator[list[Item]]:
     """JSON lines in blocks: the main process only looks at lines that may begin a page."""
     framer = _Framer()
-    pieces: list[tuple[int, bytes | Broken]] = []
+    pieces: list[Piece] = []
     size = 0
     local: Converter | None = None  # converting a long page here, in order
     blocks = jsonl_blocks(stream, max_record=options.max_record_size)
@@ -282,7 +285,7 @@ def _parallel_lines(stream: Any, name: str, options: ConvertOptions, encode: Enc
             broken.feed((last, None, None, unreadable(err, f"line {last}")))
             yield broken.out
             return
-        if type(block) is Broken:  # a line too long to hold, skipped
+        if isinstance(block, Broken):  # a line too long to hold, skipped
             last = first + 1
             if local is not None:
                 _feed_lines(local, [(first, block)])
@@ -324,7 +327,7 @@ def _parallel_lines(stream: Any, name: str, options: ConvertOptions, encode: Enc
     yield from _lines_then(pieces, local, name, options, encode, stats, submit)
 
 
-def _lines_then(pieces: list[tuple[int, bytes]], local: Converter | None, name: str,
+def _lines_then(pieces: list[Piece], local: Converter | None, name: str,
                 options: ConvertOptions, encode: Encoder, stats: ConvertStats,
                 submit: Submit) -> Iterator[list[Item]]:
     """The end of JSON lines: finish the long page converted here, or send the last task."""

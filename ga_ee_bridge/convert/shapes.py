@@ -1,5 +1,7 @@
-"""Real-world shapes of pushes, handled before a push is read: gtag.js ``set`` parameters,
-events ``send_to`` other Google products, and renamed events (``--event-alias``).
+"""Push shapes handled before a push is read: gtag.js ``set``, ``send_to``, renamed events.
+
+gtag.js ``set`` parameters, events ``send_to`` other Google products, and renamed events
+(``--event-alias``):
 
 - ``gtag('set', {currency: 'EUR'})`` (or ``gtag('set', 'currency', 'EUR')``) sets parameters for
   every later event of the page, as gtag.js does: an event's own parameters win. Only the

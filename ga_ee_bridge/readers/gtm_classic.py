@@ -24,7 +24,7 @@ from typing import Any
 from marshmallow import ValidationError
 
 from ga_ee_bridge.core.model import Ecommerce, ReadWarning
-from ga_ee_bridge.errors import EcommerceError, flatten_messages, format_path, show
+from ga_ee_bridge.errors import EcommerceError, flatten_messages, show
 from ga_ee_bridge.readers import ua
 
 __all__ = ["ACTION_KEYS", "SOURCE", "is_classic", "read_classic"]
