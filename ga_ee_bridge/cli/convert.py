@@ -35,8 +35,8 @@ def add_dump_options(parser: argparse.ArgumentParser) -> None:
                         "rows; gzip-compressed or not; '-' reads standard input")
     parser.add_argument("--source", default="auto", choices=("auto", *SOURCES),
                         help="the form of the data: auto (default: detected per file, then per "
-                        "push), ua, ga4, gtag (every push read as that form), analyticsjs, mp, "
-                        "bq (every file read as that form)")
+                        "push), ua, ga4, gtag, gtm (classic GTM transactions; every push read as "
+                        "that form), analyticsjs, mp, bq (every file read as that form)")
     parser.add_argument("--bq-customer-id", default="fullVisitorId", metavar="COLUMN[,COLUMN]",
                         help="BigQuery rows: the id column(s) tried in order, userId (-> "
                         "registered), clientId or fullVisitorId (-> cookie); default "

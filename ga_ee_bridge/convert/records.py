@@ -237,6 +237,6 @@ def decode_record(line: int, raw: bytes | str) -> Any:
             value = json.loads(raw)  # another encoding (UTF-16...), or for the error's message
         except (ValueError, RecursionError) as err:
             return broken_line(line, raw, err)
-    if len(raw) > MAX_DEPTH and too_deep_text(raw) and too_deep(value):
+    if len(raw) > 2 * MAX_DEPTH and too_deep_text(raw) and too_deep(value):
         return deep_broken(line, raw)
     return value
