@@ -155,3 +155,15 @@ def test_the_cli_takes_event_aliases_and_counts_not_for_analytics(tmp_path):
         env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60,
     )
     assert done.returncode == 2 and "NAME=GA_EVENT" in done.stderr
+
+
+def test_validate_lists_events_not_for_analytics():
+    done = subprocess.run(
+        [sys.executable, "-m", "ga_ee_bridge", "validate", str(DUMPS / "gtag-shapes.json"), "-q"],
+        capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (f"{DUMPS / 'gtag-shapes.json'}:40 dataLayer[5]: warning: gtag.js purchase is sent to "
+            "other products only (send_to), not Analytics: skipped (1 event; the first here)"
+            ) in done.stdout.splitlines()
