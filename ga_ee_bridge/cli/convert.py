@@ -13,6 +13,7 @@ from typing import IO, Any
 from ga_ee_bridge.cli._common import optional_tqdm
 from ga_ee_bridge.convert.api import kept_items
 from ga_ee_bridge.convert.input import DumpError
+from ga_ee_bridge.convert.json_stream import MAX_RECORD
 from ga_ee_bridge.convert.links import LinkRule
 from ga_ee_bridge.convert.options import DEFAULT_TIMESTAMP_PATHS, ConvertOptions, IdSpec
 from ga_ee_bridge.convert.outputs import CommandsWriter, CsvWriter, RejectsWriter, format_summary
@@ -36,8 +37,8 @@ def add_dump_options(parser: argparse.ArgumentParser) -> None:
                         "rows; gzip-compressed or not; '-' reads standard input")
     parser.add_argument("--source", default="auto", choices=("auto", *SOURCES),
                         help="the form of the data: auto (default: detected per file, then per "
-                        "push), ua, ga4, gtag (every push read as that form), analyticsjs, mp, "
-                        "bq (every file read as that form)")
+                        "push), ua, ga4, gtag, gtm (classic GTM transactions; every push read as "
+                        "that form), analyticsjs, mp, bq (every file read as that form)")
     parser.add_argument("--bq-customer-id", default="fullVisitorId", metavar="COLUMN[,COLUMN]",
                         help="BigQuery rows: the id column(s) tried in order, userId (-> "
                         "registered), clientId or fullVisitorId (-> cookie); default "
@@ -74,6 +75,13 @@ def add_dump_options(parser: argparse.ArgumentParser) -> None:
                         "receive time) instead of rejecting them")
     parser.add_argument("--keep-duplicates", action="store_true",
                         help="keep purchases whose transaction id was seen before")
+    parser.add_argument("--event-alias", dest="event_aliases", action="append", default=[],
+                        metavar="NAME=GA_EVENT",
+                        help="read pushes whose event is NAME as GA_EVENT (dl_purchase=purchase, "
+                        "for shops that rename events); repeatable")
+    parser.add_argument("--max-record-size", type=int, default=MAX_RECORD, metavar="BYTES",
+                        help="the longest line or push read (default 64 MiB); a longer one is "
+                        "skipped and rejected (record too large)")
     parser.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                         help="worker processes (default 1; 0: one per CPU); the output is the "
                         "same whatever N is")
@@ -120,6 +128,7 @@ def options_from_args(args: argparse.Namespace) -> ConvertOptions:
         source=args.source, links=tuple(LinkRule.parse(text) for text in args.links),
         updates=tuple(UpdateSpec.parse(text) for text in args.updates),
         bq_customer_id=tuple(name.strip() for name in args.bq_customer_id.split(",")),
+        event_aliases=tuple(args.event_aliases), max_record_size=args.max_record_size,
     )
 
 

@@ -60,6 +60,13 @@ def run(args: argparse.Namespace) -> int:
             out.write(f"{stats.dropped_first[path]} {path}: warning: not an Enhanced Ecommerce "
                       f"field, left out ({count:,} push{'es' if count > 1 else ''}; the first "
                       "here)\n")
+        for kind, count in stats.warnings.most_common():
+            out.write(f"{stats.warnings_first[kind]} (warning: left out, the event kept; "
+                      f"{count:,} like it, the first here)\n")
+        for name, count in sorted(stats.not_for_analytics.items()):
+            out.write(f"{stats.not_for_analytics_first[name]}: warning: gtag.js {name} is sent "
+                      f"to other products only (send_to), not Analytics: skipped ({count:,} "
+                      f"event{'s' if count > 1 else ''}; the first here)\n")
         for name, count in sorted(stats.unsupported.items()):
             out.write(f"{stats.unsupported_first[name]}: warning: {name} has no UA Enhanced "
                       f"Ecommerce counterpart, skipped ({count:,} event{'s' if count > 1 else ''}"

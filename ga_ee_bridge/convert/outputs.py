@@ -184,6 +184,11 @@ def format_summary(stats: ConvertStats, elapsed: float, *, written: str | None =
         names = ", ".join(f"{name} {count:,}" for name, count in sorted(stats.unsupported.items()))
         lines.append(f"skipped: {sum(stats.unsupported.values()):,} ecommerce event(s) with no "
                      f"UA Enhanced Ecommerce counterpart ({names})")
+    if stats.not_for_analytics:
+        names = ", ".join(f"{name} {count:,}"
+                          for name, count in sorted(stats.not_for_analytics.items()))
+        lines.append(f"skipped: {sum(stats.not_for_analytics.values()):,} gtag.js event(s) not "
+                     f"for Analytics (send_to names only other products, e.g. AW-: {names})")
     total = sum(stats.events.values())
     if total:
         per_type = ", ".join(f"{name} {count:,}" for name, count in sorted(stats.events.items()))
@@ -211,5 +216,13 @@ def format_summary(stats: ConvertStats, elapsed: float, *, written: str | None =
         more = len(stats.dropped) - 5
         lines.append(f"keys left out (not Enhanced Ecommerce fields): {shown}"
                      + (f" and {more} more" if more > 0 else ""))
+    if stats.warnings:
+        shown = ", ".join(
+            f"{kind} x{count:,} (first at {stats.warnings_first[kind].partition(' ')[0]})"
+            for kind, count in stats.warnings.most_common(5)
+        )
+        more = len(stats.warnings) - 5
+        lines.append(f"values left out, their events kept ({sum(stats.warnings.values()):,} "
+                     f"warning(s)): {shown}" + (f" and {more} more kinds" if more > 0 else ""))
     lines.append(f"{elapsed:.2f} s, {rate:,.0f} pushes/s")
     return "\n".join(f"ga-ee-bridge: {line}" for line in lines)

@@ -38,6 +38,15 @@ class ConvertStats:
     unsupported: Counter[str] = field(default_factory=Counter)
     #: Where each such event was first seen (``file:line``).
     unsupported_first: dict[str, str] = field(default_factory=dict)
+    #: Values the lenient reader could not use and left out (the events kept), by kind:
+    #: ``path with indices removed: message's first part`` (``detail.products[].brand: not text``).
+    warnings: Counter[str] = field(default_factory=Counter)
+    #: Where each kind of warning was first seen (``file:line path``) and its first message.
+    warnings_first: dict[str, str] = field(default_factory=dict)
+    #: gtag.js events whose ``send_to`` names only other products (``AW-``...), by event name.
+    not_for_analytics: Counter[str] = field(default_factory=Counter)
+    #: Where each such event was first seen (``file:line``).
+    not_for_analytics_first: dict[str, str] = field(default_factory=dict)
 
     def add(self, other: ConvertStats) -> None:
         """Add the counts of ``other`` (any part of the same run) to these.
@@ -59,6 +68,10 @@ class ConvertStats:
         _merge_first(self.dropped_first, other.dropped_first)
         self.unsupported.update(other.unsupported)
         _merge_first(self.unsupported_first, other.unsupported_first)
+        self.warnings.update(other.warnings)
+        _merge_first(self.warnings_first, other.warnings_first)
+        self.not_for_analytics.update(other.not_for_analytics)
+        _merge_first(self.not_for_analytics_first, other.not_for_analytics_first)
 
     @property
     def rejected(self) -> int:
