@@ -343,9 +343,9 @@ def read_ecommerce(
             except ValidationError as err:
                 errors.append(("currencyCode", EcommerceError({"currencyCode": err.messages})))
                 currency = None
-        for kind in KINDS if kinds is None else (k for k in KINDS if k in kinds):
+        for kind in KINDS:
             value = ecommerce.get(kind)
-            if value is None:
+            if value is None or (kinds is not None and kind not in kinds):
                 continue
             since = mark()
             try:
