@@ -29,10 +29,13 @@ class ConvertStats:
     unsupported: Counter[str] = field(default_factory=Counter)
     #: Where each such event was first seen (``file:line``).
     unsupported_first: dict[str, str] = field(default_factory=dict)
+    #: Bytes read from the input files so far (compressed bytes for gzip): for progress.
+    bytes_read: int = 0
 
     def add(self, other: ConvertStats) -> None:
         """Add the counts of ``other`` (a later part of the same run) to these."""
         self.inputs += other.inputs
+        self.bytes_read += other.bytes_read
         self.pushes += other.pushes
         self.ecommerce += other.ecommerce
         self.skipped += other.skipped
@@ -46,6 +49,10 @@ class ConvertStats:
         self.unsupported.update(other.unsupported)
         for name, where in other.unsupported_first.items():
             self.unsupported_first.setdefault(name, where)
+
+    def count_bytes(self, size: int) -> None:
+        """Count ``size`` more input bytes read (the reader's callback)."""
+        self.bytes_read += size
 
     @property
     def rejected(self) -> int:
