@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import os
 import re
 import stat
@@ -13,7 +14,7 @@ from typing import IO, Any, NoReturn
 
 __all__ = ["EXIT_BROKEN_PIPE", "EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PARTIAL",
            "EXIT_USAGE", "Parser", "add_quiet_option", "examples", "input_size", "optional_tqdm",
-           "progress_bar", "subcommand"]
+           "progress_bar", "reason_text", "subcommand"]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -149,3 +150,18 @@ def progress_bar(*, total: float | None, unit: str, quiet: bool, stream: IO[str]
     if total:
         options["bar_format"] = _BAR
     return tqdm(**options)
+
+
+def reason_text(reason: str) -> str:
+    """A server's reason as text: ``["price too high"]`` (a JSON list, as sent) -> ``price too
+    high``; other text as it is."""
+    if reason.startswith(("[", '"')):
+        try:
+            value = json.loads(reason)
+        except ValueError:
+            return reason
+        if isinstance(value, str):
+            return value
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return "; ".join(value)
+    return reason

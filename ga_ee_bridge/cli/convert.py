@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from typing import IO, Any
 
+from ga_ee_bridge import __version__
 from ga_ee_bridge.cli._common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -362,7 +363,8 @@ def run(args: argparse.Namespace) -> int:
         if args.report and observations is not None:
             with AtomicFile(args.report) as page:
                 page.stream.write(render_report(stats, observations, inputs=args.inputs,
-                                                seconds=seconds))
+                                                seconds=seconds,
+                                                generator=f"ga-ee-bridge {__version__}"))
     except OSError as err:
         if isinstance(err, BrokenPipeError):
             raise

@@ -4,7 +4,7 @@ Reads what ``convert`` writes, or any ``{"name": "customers/events" | "customers
 lines, and sends them in batches with retries. With ``--spool PATH`` each line is on disk before it
 is sent and the file position is stored with it, so a run that was interrupted (even killed) resumes
 where it stopped without sending an accepted line again. Exit status 0 only when every line was
-accepted; 3 when some were; 1 when none.
+accepted; 3 when some were; 1 when none; 2 usage error; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -18,12 +18,22 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ga_ee_bridge.cli import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
-from ga_ee_bridge.cli._common import optional_tqdm
+from ga_ee_bridge.cli._common import add_quiet_option, examples, progress_bar, reason_text
 from ga_ee_bridge.cli._connection import ConfigError, add_connection_arguments, client_from_args
+from ga_ee_bridge.convert.sniff import looks_like
 from ga_ee_bridge.send.client import Exponea
 from ga_ee_bridge.send.sender import MAX_BATCH
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "not_commands", "run"]
+
+_EXAMPLES = (
+    ("ga-ee-bridge convert dump.json --id registered=user.email -o events.jsonl",
+     "first convert the dump: send reads commands, not dataLayer pushes"),
+    ("EXPONEA_PROJECT_TOKEN=... EXPONEA_API_KEY_ID=... EXPONEA_API_SECRET=... \\\n"
+     "    ga-ee-bridge send events.jsonl --spool send.db --max-rps 50",
+     "send them, at most 50 requests a second; run it again to resume"),
+    ("ga-ee-bridge spool list send.db", "then look at what the server refused"),
+)
 
 _SHOWN_REASONS = 10
 
@@ -32,13 +42,15 @@ def add_parser(subparsers: Any) -> None:
     """Register ``send``."""
     parser = subparsers.add_parser(
         "send", help="send Tracking API commands (JSON lines) to Exponea",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=__doc__, epilog=examples(*_EXAMPLES))
     parser.add_argument("files", nargs="+", metavar="COMMANDS.jsonl",
-                        help="files of commands, one JSON object per line ('-': stdin)")
+                        help="files of commands, one JSON object per line ('-': stdin), as "
+                        "'ga-ee-bridge convert' writes them")
     parser.add_argument("--spool", metavar="PATH",
                         help="durable spool (SQLite): resume an interrupted run without resending")
+    add_quiet_option(parser, "no progress bar (it shows only on a terminal anyway)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                        help="show a progress bar (default: when stderr is a terminal)")
+                        help=argparse.SUPPRESS)  # before --quiet; kept for old scripts
     add_connection_arguments(parser)
     parser.set_defaults(run=run)
 
@@ -105,13 +117,48 @@ def _queue_file(client: Exponea, name: str, stream: TextIO, key: str | None, ski
     return read
 
 
+def not_commands(path: Path) -> str | None:
+    """Why ``path`` is no file of commands (a dataLayer dump, an image...), judged from its
+    start; None when it may be one (bad lines further on are reported one by one)."""
+    with path.open("rb") as stream:
+        head = stream.read(1 << 16)
+    stripped = head.lstrip()
+    if not stripped:
+        return None
+    first = stripped.split(b"\n", 1)[0]
+    try:
+        value = json.loads(first)
+    except ValueError:
+        value = None
+        if stripped[:1] not in (b"[", b"{"):
+            return f"it looks like {looks_like(head)}, not JSON lines of commands"
+    if isinstance(value, dict) and "name" in value and "data" in value:
+        return None
+    dump_keys = (b'"ecommerce"', b'"dataLayer"', b'"event"', b'"gtm.start"')
+    if isinstance(value, list) or stripped[:1] == b"[" or (
+        isinstance(value, dict | None) and any(key in head for key in dump_keys)
+    ):
+        return (f"it looks like a dataLayer dump, not commands: convert it first: "
+                f"ga-ee-bridge convert {path}")
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     """Send the files; print a summary to stderr."""
     paths = [Path(f) for f in args.files if f != "-"]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
-        print(f"ga-ee-bridge send: no such file: {', '.join(missing)}", file=sys.stderr)
+        print(f"ga-ee-bridge send: error: no such file: {', '.join(missing)}", file=sys.stderr)
         return EXIT_USAGE
+    if args.spool and any(p.resolve() == Path(args.spool).resolve() for p in paths):
+        print(f"ga-ee-bridge send: error: --spool {args.spool} is one of the input files; give "
+              "the spool a name of its own (e.g. send.db)", file=sys.stderr)
+        return EXIT_USAGE
+    for given in paths:
+        why = not_commands(given)
+        if why:
+            print(f"ga-ee-bridge send: error: {given}: {why}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         client = client_from_args(args, spool=args.spool, queue_timeout=3600.0,
                                   flush_interval=0.05, exit_timeout=0.0)
@@ -129,8 +176,8 @@ def run(args: argparse.Namespace) -> int:
         if path is not None:
             total += max(0, _count_lines(path) - skip)
         plan.append((name, path, key, skip))
-    show = args.progress if args.progress is not None else sys.stderr.isatty()
-    bar = _bar(total, show)
+    quiet = args.quiet or args.progress is False
+    bar = progress_bar(total=total, unit=" commands", quiet=quiet)
     try:
         for name, path, key, skip in plan:
             if path is None:
@@ -160,13 +207,6 @@ def run(args: argparse.Namespace) -> int:
     return _summary(client, failures)
 
 
-def _bar(total: int, show: bool) -> Any:
-    tqdm = optional_tqdm() if show else None
-    if tqdm is None:
-        return None
-    return tqdm(total=total, unit="cmd", file=sys.stderr, dynamic_ncols=True)
-
-
 def _update(bar: Any, client: Exponea, failures: _Failures) -> None:
     if bar is None:
         return
@@ -180,16 +220,16 @@ def _summary(client: Exponea, failures: _Failures) -> int:
     stats = client.stats
     failed = stats.failed + failures.count
     out = sys.stderr
-    print(f"sent: {stats.accepted} accepted, {failed} failed, {stats.retries} retried "
-          f"request(s) ({stats.requests} requests)", file=out)
+    print(f"ga-ee-bridge: sent: {stats.accepted} accepted, {failed} failed, {stats.retries} "
+          f"retried request(s) ({stats.requests} requests)", file=out)
     reasons = stats.failures + failures.reasons
     for reason, count in reasons.most_common(_SHOWN_REASONS):
-        print(f"  {count} x {reason}", file=out)
+        print(f"ga-ee-bridge:   {count} x {reason_text(reason)}", file=out)
     for example in failures.examples:
-        print(f"  {example}", file=out)
+        print(f"ga-ee-bridge:   {example}", file=out)
     if client.spool is not None and stats.failed:
-        print(f"dead letters kept in {client.spool.path}: see 'ga-ee-bridge spool list'",
-              file=out)
+        print(f"ga-ee-bridge: dead letters kept in {client.spool.path}: see "
+              f"'ga-ee-bridge spool list {client.spool.path}'", file=out)
     if failed == 0:
         return EXIT_OK
     return EXIT_PARTIAL if stats.accepted else EXIT_FAILURE

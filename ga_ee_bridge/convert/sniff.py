@@ -34,9 +34,13 @@ _XML = re.compile(rb"\s*<\?xml", re.I)
 
 
 def _delimited(lines: list[str]) -> str | None:
-    """The delimiter when the lines read as CSV/TSV: the same count (>0) on each whole line."""
+    """The kind when the lines read as CSV/TSV: two lines or more, the same count (>0) of the
+    delimiter on each."""
+    lines = [line for line in lines if line.strip()]
+    if len(lines) < 2:
+        return None
     for delimiter, name in ((",", "CSV"), (";", "CSV (semicolon-separated)"), ("\t", "TSV")):
-        counts = {line.count(delimiter) for line in lines if line.strip()}
+        counts = {line.count(delimiter) for line in lines}
         if len(counts) == 1 and counts.pop() > 0:
             return name
     return None
