@@ -189,11 +189,11 @@ def check_inputs(prog: str, inputs: list[str]) -> str | None:
 
 def warn_empty(prog: str, inputs: list[str], stats: ConvertStats) -> None:
     """Warn about empty inputs, and when nothing at all was read."""
-    for path in inputs:
-        if input_size(path) == 0:
-            print(f"{prog}: warning: {'standard input' if path == '-' else path} is empty",
-                  file=sys.stderr)
-    if stats.pushes == 0 and not stats.rejected:
+    empty = [path for path in inputs if input_size(path) == 0]
+    for path in empty:
+        print(f"{prog}: warning: {'standard input' if path == '-' else path} is empty",
+              file=sys.stderr)
+    if stats.pushes == 0 and not stats.rejected and not empty:
         print(f"{prog}: warning: no pushes found in the input", file=sys.stderr)
 
 
