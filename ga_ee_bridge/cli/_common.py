@@ -127,7 +127,8 @@ def input_size(path: str) -> int | None:
     return info.st_size if stat.S_ISREG(info.st_mode) else None
 
 
-_BAR = "{desc}{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]"
+_BAR = ("{desc}{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}{unit} "
+        "[{elapsed}<{remaining}, {rate_fmt}{postfix}]")
 
 
 def progress_bar(*, total: float | None, unit: str, quiet: bool, stream: IO[str] | None = None,
@@ -145,6 +146,12 @@ def progress_bar(*, total: float | None, unit: str, quiet: bool, stream: IO[str]
     tqdm.monitor_interval = 0  # no monitor thread: converter workers are forked
     options: dict[str, Any] = {"total": total, "unit": unit, "file": out, "leave": False,
                                "dynamic_ncols": True}
+    try:
+        size = os.get_terminal_size(out.fileno())
+    except (OSError, ValueError, AttributeError):
+        size = os.terminal_size((0, 0))
+    if not size.columns or not size.lines:  # a terminal that tells no size: tqdm shows nothing
+        options.update(dynamic_ncols=False, ncols=size.columns or 80, nrows=size.lines or 24)
     if bytes_:
         options.update(unit_scale=True, unit_divisor=1024)
     if total:
