@@ -105,3 +105,24 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+@pytest.mark.parametrize(("event", "kind"), [("view_item_list", "impressions"),
+                                             ("add_to_cart", "add")])
+def test_kind_takes_ga4_event_names_for_their_section(event: str, kind: str, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    outputs = []
+    for name in (event, kind):
+        out = tmp_path / f"{name}.jsonl"
+        assert main(["convert", str(DUMPS / "ga4-page.json"), "-q", "--kind", name,
+                     "-o", str(out)]) == 0
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1] and outputs[0]
+    everything = tmp_path / "all.jsonl"
+    assert main(["convert", str(DUMPS / "ga4-page.json"), "-q", "-o", str(everything)]) == 0
+    assert len(outputs[0]) < everything.stat().st_size
+    capsys.readouterr()
+    assert main(["convert", "--help"]) == 0
+    helped = " ".join(capsys.readouterr().out.split())
+    assert f"{event} -> {kind}" in helped and "view_item -> detail" in helped
+    assert "Examples:" in helped and "``" not in helped
