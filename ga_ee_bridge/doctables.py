@@ -165,7 +165,7 @@ def architecture_markdown() -> str:
         "`send` never import each other); `lint-imports` checks it in CI (contracts in",
         "`pyproject.toml`).",
         "",
-        "```",
+        "```text",
         "ga_ee_bridge/",
     ]
     lines += [f"  {folder + '/':<12}{text}" for folder, text in _FOLDERS if folder]
