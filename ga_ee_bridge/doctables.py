@@ -11,8 +11,8 @@ import argparse
 import ast
 import sys
 from collections.abc import Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from ga_ee_bridge.core.model import KINDS, PROMOTION_KINDS
 from ga_ee_bridge.mappings import MAPPINGS

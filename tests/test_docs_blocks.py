@@ -173,3 +173,17 @@ def test_json_blocks_parse(block: Block) -> None:
     except ValueError:
         for line in block.text.splitlines():
             json.loads(line)
+
+
+def test_the_fixtures_readme_names_only_what_is_there() -> None:
+    root = REPO / "fixtures"
+    text = (root / "README.md").read_text(encoding="utf-8")
+    for pattern in re.findall(r"\b([a-z0-9]+/)(\*\.json)\b", text):
+        assert list(root.glob(f"**/{pattern[0]}{pattern[1]}")), pattern
+    for name in re.findall(r"\b[\w-]+\.md\b", text):
+        assert list(REPO.glob(f"**/{name}")), f"fixtures/README.md names {name}: not here"
+    rows = re.findall(r"^\| ([a-z0-9]+-[a-z0-9-]+(?: / [a-z0-9-]+)*) \|", text, re.M)
+    assert len(rows) > 20
+    for row in rows:
+        for one in row.split(" / "):
+            assert list(root.glob(f"*/{one}.json")), f"fixtures/README.md names {one}.json"
