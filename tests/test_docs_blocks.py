@@ -187,3 +187,18 @@ def test_the_fixtures_readme_names_only_what_is_there() -> None:
     for row in rows:
         for one in row.split(" / "):
             assert list(root.glob(f"*/{one}.json")), f"fixtures/README.md names {one}.json"
+
+
+def test_the_runner_reads_commands_and_their_output() -> None:
+    block = Block(REPO / "docs" / "x.md", 1, "console",
+                  "# a comment\n$ ga-ee-bridge convert a.json \\\n    -q\nread 3 pushes\n...\n"
+                  "ga-ee-bridge: 0.01 s, 2,650 pushes/s\n$ echo $?\n3\n", False)
+    script, expected = _script(block)
+    assert script.splitlines()[0] == "ga-ee-bridge convert a.json      -q"
+    assert "echo $?" in script.splitlines()
+    assert expected == ["read 3 pushes", "ga-ee-bridge: 0.01 s, 2,650 pushes/s", "3"]
+    assert _TIMING.search(expected[1]) and not _TIMING.search(expected[0])
+    install = Block(REPO / "README.md", 1, "sh", "python3 -m venv .venv && .venv/bin/pip install "
+                    "-q -e . && .venv/bin/ga-ee-bridge --version\nexport A=... B=...\n", False)
+    assert _script(install)[0].splitlines()[0] == ".venv/bin/ga-ee-bridge --version"
+    assert "export" not in _script(install)[0]

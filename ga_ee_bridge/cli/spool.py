@@ -166,9 +166,10 @@ def _retry(args: argparse.Namespace) -> int:
     client.flush()
     client.close(0)
     stats = client.stats
-    print(f"sent: {stats.accepted} accepted, {stats.failed} failed", file=sys.stderr)
+    print(f"ga-ee-bridge: sent: {stats.accepted} accepted, {stats.failed} failed",
+          file=sys.stderr)
     for reason, n in stats.failures.most_common(10):
-        print(f"  {n} x {reason_text(reason)}", file=sys.stderr)
+        print(f"ga-ee-bridge:   {n} x {reason_text(reason)}", file=sys.stderr)
     if stats.failed == 0:
         return EXIT_OK
     return EXIT_PARTIAL if stats.accepted else EXIT_FAILURE

@@ -249,3 +249,15 @@ def test_ctrl_c_in_send_with_a_spool_exits_130(exponea_server: ExponeaServer,
     err = _interrupt(child, lambda: len(exponea_server.requests) >= 1)
     assert child.returncode == 130, err
     assert b"Traceback" not in err and b"interrupted" in err, err
+
+
+@pytest.mark.parametrize("command", [[], ["convert"], ["validate"], ["send"], ["spool"],
+                                     ["spool", "list"], ["spool", "retry"], ["spool", "export"]],
+                         ids=lambda c: " ".join(c) or "(top)")
+def test_every_help_has_examples_and_no_rst(command: list[str],
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, *command, "--help")
+    assert status == 0
+    assert "\nExamples:\n  ga-ee-bridge " in out and "``" not in out
+    for line in out.split("Examples:")[1].splitlines()[1::2]:
+        assert line.startswith("  ga-ee-bridge ") or line.startswith("  EXPONEA_"), line
