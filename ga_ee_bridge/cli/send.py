@@ -29,9 +29,9 @@ __all__ = ["add_parser", "not_commands", "run"]
 _EXAMPLES = (
     ("ga-ee-bridge convert dump.json --id registered=user.email -o events.jsonl",
      "first convert the dump: send reads commands, not dataLayer pushes"),
-    ("EXPONEA_PROJECT_TOKEN=... EXPONEA_API_KEY_ID=... EXPONEA_API_SECRET=... \\\n"
-     "    ga-ee-bridge send events.jsonl --spool send.db --max-rps 50",
-     "send them, at most 50 requests a second; run it again to resume"),
+    ("ga-ee-bridge send events.jsonl --spool send.db --max-rps 50",
+     "send them (credentials from EXPONEA_PROJECT_TOKEN, EXPONEA_API_KEY_ID and "
+     "EXPONEA_API_SECRET), at most 50 requests a second; run it again to resume"),
     ("ga-ee-bridge spool list send.db", "then look at what the server refused"),
 )
 
