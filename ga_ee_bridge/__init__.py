@@ -36,6 +36,8 @@ _HOMES: dict[str, str] = {
     "to_exponea_events": "ga_ee_bridge.mappings",
     "ConvertOptions": "ga_ee_bridge.convert.options",
     "IdSpec": "ga_ee_bridge.convert.options",
+    "LinkRule": "ga_ee_bridge.convert.links",
+    "UpdateSpec": "ga_ee_bridge.convert.updates",
     "ConvertStats": "ga_ee_bridge.convert.results",
     "Reject": "ga_ee_bridge.convert.results",
     "convert_dump": "ga_ee_bridge.convert.api",
@@ -68,10 +70,12 @@ __all__ = [
     "EventList",
     "Exponea",
     "IdSpec",
+    "LinkRule",
     "QueueFullError",
     "Reject",
     "Spool",
     "TrackEvent",
+    "UpdateSpec",
     "__version__",
     "convert_dump",
     "detect_source",
@@ -101,9 +105,11 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
     from ga_ee_bridge.convert.api import convert_dump
     from ga_ee_bridge.convert.gtm_state import DataModel
     from ga_ee_bridge.convert.input import DumpError, read_dump
+    from ga_ee_bridge.convert.links import LinkRule
     from ga_ee_bridge.convert.options import ConvertOptions, IdSpec
     from ga_ee_bridge.convert.pushes import push_to_ecommerce
     from ga_ee_bridge.convert.results import ConvertStats, Reject
+    from ga_ee_bridge.convert.updates import UpdateSpec
     from ga_ee_bridge.core.events import EventList, TrackEvent
     from ga_ee_bridge.core.model import KINDS, Ecommerce
     from ga_ee_bridge.errors import EcommerceError

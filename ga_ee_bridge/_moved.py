@@ -39,6 +39,11 @@ MOVED: dict[str, str] = {
         "validation": "send.validation",
         "strategies": "testing.strategies",
         "pytest_plugin": "testing.pytest_plugin",
+        "readers.base": "readers._schema",
+        "readers.fields": "readers._fields",
+        "readers.events": "readers._events",
+        "readers.renamed": "readers._renamed",
+        "mappings.base": "mappings._protocol",
     }.items()
 }
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from ga_ee_bridge.core.model import KINDS, PROMOTION_KINDS
 from ga_ee_bridge.mappings import MAPPINGS
+from ga_ee_bridge.mappings import bloomreach as br
+from ga_ee_bridge.mappings.sdk_exact import QUIRKS
 from ga_ee_bridge.mappings.taxonomy import (
     ACTION_FIELD_PROPERTIES,
     ITEM_PROPERTIES,
@@ -104,6 +106,47 @@ def _kind_section(kind: str) -> list[str]:
     return [*lines, ""]
 
 
+def _bloomreach_section() -> list[str]:
+    """The ``bloomreach`` mapping: its events per kind and their properties, from its tables."""
+    lines = [
+        "## Bloomreach's recommended events (`bloomreach`)",
+        "",
+        "What Bloomreach's own connectors and templates send, and what its recommendations,",
+        "abandoned-cart scenarios and catalog linkage read (`product_id` must equal the",
+        "catalog's `item_id`). Values typed as in `sdk`, zeros kept, empty values left out;",
+        f"every event carries `tracked_via: \"{br.BLOOMREACH.tracked_via}\"`; in each section the",
+        "per-line events come first, the summary event last.",
+        "",
+        "Which mapping to choose:",
+        "",
+        "- `bloomreach` when the data feeds Bloomreach's recommendations, scenarios and",
+        "  reports built on its recommended events (a new project, or one fed by its connectors).",
+        "- `sdk` when the project already holds events of the web SDK's",
+        "  `trackEnhancedEcommerce` (`product_detail`, `transaction`...) and history must",
+        "  join them.",
+        "- `sdk-exact` when it must match, byte for byte, what the browser SDK already tracked.",
+        "",
+        "Kinds with no recommended counterpart give the `sdk` mapping's events unchanged: "
+        + ", ".join(f"`{kind}`" for kind in br.SDK_KINDS) + " (see their sections above).",
+        "",
+        "| GA kind | event | property | value |",
+        "|---|---|---|---|",
+    ]
+    for (kind, event), rows in br.PROPERTIES.items():
+        line_event, _ = br.EVENTS[kind]
+        where = "one per product" if event == line_event else "one, after the lines"
+        lines.append(f"| `{kind}` | `{event}` ({where}) | `tracked_via` | "
+                     f"`\"{br.BLOOMREACH.tracked_via}\"` |")
+        lines += [f"| `{kind}` | `{event}` | `{name}` | {source} |" for name, source in rows]
+    lines += [
+        "",
+        "A refund without products (a full refund) is the `purchase` event alone. Money totals",
+        "are computed in decimal (`10.01` x `3` is `30.03`).",
+        "",
+    ]
+    return lines
+
+
 def mapping_markdown() -> str:
     """The whole ``docs/mapping.md`` text."""
     lines = [
@@ -111,7 +154,9 @@ def mapping_markdown() -> str:
         "",
         _GENERATED_NOTE,
         "",
-        "Both mappings follow the event taxonomy of Exponea's web SDK `trackEnhancedEcommerce`:",
+        "`sdk` and `sdk-exact` follow the event taxonomy of Exponea's web SDK",
+        "`trackEnhancedEcommerce`",
+        "(`bloomreach`, Bloomreach's recommended events, is the last section):",
         "the same events, in the same order, with the same property names. Properties appear in",
         "the order of the rows below. An item's field replaces an actionField field of the same",
         "property name (a product `coupon` replaces the order's) and keeps its place.",
@@ -120,7 +165,8 @@ def mapping_markdown() -> str:
         "  out; custom `dimensionN` / `metricN` kept; other unknown keys dropped and reported",
         "  (`EventList.dropped`).",
         "- `sdk-exact`: byte for byte what the web SDK v3.15.0 sends: values as pushed, copied",
-        "  only when JavaScript calls them truthy (`0` and `\"\"` vanish), listed fields only.",
+        "  only when JavaScript calls them truthy (`0` and `\"\"` vanish), listed fields only,",
+        "  every quirk included (see [the list](#sdk-exact-the-web-sdks-quirks)).",
         "",
         "With `kind=\"all\"` the sections are sent in this order: "
         + ", ".join(f"`{kind}`" for kind in KINDS) + ".",
@@ -128,7 +174,32 @@ def mapping_markdown() -> str:
     ]
     for kind in KINDS:
         lines += _kind_section(kind)
+    lines += _quirks_section()
+    lines += _bloomreach_section()
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _quirks_section() -> list[str]:
+    """``sdk-exact``'s list of the web SDK's quirks, from ``sdk_exact.QUIRKS``."""
+    lines = [
+        "## `sdk-exact`: the web SDK's quirks",
+        "",
+        "For a UA `ecommerce` object (or a whole push holding one, a convenience: the SDK",
+        "itself takes the object) `sdk-exact` reads the raw object as the SDK's code does, and",
+        "is checked against the real SDK v3.15.0 on the cases recorded in `fixtures/sdk-exact/`.",
+        "Where the SDK throws, `SdkThrewError` (an `EcommerceError`, so a `ValueError`) says",
+        "what it throws and carries, in `.events`, exactly the events the SDK sent before it",
+        "threw. Other forms (GA4, gtag.js, Measurement Protocol, BigQuery) are read into the",
+        "model first: for them the values are the reader's, and the promise is the taxonomy,",
+        "not the bytes. `to_exponea_events` takes an object with an `ecommerce` key as a whole",
+        "push and converts that key's value; `{\"ecommerce\": null}` (GTM's clear) gives no",
+        "events, while `None` itself is what the SDK refuses (below).",
+        "",
+        "| pushed | what the SDK (and `sdk-exact`) sends |",
+        "|---|---|",
+    ]
+    lines += [f"| {pushed} | {sent} |" for pushed, sent in QUIRKS]
+    return [*lines, ""]
 
 
 _PACKAGE = Path(__file__).resolve().parent

@@ -7,6 +7,7 @@ so ``except ValueError`` keeps working. Modules that raise them re-export them.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -19,6 +20,8 @@ __all__ = [
     "GaEeBridgeError",
     "NumberError",
     "QueueFullError",
+    "RuleError",
+    "SdkThrewError",
     "TimestampError",
     "flatten_messages",
     "format_path",
@@ -29,9 +32,61 @@ _SHOW_LIMIT = 80
 
 
 def show(value: Any) -> str:
-    """``repr`` of a bad value for an error message, shortened when long."""
-    text = repr(value)
+    """``repr`` of a bad value for an error message, shortened when long.
+
+    Bounded whatever the value: only its first ~80 characters are rendered, so a 200 MB push, an
+    object nested 1,000 deep or an integer of 5,000 digits shows without cost or error.
+    """
+    parts: list[str] = []
+    with contextlib.suppress(_Full):
+        _render(value, parts, _SHOW_LIMIT + 1, 0)
+    text = "".join(parts)
     return text if len(text) <= _SHOW_LIMIT else text[: _SHOW_LIMIT - 3] + "..."
+
+
+class _Full(Exception):
+    """Raised by :func:`_render` once enough text is rendered."""
+
+
+_MAX_DEPTH = 20
+
+
+def _render(value: Any, out: list[str], budget: int, depth: int) -> None:
+    """Append ``repr(value)`` to ``out`` until ``budget`` characters are there (then raise)."""
+    if sum(map(len, out)) >= budget:
+        raise _Full
+    if depth > _MAX_DEPTH:
+        out.append("...")
+        raise _Full
+    kind = type(value)
+    if kind is dict or kind is list or kind is tuple:
+        brackets = "{}" if kind is dict else "[]" if kind is list else "()"
+        opening, closing = brackets[0], brackets[1]
+        out.append(opening)
+        items = value.items() if kind is dict else value
+        for index, item in enumerate(items):
+            if index:
+                out.append(", ")
+            if kind is dict:
+                _render(item[0], out, budget, depth + 1)
+                out.append(": ")
+                _render(item[1], out, budget, depth + 1)
+            else:
+                _render(item, out, budget, depth + 1)
+        if kind is tuple and len(value) == 1:
+            out.append(",")
+        out.append(closing)
+    elif kind is str:
+        out.append(repr(value[: budget + 2]) if len(value) > budget + 2 else repr(value))
+    elif kind is int and value.bit_length() > 3000:
+        out.append(f"<an integer of about {int(value.bit_length() * 0.30103)} digits>")
+    else:
+        try:
+            out.append(repr(value))
+        except Exception:  # a repr that fails (too deep, too large): say what it is
+            out.append(f"<{kind.__name__}>")
+    if sum(map(len, out)) >= budget:
+        raise _Full
 
 
 def format_path(parts: tuple[str | int, ...]) -> str:
@@ -101,6 +156,27 @@ class EcommerceError(GaEeBridgeError, ValueError):
         return (type(self), (self.messages,))
 
 
+class SdkThrewError(EcommerceError):
+    """Input on which the web SDK itself throws (``sdk-exact``): ``events`` are those it sent first.
+
+    The message (one path, as :class:`EcommerceError`) says what the SDK throws and what it does not
+    send; ``events`` holds exactly the track events the SDK sent before the throw, in order.
+    """
+
+    def __init__(self, messages: Mapping[str | int, Any] | list[str], *,
+                 events: tuple[Any, ...] = ()) -> None:
+        self.events: tuple[Any, ...] = tuple(events)
+        super().__init__(messages)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_sdk_threw, (self.messages, self.events))
+
+
+def _sdk_threw(messages: Mapping[str | int, Any], events: tuple[Any, ...]) -> SdkThrewError:
+    """Rebuild a pickled :class:`SdkThrewError` (worker processes send them back)."""
+    return SdkThrewError(messages, events=events)
+
+
 class NumberError(GaEeBridgeError, ValueError):
     """A value that cannot be read as the number asked for; the message names the value."""
 
@@ -146,3 +222,7 @@ class DeliveryError(GaEeBridgeError):
 
 class ConfigError(GaEeBridgeError, ValueError):
     """The connection settings are missing or contradictory (exit status 2)."""
+
+
+class RuleError(GaEeBridgeError, ValueError):
+    """A conversion rule (``--link``, ``--update``) that cannot be used; the message names it."""

@@ -103,7 +103,8 @@ def test_python_blocks_run(page: Path, workdir: Path, monkeypatch: pytest.Monkey
             test = doctest.DocTestParser().get_doctest(block.text, namespace, block.name,
                                                        str(page), block.line)
             runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
-            runner.run(test, out=lambda text: None)
+            runner.run(test, out=lambda text: None, clear_globs=False)
+            namespace.update(test.globs)  # later blocks see its names
             assert runner.failures == 0, f"{block.name}: a doctest example fails"
             continue
         before = set(namespace)

@@ -25,6 +25,7 @@ from ga_ee_bridge.cli._common import (
 )
 from ga_ee_bridge.convert.api import kept_items
 from ga_ee_bridge.convert.input import DumpError
+from ga_ee_bridge.convert.links import LinkRule
 from ga_ee_bridge.convert.options import DEFAULT_TIMESTAMP_PATHS, ConvertOptions, IdSpec
 from ga_ee_bridge.convert.outputs import (
     AtomicFile,
@@ -39,6 +40,7 @@ from ga_ee_bridge.convert.reasons import RejectReason
 from ga_ee_bridge.convert.report import render_report
 from ga_ee_bridge.convert.results import ConvertStats, Item, Reject
 from ga_ee_bridge.convert.summary import Observations, summary_record
+from ga_ee_bridge.convert.updates import UpdateSpec
 from ga_ee_bridge.core.model import KINDS
 from ga_ee_bridge.mappings import MAPPINGS
 from ga_ee_bridge.readers.ga4 import EVENTS as GA4_EVENTS
@@ -89,6 +91,16 @@ def add_dump_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--id", dest="ids", action="append", default=[], metavar="NAME=PATH",
                         help="customer id NAME from the dotted PATH in the data-model state "
                         "(registered=user.email), or NAME=:VALUE for a literal; repeatable")
+    parser.add_argument("--link", dest="links", action="append", default=[],
+                        metavar="'SELECTOR=EVENT_TYPE [JSON]'",
+                        help="trackLink rule for GTM click pushes (gtm.linkClick, gtm.click): "
+                        "#id, .class, a[href=\"...\"] (also ^= *= $=), * or a comma list; "
+                        "repeatable, applied in order")
+    parser.add_argument("--update", dest="updates", action="append", default=[],
+                        metavar="PROPERTY=PATH",
+                        help="customer property from the dotted PATH in the data-model state "
+                        "(email=user.email), or PROPERTY=:VALUE; a customers command before the "
+                        "customer's next event; repeatable")
     parser.add_argument("--timestamp", metavar="PATH",
                         help="state path of the time (default: the first of "
                         + ", ".join(DEFAULT_TIMESTAMP_PATHS) + ")")
@@ -105,7 +117,9 @@ def add_dump_options(parser: argparse.ArgumentParser) -> None:
 def add_convert_only_options(parser: argparse.ArgumentParser) -> None:
     """Options that change what is written, so only ``convert`` has them."""
     parser.add_argument("--mapping", default="sdk", choices=tuple(MAPPINGS),
-                        help="sdk: typed values (default); sdk-exact: what the web SDK sends")
+                        help="sdk: typed values (default); sdk-exact: what the web SDK sends; "
+                        "bloomreach: Bloomreach's recommended events (view_item, cart_update, "
+                        "checkout, purchase, purchase_item)")
     parser.add_argument("--tracked-via", metavar="TEXT",
                         help="the tracked_via property (default: the mapping's)")
     parser.add_argument("--keep-duplicates", action="store_true",
@@ -169,7 +183,8 @@ def options_from_args(args: argparse.Namespace) -> ConvertOptions:
         ids=tuple(IdSpec.parse(text) for text in args.ids), timestamp=args.timestamp,
         no_timestamp_ok=args.no_timestamp_ok,
         keep_duplicates=getattr(args, "keep_duplicates", False),
-        source=args.source,
+        source=args.source, links=tuple(LinkRule.parse(text) for text in args.links),
+        updates=tuple(UpdateSpec.parse(text) for text in args.updates),
         bq_customer_id=tuple(name.strip() for name in args.bq_customer_id.split(",")),
     )
 

@@ -4,6 +4,7 @@
 """
 
 from ga_ee_bridge.convert.api import convert_dump, iter_results, kept_items
+from ga_ee_bridge.convert.links import LinkRule
 from ga_ee_bridge.convert.options import (
     DEFAULT_TIMESTAMP_PATHS,
     ConvertOptions,
@@ -17,6 +18,7 @@ from ga_ee_bridge.convert.results import (
     Run,
     Segment,
 )
+from ga_ee_bridge.convert.updates import UpdateSpec
 
 __all__ = [
     "DEFAULT_TIMESTAMP_PATHS",
@@ -26,9 +28,11 @@ __all__ = [
     "ConvertOptions",
     "ConvertStats",
     "IdSpec",
+    "LinkRule",
     "Reject",
     "Run",
     "Segment",
+    "UpdateSpec",
     "convert_dump",
     "iter_results",
     "kept_items",

@@ -19,8 +19,10 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ga_ee_bridge.convert.encoders import ENCODERS
+from ga_ee_bridge.convert.links import LinkRule
 from ga_ee_bridge.convert.options import ConvertOptions, IdSpec
 from ga_ee_bridge.convert.results import (
+    CUSTOMERS_SEGMENT,
     ConvertStats,
     Item,
     Reject,
@@ -28,6 +30,7 @@ from ga_ee_bridge.convert.results import (
     Segment,
 )
 from ga_ee_bridge.convert.runner import run_parallel, run_serial
+from ga_ee_bridge.convert.updates import UpdateSpec
 
 __all__ = ["convert_dump", "iter_results", "kept_items"]
 
@@ -58,12 +61,21 @@ class _Deduplicator:
 
     def __init__(self, stats: ConvertStats, keep: bool):
         self.seen: set[str] = set()
+        self.customers: set[str] = set()
         self.stats = stats
         self.keep = keep
 
     def __call__(self, segment: Segment) -> bool:
         transaction = segment.transaction
-        if transaction is None or self.keep:
+        if transaction is None:
+            return True
+        if transaction.startswith(CUSTOMERS_SEGMENT):  # --update: once per customer and values
+            if transaction in self.customers:
+                return False
+            self.customers.add(transaction)
+            self.stats.customers += 1
+            return True
+        if self.keep:
             return True
         if transaction in self.seen:
             self.stats.duplicates += 1
@@ -87,8 +99,10 @@ def kept_items(
             if kind is Segment:
                 if not keep(item):  # type: ignore[arg-type]
                     continue
-                for event_type, _ in item.events:  # type: ignore[union-attr]
-                    events[event_type] += 1
+                transaction = item.transaction  # type: ignore[union-attr]
+                if transaction is None or not transaction.startswith(CUSTOMERS_SEGMENT):
+                    for event_type, _ in item.events:  # type: ignore[union-attr]
+                        events[event_type] += 1
             elif kind is Run:
                 events.update(item.counts)  # type: ignore[union-attr]
             kept.append(item)
@@ -108,16 +122,20 @@ def convert_dump(
     keep_duplicates: bool = False,
     source: str = "auto",
     bq_customer_id: str | Iterable[str] = ("fullVisitorId",),
+    links: Iterable[LinkRule | str] = (),
+    updates: Iterable[UpdateSpec | str] = (),
     jobs: int = 1,
     stats: ConvertStats | None = None,
 ) -> Iterator[dict[str, Any] | Reject]:
-    """Convert dataLayer dumps: yields Tracking API commands (dicts) and :class:`Reject`s.
+    r"""Convert dataLayer dumps: yields Tracking API commands (dicts) and :class:`Reject`s.
 
     ``inputs``: paths (``-`` for standard input), each a JSON list, JSONL or page object, maybe
     gzipped. ``ids``: :class:`IdSpec`s or ``"NAME=PATH"`` / ``"NAME=:VALUE"`` strings;
     ``timestamp``: the dotted state path of the time (default :data:`DEFAULT_TIMESTAMP_PATHS`).
     ``source``: ``"auto"`` (detected per file, then per push) or one of :data:`SOURCES`;
-    ``bq_customer_id``: the BigQuery id column(s) tried in order (see docs/cli.md). Other options as
+    ``bq_customer_id``: the BigQuery id column(s) tried in order (see docs/cli.md). ``links``:
+    :class:`LinkRule`\ s or ``--link`` strings; ``updates``: :class:`UpdateSpec`\ s or
+    ``--update`` strings (their ``customers`` commands come as dicts too). Other options as
     in :func:`~ga_ee_bridge.to_exponea_events`. Everything comes in input order; duplicate purchases
     are left out (counted in ``stats``) unless ``keep_duplicates``. Raises ValueError for bad
     options and :class:`~ga_ee_bridge.convert.input.DumpError` for an input that cannot be opened.
@@ -127,6 +145,10 @@ def convert_dump(
         ids=tuple(spec if isinstance(spec, IdSpec) else IdSpec.parse(spec) for spec in ids),
         timestamp=timestamp, no_timestamp_ok=no_timestamp_ok, keep_duplicates=keep_duplicates,
         source=source,
+        links=tuple(rule if isinstance(rule, LinkRule) else LinkRule.parse(rule)
+                    for rule in links),
+        updates=tuple(spec if isinstance(spec, UpdateSpec) else UpdateSpec.parse(spec)
+                      for spec in updates),
         bq_customer_id=(bq_customer_id,) if isinstance(bq_customer_id, str)
         else tuple(bq_customer_id),
     )

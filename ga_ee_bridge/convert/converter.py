@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ga_ee_bridge.convert.emit import Emitter
+from ga_ee_bridge.convert.emit import Emitter, Groups
 from ga_ee_bridge.convert.encoders import Encoder
 from ga_ee_bridge.convert.forms import Unit, expand
 from ga_ee_bridge.convert.input import (
@@ -26,6 +26,7 @@ from ga_ee_bridge.convert.input import (
     broken_line,
     is_page_object,
 )
+from ga_ee_bridge.convert.links import link_events
 from ga_ee_bridge.convert.options import ConvertOptions
 from ga_ee_bridge.convert.page import MISSING, Held, PageState
 from ga_ee_bridge.convert.reasons import RejectReason
@@ -36,6 +37,7 @@ from ga_ee_bridge.convert.results import (
     ConvertStats,
     Item,
 )
+from ga_ee_bridge.convert.updates import Updater
 from ga_ee_bridge.core.model import Ecommerce
 from ga_ee_bridge.errors import EcommerceError
 from ga_ee_bridge.readers import READ_SOURCES
@@ -65,7 +67,9 @@ class Converter:
         self.resolver = Resolver(options, name)
         self.emitter = Emitter(options, encode)
         self.ledger = Ledger(name, self.stats, self.out)
-        self._only = self.resolver.state_paths
+        self._links = options.links
+        self._updater = Updater(options.updates, encode) if options.updates else None
+        self._only = self.resolver.state_paths | Updater.state_paths(options.updates)
 
     # -- records ---------------------------------------------------------------------------
 
@@ -161,6 +165,8 @@ class Converter:
             if parsed is not None:
                 self.ledger.unsupported(line, self.ledger.container(page, index),
                                         parsed.unsupported_event)
+            elif self._links and self._link(page, line, index, push):
+                stats.links += 1
             else:
                 stats.skipped += 1
             if page.held:
@@ -213,7 +219,18 @@ class Converter:
         """An ecommerce push (or unit), read: its events, ids and time, emitted or held."""
         if parsed.dropped:
             self.ledger.dropped(line, container, parsed.dropped, prefix)
-        groups = self.emitter.groups(parsed)
+        self._place(page, line, index, push, self.emitter.groups(parsed))
+
+    def _link(self, page: PageState, line: int, index: int | None, push: Any) -> bool:
+        """A GTM click push matching ``--link`` rules: their events, placed like any others."""
+        events = link_events(self._links, push)
+        if events:
+            self._place(page, line, index, push, [(None, events)])
+        return bool(events)
+
+    def _place(self, page: PageState, line: int, index: int | None, push: Any,
+               groups: Groups) -> None:
+        """A push's events: with the page's customer and time, emitted now or held."""
         try:
             ids, ids_json = self.resolver.ids(page)
             ts = self.resolver.timestamp(page)
@@ -221,7 +238,9 @@ class Converter:
             self.ledger.reject(line, index, page, err.reason,
                                [(err.path, err.message, err.value)], push, state=True)
             return
-        held = Held(line, index, push, ids, ids_json, groups)
+        update = self._updater.read(page, line, index, push, self.ledger) \
+            if self._updater else None
+        held = Held(line, index, push, ids, ids_json, groups, update)
         if ts is None:
             if page.first_us is None:
                 page.held.append(held)
@@ -283,10 +302,13 @@ class Converter:
                            [(".".join(ts_paths[0]), message, None)], push, state=True)
 
     def _emit(self, page: PageState, held: Held, ts: int | None) -> None:
+        before = page.last_us
         try:
             segments = self.emitter.emit(page, held, ts)
         except ValueError as err:  # NaN or infinity, which JSON cannot carry
             self.ledger.reject(held.line, held.position, page, RejectReason.INVALID_ECOMMERCE,
                                [("ecommerce", f"cannot be sent as JSON: {err}", None)], held.push)
             return
+        if held.update and segments and self._updater is not None:
+            self.out.extend(self._updater.customers(held, before, ts))
         self.out.extend(segments)

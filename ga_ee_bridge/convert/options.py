@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ga_ee_bridge.convert.gtm_state import split_path
+from ga_ee_bridge.convert.links import LinkRule
 from ga_ee_bridge.convert.pushes import SOURCES, push_to_ecommerce
+from ga_ee_bridge.convert.updates import UpdateSpec
 from ga_ee_bridge.core.ids import looks_like_email, normalise_email
 from ga_ee_bridge.core.model import Ecommerce
 from ga_ee_bridge.mappings import get_mapping, resolve_kinds
@@ -86,6 +88,10 @@ class ConvertOptions:
     #: Turns one push into the model (or None); module-level so worker processes can use it.
     #: Called as ``reader(push, strict=..., source=...)``.
     reader: Callable[..., Ecommerce | None] = push_to_ecommerce
+    #: trackLink rules for GTM click pushes (``--link``), applied in this order.
+    links: tuple[LinkRule, ...] = ()
+    #: Customer properties for ``customers`` commands (``--update``), in this order.
+    updates: tuple[UpdateSpec, ...] = ()
 
     def __post_init__(self) -> None:
         resolve_kinds(self.kind)
@@ -97,6 +103,13 @@ class ConvertOptions:
         names = [spec.name for spec in self.ids]
         if len(set(names)) != len(names):
             raise ValueError(f"customer id given twice: {names}")
+        if not all(isinstance(rule, LinkRule) for rule in self.links):
+            raise ValueError(f"links must be LinkRule objects, got {self.links!r:.80}")
+        if not all(isinstance(spec, UpdateSpec) for spec in self.updates):
+            raise ValueError(f"updates must be UpdateSpec objects, got {self.updates!r:.80}")
+        names = [spec.name for spec in self.updates]
+        if len(set(names)) != len(names):
+            raise ValueError(f"customer property given twice in updates: {names}")
         if self.max_held < 1:
             raise ValueError("max_held must be at least 1")
         if self.source != "auto" and self.source not in SOURCES:

@@ -24,6 +24,7 @@ from ga_ee_bridge.convert.results import (
     Run,
     Segment,
 )
+from ga_ee_bridge.convert.updates import CUSTOMERS
 
 __all__ = ["AtomicFile", "CommandsWriter", "CsvWriter", "RejectsWriter", "csv_cell",
            "format_summary", "is_special_file", "prepare_directory"]
@@ -139,7 +140,8 @@ def csv_cell(value: Any) -> str:
 
 
 class CsvWriter:
-    """``--format csv``: ``DIR/<event_type>.csv`` each, for Bloomreach's event import.
+    """``--format csv``: ``DIR/<event_type>.csv`` each, for Bloomreach's event import, and
+    ``DIR/customers.csv`` (``--update``; ids and properties, no timestamp) for its customer import.
 
     Columns: one per customer id, ``timestamp``, one per property: the union over the file's
     events in first-seen order. Rows are spooled to a temporary file per event type (next to the
@@ -180,8 +182,13 @@ class CsvWriter:
                 self._properties[event_type].update(dict.fromkeys(property_names))
 
     def path(self, event_type: str) -> str:
-        """Where the CSV of ``event_type`` goes."""
-        return os.path.join(self.directory, _UNSAFE.sub("_", event_type) + ".csv")
+        """Where the CSV of ``event_type`` goes (``customers.csv``: the ``--update`` commands;
+        an event type named ``customers`` goes to ``event-customers.csv``)."""
+        if event_type == CUSTOMERS:
+            return os.path.join(self.directory, "customers.csv")
+        name = _UNSAFE.sub("_", event_type)
+        return os.path.join(self.directory, ("event-" if name == "customers" else "") + name
+                            + ".csv")
 
     def close(self) -> list[str]:
         """Write every CSV from its spool; returns the paths written."""
@@ -190,8 +197,9 @@ class CsvWriter:
             spool = self._spools[event_type]
             ids = list(self._ids[event_type])
             properties = list(self._properties[event_type])
-            taken = {*ids, "timestamp"}
-            header = [*ids, "timestamp"] + [
+            stamped = event_type != CUSTOMERS  # a customer import has no event time
+            taken = {*ids, "timestamp"} if stamped else set(ids)
+            header = [*ids, *(["timestamp"] if stamped else [])] + [
                 f"property:{name}" if name in taken else name for name in properties
             ]
             path = self.path(event_type)
@@ -202,7 +210,8 @@ class CsvWriter:
                 for line in spool:
                     customer_ids, seconds, values = json.loads(line)
                     row = [csv_cell(customer_ids.get(name)) for name in ids]
-                    row.append("" if seconds is None else repr(seconds))
+                    if stamped:
+                        row.append("" if seconds is None else repr(seconds))
                     row.extend(csv_cell(values.get(name)) for name in properties)
                     writer.writerow(row)
             spool.close()
@@ -236,7 +245,9 @@ def format_summary(stats: ConvertStats, elapsed: float, *, written: str | None =
     rate = stats.pushes / elapsed if elapsed > 0 else 0.0
     lines = [
         f"read {stats.pushes:,} pushes from {stats.inputs} input(s), {stats.pages:,} page(s): "
-        f"{stats.ecommerce:,} ecommerce, {stats.skipped:,} without ecommerce (skipped)",
+        f"{stats.ecommerce:,} ecommerce, "
+        + (f"{stats.links:,} link clicks (--link), " if stats.links else "")
+        + f"{stats.skipped:,} without ecommerce (skipped)",
     ]
     if stats.unsupported:
         names = ", ".join(f"{name} {count:,}" for name, count in sorted(stats.unsupported.items()))
@@ -248,6 +259,8 @@ def format_summary(stats: ConvertStats, elapsed: float, *, written: str | None =
         lines.append(f"events: {total:,} ({per_type})" + (f" -> {written}" if written else ""))
     else:
         lines.append("events: none")
+    if stats.customers:
+        lines.append(f"customer updates (--update): {stats.customers:,}")
     if stats.rejects:
         per_reason = ", ".join(
             f"{reason} {count:,}" for reason, count in sorted(stats.rejects.items())

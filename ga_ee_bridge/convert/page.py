@@ -29,6 +29,8 @@ class Held(NamedTuple):
     ids: dict[str, Any]
     ids_json: str
     groups: list[tuple[str | None, list[Any]]]
+    #: The ``--update`` customer properties known at the push (None: none asked or known).
+    update: dict[str, Any] | None = None
 
 
 class PageState:

@@ -22,8 +22,8 @@ SOURCES: tuple[str, ...] = (*PUSH_SOURCES, *FILE_SOURCES)
 _UA_KEYS = frozenset(KINDS)
 
 
-def push_to_ecommerce(push: Any, *, strict: bool = False, source: str = "auto"
-                      ) -> Ecommerce | None:
+def push_to_ecommerce(push: Any, *, strict: bool = False, source: str = "auto",
+                      kinds: tuple[str, ...] | None = None) -> Ecommerce | None:
     """The one place a dataLayer push becomes the model: UA, GA4 or gtag.js, detected per push.
 
     ``source`` forces the form (``"ua"``, ``"ga4"``, ``"gtag"``); ``"auto"`` detects it with
@@ -31,8 +31,10 @@ def push_to_ecommerce(push: Any, *, strict: bool = False, source: str = "auto"
     ``items`` reads once, as UA). None when the push carries no ecommerce data (no
     ``ecommerce``, ``null`` or ``{}``; a gtag.js command or event without ecommerce; a push not
     in the forced form). A GA4/gtag event with no UA counterpart comes back with
-    ``unsupported_event`` set. Raises :class:`EcommerceError` with paths from the push's root
-    (``ecommerce.items[1].price``, ``2.items[0].price`` for gtag's params).
+    ``unsupported_event`` set. ``kinds`` reads only those sections (see
+    :func:`~ga_ee_bridge.readers.read_push`; the result's ``warnings`` and ``section_errors`` keep
+    the reader's paths, relative to the data read). Raises :class:`EcommerceError` with paths from
+    the push's root (``ecommerce.items[1].price``, ``2.items[0].price`` for gtag's params).
     """
     if type(push) is dict:
         ecommerce = push.get("ecommerce")
@@ -41,7 +43,7 @@ def push_to_ecommerce(push: Any, *, strict: bool = False, source: str = "auto"
                 return None
             # The cheap path of UA dumps: a UA section key decides at once (UA first).
             if source == "ua" or (source == "auto" and not _UA_KEYS.isdisjoint(ecommerce)):
-                return _read(push, "ua", strict)
+                return _read(push, "ua", strict, kinds)
         elif ecommerce is None and "0" not in push:
             return None
     if source == "auto":
@@ -60,7 +62,7 @@ def push_to_ecommerce(push: Any, *, strict: bool = False, source: str = "auto"
         raise ValueError(
             f"unknown source {source!r}: expected 'auto' or one of {', '.join(PUSH_SOURCES)}"
         )
-    result = _read(push, source, strict)
+    result = _read(push, source, strict, kinds)
     if source != "ua" and not result.sections and result.unsupported_event is None and (
         not result.dropped_keys
     ):
@@ -68,9 +70,9 @@ def push_to_ecommerce(push: Any, *, strict: bool = False, source: str = "auto"
     return result
 
 
-def _read(push: Any, source: str, strict: bool) -> Ecommerce:
+def _read(push: Any, source: str, strict: bool, kinds: tuple[str, ...] | None) -> Ecommerce:
     try:
-        return read_push(push, source=source, strict=strict)
+        return read_push(push, source=source, strict=strict, kinds=kinds)
     except EcommerceError as err:
         raise EcommerceError(_rooted(push, source, err.messages)) from None
 

@@ -22,6 +22,9 @@ class RejectReason(StrEnum):
     INVALID_ECOMMERCE = "invalid ecommerce"
     #: A customer id in the state that cannot be an id.
     BAD_CUSTOMER_ID = "bad customer id"
+    #: A ``--update`` value in the state that cannot be a customer property (left out of the
+    #: ``customers`` command; the push's events are kept).
+    BAD_CUSTOMER_PROPERTY = "bad customer property"
     #: A timestamp in the state that cannot be read.
     BAD_TIMESTAMP = "bad timestamp"
     #: No timestamp was set before the page ended (and ``--no-timestamp-ok`` was not given).

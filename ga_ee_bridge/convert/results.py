@@ -6,7 +6,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-__all__ = ["ConvertStats", "Item", "Reject", "Run", "Segment"]
+__all__ = ["CUSTOMERS_SEGMENT", "ConvertStats", "Item", "Reject", "Run", "Segment"]
+
+#: How the ``transaction`` of a ``customers`` command's segment starts (``--update``): its
+#: duplicates are dropped like repeated purchases, but always. No transaction id starts so.
+CUSTOMERS_SEGMENT = "\x00customers\x00"
 
 
 @dataclass(slots=True)
@@ -18,6 +22,10 @@ class ConvertStats:
     ecommerce: int = 0
     skipped: int = 0
     pages: int = 0
+    #: GTM click pushes that matched ``--link`` rules (neither ecommerce nor skipped).
+    links: int = 0
+    #: ``customers`` commands written (``--update``), duplicates left out.
+    customers: int = 0
     events: Counter[str] = field(default_factory=Counter)
     rejects: Counter[str] = field(default_factory=Counter)
     duplicates: int = 0
@@ -40,6 +48,8 @@ class ConvertStats:
         self.ecommerce += other.ecommerce
         self.skipped += other.skipped
         self.pages += other.pages
+        self.links += other.links
+        self.customers += other.customers
         self.events.update(other.events)
         self.rejects.update(other.rejects)
         self.duplicates += other.duplicates
@@ -100,7 +110,11 @@ class Reject:
 
 
 class Segment(NamedTuple):
-    """Converted events of one push, in order; ``transaction`` set for a purchase (dedup)."""
+    """Converted events of one push, in order; ``transaction`` set for a purchase (dedup).
+
+    A ``customers`` command (``--update``) is a segment of its own whose ``transaction`` starts
+    with :data:`CUSTOMERS_SEGMENT`.
+    """
 
     transaction: str | None
     events: list[tuple[str, Any]]

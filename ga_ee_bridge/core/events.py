@@ -14,8 +14,9 @@ from typing import Any
 
 from ga_ee_bridge.core.ids import check_customer_ids
 from ga_ee_bridge.core.model import ReadWarning
+from ga_ee_bridge.errors import EcommerceError
 
-__all__ = ["CUSTOMER_COMMAND", "EVENT_COMMAND", "EventList", "TrackEvent"]
+__all__ = ["CUSTOMER_COMMAND", "EVENT_COMMAND", "EventList", "TrackEvent", "customer_command"]
 
 EVENT_COMMAND = "customers/events"
 CUSTOMER_COMMAND = "customers"
@@ -30,6 +31,21 @@ def _check_timestamp(timestamp: float | int | None) -> float | None:
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"timestamp must be finite, non-negative Unix seconds, got {timestamp!r}")
     return value
+
+
+def customer_command(customer_ids: Mapping[str, Any], properties: Mapping[str, Any], *,
+                     timestamp: float | int | None = None) -> dict[str, Any]:
+    """The Tracking API batch command (``customers``) that ``identify`` / ``update`` send.
+
+    ``timestamp`` (Unix seconds) becomes ``update_timestamp``; without it the key is left out and
+    the server uses its receive time. ``ValueError`` names a bad id or timestamp.
+    """
+    data: dict[str, Any] = {"customer_ids": check_customer_ids(customer_ids)}
+    ts = _check_timestamp(timestamp)
+    if ts is not None:
+        data["update_timestamp"] = ts
+    data["properties"] = dict(properties)
+    return {"name": CUSTOMER_COMMAND, "data": data}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,18 +84,30 @@ class TrackEvent:
         data["properties"] = dict(self.properties)
         return {"name": EVENT_COMMAND, "data": data}
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as its parts (a read-only mapping cannot be pickled): for worker processes."""
+        return (TrackEvent, (self.event_type, dict(self.properties), self.timestamp))
+
     def with_timestamp(self, timestamp: float | None) -> TrackEvent:
         """Return a copy of this event at ``timestamp`` (Unix seconds)."""
         return TrackEvent(self.event_type, self.properties, timestamp)
 
 
 class EventList(list[TrackEvent]):
-    """A list of track events that also says which input keys were left out (``dropped``)."""
+    """A list of track events that also says what was left out of the input, and why.
+
+    ``dropped``: keys the reader did not understand; ``warnings``: values it could not read (the
+    events are kept without them); ``section_errors``: sections that failed while the others
+    converted, as ``(kind, EcommerceError)`` pairs whose paths start at the section.
+    """
 
     def __init__(self, events: Iterable[TrackEvent] = (), *, dropped: tuple[str, ...] = (),
-                 warnings: tuple[ReadWarning, ...] = ()):
+                 warnings: tuple[ReadWarning, ...] = (),
+                 section_errors: tuple[tuple[str, EcommerceError], ...] = ()):
         super().__init__(events)
         #: Paths of input keys the reader did not understand, e.g. ``purchase.products[0].sku``.
         self.dropped = dropped
         #: Values that could not be read and were left out, each with its path (events kept).
         self.warnings = warnings
+        #: Sections left out because they could not be read or converted, each with its error.
+        self.section_errors = section_errors

@@ -7,10 +7,12 @@ values exactly as pushed (what the web SDK itself sends, for the ``sdk-exact`` m
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
+
+from ga_ee_bridge.errors import EcommerceError
 
 __all__ = [
     "KINDS",
@@ -26,6 +28,7 @@ __all__ = [
     "ReadWarning",
     "Section",
     "item_path",
+    "merge_section_errors",
 ]
 
 #: The section names of GA's ``ecommerce`` object, in the order the web SDK sends them.
@@ -184,7 +187,7 @@ class Ecommerce:
     warnings: tuple[ReadWarning, ...] = ()
     #: Sections that could not be read, each with its error (an ``EcommerceError`` whose paths
     #: start at the section, e.g. ``add.products[0].quantity``); the other sections are kept.
-    section_errors: tuple[tuple[str, Any], ...] = ()
+    section_errors: tuple[tuple[str, EcommerceError], ...] = ()
 
     def __iter__(self) -> Iterator[Section]:
         return iter(self.sections.values())
@@ -214,3 +217,11 @@ def item_path(kind: str, index: int) -> str:
     if kind == "impressions":
         return f"impressions[{index}]"
     return f"{kind}.{'promotions' if kind in PROMOTION_KINDS else 'products'}[{index}]"
+
+
+def merge_section_errors(errors: Iterable[tuple[str, EcommerceError]]) -> EcommerceError:
+    """One :class:`EcommerceError` holding every section's errors (when no section is left)."""
+    messages: dict[str | int, Any] = {}
+    for _, error in errors:
+        messages.update(error.messages)
+    return EcommerceError(messages)

@@ -15,6 +15,10 @@ GA's own rule for currency values drops "all text up until the first digit, the 
 - a lone dot is always the decimal separator (``"1.299"`` is 1.299), as in JSON and JavaScript.
 
 Text after the number (``"12.99 EUR"``) is dropped too. Anything else is not a number.
+
+Every result is what the Tracking API can store: a finite float, or an integer within
+:data:`MAX_SAFE_INTEGER` (2**53) in magnitude; anything larger is a :class:`NumberError`
+("number too large"), never a 401-digit integer.
 """
 
 from __future__ import annotations
@@ -24,7 +28,21 @@ import re
 
 from ga_ee_bridge.errors import NumberError, show
 
-__all__ = ["NumberError", "parse_int", "parse_number", "plain_number"]
+__all__ = [
+    "MAX_SAFE_INTEGER",
+    "NumberError",
+    "check_int",
+    "parse_int",
+    "parse_int_text",
+    "parse_number",
+    "plain_number",
+]
+
+#: The largest integer a JSON number (an IEEE 754 double) holds exactly: JavaScript's
+#: ``Number.MAX_SAFE_INTEGER`` + 1. Integers beyond it in magnitude are refused.
+MAX_SAFE_INTEGER = 2**53
+#: Decimal text longer than this is refused before it is converted (Python's own limit is 4,300).
+_MAX_DIGITS = 400
 
 _LEAD = re.compile(r"^[^0-9.\-]*")
 _TRAIL = re.compile(r"[^0-9]*$")
@@ -74,7 +92,7 @@ def parse_number(value: object, *, strict: bool = False) -> float:
     ``'15.25'``); lenient mode also applies the currency and separator rules above.
     """
     if isinstance(value, bool):
-        raise NumberError(f"not a number: {value!r}")
+        raise NumberError(f"not a number: {show(value)}")
     if isinstance(value, int | float):
         try:
             result = float(value)
@@ -85,16 +103,18 @@ def parse_number(value: object, *, strict: bool = False) -> float:
         if plain_number(text):
             result = float(text)
         elif strict:
-            raise NumberError(f"not a plain number (lenient mode would repair it): {value!r}")
+            raise NumberError(
+                f"not a plain number (lenient mode would repair it): {show(value)}"
+            )
         else:
             normal = _normalise(text)
             if normal is None:
-                raise NumberError(f"not a number: {value!r}")
+                raise NumberError(f"not a number: {show(value)}")
             result = float(normal)
     else:
-        raise NumberError(f"not a number: {value!r}")
+        raise NumberError(f"not a number: {show(value)}")
     if not math.isfinite(result):
-        raise NumberError(f"not a finite number: {value!r}")
+        raise NumberError(f"not a finite number: {show(value)}")
     return result
 
 
@@ -105,15 +125,33 @@ def parse_int(value: object, *, strict: bool = False) -> int:
     strings (``"1"``, ``"2.0"``); a fraction is never rounded away.
     """
     if isinstance(value, bool):
-        raise NumberError(f"not an integer: {value!r}")
+        raise NumberError(f"not an integer: {show(value)}")
     if isinstance(value, int):
-        return value
+        return check_int(value)
     if strict:
-        raise NumberError(f"not an integer (lenient mode would repair it): {value!r}")
+        raise NumberError(f"not an integer (lenient mode would repair it): {show(value)}")
     try:
         number = parse_number(value)
     except NumberError:
-        raise NumberError(f"not an integer: {value!r}") from None
+        raise NumberError(f"not an integer: {show(value)}") from None
     if not number.is_integer():
-        raise NumberError(f"not an integer: {value!r}")
-    return int(number)
+        raise NumberError(f"not an integer: {show(value)}")
+    return check_int(int(number), value)
+
+
+def check_int(number: int, shown: object = None, *, limit: int = MAX_SAFE_INTEGER) -> int:
+    """``number`` itself when within ``limit`` (default 2**53) in magnitude, else NumberError."""
+    if -limit <= number <= limit:
+        return number
+    raise NumberError(f"number too large: {show(number if shown is None else shown)}")
+
+
+def parse_int_text(text: str, *, limit: int = MAX_SAFE_INTEGER) -> int:
+    """Read decimal integer text (``" -12 "``) exactly, within ``limit`` (default 2**53).
+
+    The text must already match ``\\s*-?\\d+\\s*``; NumberError when it is too large.
+    """
+    body = text.strip()
+    if len(body.lstrip("-").lstrip("0")) > _MAX_DIGITS:
+        raise NumberError(f"number too large: {show(text)}")
+    return check_int(int(body), text, limit=limit)

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping as AnyMapping
+from typing import Any, cast
 
-from ga_ee_bridge.core.events import EventList
-from ga_ee_bridge.core.model import KINDS
-from ga_ee_bridge.mappings._protocol import Mapping
+from ga_ee_bridge.core.events import EventList, TrackEvent
+from ga_ee_bridge.core.model import KINDS, Ecommerce, merge_section_errors
+from ga_ee_bridge.errors import EcommerceError
+from ga_ee_bridge.mappings._protocol import Mapping, RawMapping
+from ga_ee_bridge.mappings.bloomreach import BLOOMREACH
 from ga_ee_bridge.mappings.sdk import SDK
 from ga_ee_bridge.mappings.sdk_exact import SDK_EXACT
-from ga_ee_bridge.readers import parse_ecommerce
+from ga_ee_bridge.readers import detect_source, parse_ecommerce
 
-__all__ = ["MAPPINGS", "Mapping", "get_mapping", "resolve_kinds", "to_exponea_events"]
+__all__ = ["MAPPINGS", "Mapping", "RawMapping", "get_mapping", "resolve_kinds", "to_exponea_events"]
 
 #: Mappings by name; the first is the default.
-MAPPINGS: dict[str, Mapping] = {SDK.name: SDK, SDK_EXACT.name: SDK_EXACT}
+MAPPINGS: dict[str, Mapping] = {
+    SDK.name: SDK, SDK_EXACT.name: SDK_EXACT, BLOOMREACH.name: BLOOMREACH,
+}
 
 
 def resolve_kinds(kind: str) -> tuple[str, ...]:
@@ -50,14 +55,66 @@ def to_exponea_events(
 
     ``ecommerce`` is the GA ``ecommerce`` object, a whole dataLayer push, or a parsed
     :class:`~ga_ee_bridge.core.model.Ecommerce`. ``kind`` picks one section (``"all"``: every
-    section present). Returns a list of :class:`~ga_ee_bridge.core.events.TrackEvent` whose
-    ``dropped`` attribute names the input keys that were left out. Raises ``EcommerceError`` for bad
-    input and ``ValueError`` for an unknown kind or mapping.
+    section present); only the sections converted are read, so no other section can fail the
+    call. Returns a list of :class:`~ga_ee_bridge.core.events.TrackEvent` whose ``dropped``,
+    ``warnings`` and ``section_errors`` attributes say what was left out: under ``"all"`` a
+    section that fails is left out with its error and the others convert. Raises
+    ``EcommerceError`` when every section asked for that is present fails (all their errors at
+    once; strict mode: when any fails), and ``ValueError`` for an unknown kind or mapping.
+
+    A mapping that reads raw data (``sdk-exact``) gets a UA ``ecommerce`` object (or the one a
+    whole push holds) as it is, and raises :class:`~ga_ee_bridge.errors.SdkThrewError` where the
+    web SDK throws; an unknown kind then sends nothing, as in the SDK (a warning says so).
     """
-    kinds = resolve_kinds(kind)
     chosen = get_mapping(mapping)
+    if getattr(chosen, "reads_raw", False):
+        raw = _raw_ua(ecommerce)
+        if raw is not _NOT_UA:
+            pushed = isinstance(ecommerce, AnyMapping) and "ecommerce" in ecommerce
+            return _raw_events(cast(RawMapping, chosen), raw, kind, tracked_via, pushed=pushed)
+    kinds = resolve_kinds(kind)
     if tracked_via is not None and (not isinstance(tracked_via, str) or not tracked_via):
         raise ValueError(f"tracked_via must be a non-empty string, got {tracked_via!r}")
-    parsed = parse_ecommerce(ecommerce, strict=strict)
-    events = chosen.events(parsed, kinds, tracked_via=tracked_via or chosen.tracked_via)
-    return EventList(events, dropped=parsed.dropped, warnings=parsed.warnings)
+    parsed = parse_ecommerce(ecommerce, strict=strict, kinds=kinds)
+    via = tracked_via or chosen.tracked_via
+    failed = [(k, error) for k, error in parsed.section_errors if k in kinds]
+    events: list[TrackEvent] = []
+    converted = False
+    for section_kind in kinds:
+        if section_kind not in parsed.sections:
+            continue
+        try:  # one section at a time: a section the mapping refuses costs only itself
+            events.extend(chosen.events(parsed, (section_kind,), tracked_via=via))
+        except EcommerceError as err:
+            failed.append((section_kind, err))
+        else:
+            converted = True
+    if failed and (strict or not converted):
+        raise merge_section_errors(failed)
+    return EventList(
+        events, dropped=parsed.dropped, warnings=parsed.warnings, section_errors=tuple(failed)
+    )
+
+
+_NOT_UA: Any = object()
+
+
+def _raw_ua(ecommerce: Any) -> Any:
+    """The raw UA ``ecommerce`` object given: itself, or a whole push's; else ``_NOT_UA``."""
+    if isinstance(ecommerce, Ecommerce) or detect_source(ecommerce) not in (None, "ua"):
+        return _NOT_UA
+    if isinstance(ecommerce, AnyMapping) and "ecommerce" in ecommerce:
+        return ecommerce["ecommerce"]  # a whole push: a convenience, the SDK takes the object
+    return ecommerce
+
+
+def _raw_events(chosen: RawMapping, raw: Any, kind: str, tracked_via: str | None, *,
+                pushed: bool) -> EventList:
+    """A raw mapping's events: ``kind`` as the SDK takes it (an unknown one sends nothing)."""
+    if tracked_via is not None and (not isinstance(tracked_via, str) or not tracked_via):
+        raise ValueError(f"tracked_via must be a non-empty string, got {tracked_via!r}")
+    if raw is None and pushed:
+        return EventList()  # {"ecommerce": null}: GTM's clear, nothing to hand the SDK
+    kinds = KINDS if kind == "all" else (kind,)
+    events = chosen.events_raw(raw, kinds, tracked_via=tracked_via or chosen.tracked_via)
+    return events if isinstance(events, EventList) else EventList(events)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from ga_ee_bridge.core.events import TrackEvent
 from ga_ee_bridge.core.model import Ecommerce
 
-__all__ = ["Mapping"]
+__all__ = ["Mapping", "RawMapping"]
 
 
 class Mapping(Protocol):
@@ -24,4 +24,19 @@ class Mapping(Protocol):
 
     def events(
         self, ecommerce: Ecommerce, kinds: tuple[str, ...], *, tracked_via: str
+    ) -> list[TrackEvent]: ...
+
+
+class RawMapping(Mapping, Protocol):
+    """A mapping that reads the raw UA ``ecommerce`` object itself (``reads_raw`` is true).
+
+    ``events_raw`` takes the object as pushed (JSON values), not a parsed model; ``events`` still
+    serves the forms that are read into the model first (GA4, gtag.js, MP, BigQuery).
+    """
+
+    @property
+    def reads_raw(self) -> bool: ...
+
+    def events_raw(
+        self, ecommerce: Any, kinds: tuple[str, ...], *, tracked_via: str
     ) -> list[TrackEvent]: ...

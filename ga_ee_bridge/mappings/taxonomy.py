@@ -29,6 +29,7 @@ __all__ = [
     "SECTION_EVENTS",
     "TaxonomyMapping",
     "section_events",
+    "too_many_properties",
 ]
 
 #: kind -> (event per product/impression/promotion, summary event after them).
@@ -128,7 +129,7 @@ def section_events(
             if keep_custom and item.custom:
                 properties.update(item.custom)
                 if len(properties) > MAX_PROPERTIES:
-                    raise _too_many(section.kind, index, len(properties))
+                    raise too_many_properties(section.kind, index, len(properties))
             events.append(TrackEvent(item_event, properties))
     if summary_event is not None:
         if section.kind == "refund":
@@ -137,7 +138,7 @@ def section_events(
     return events
 
 
-def _too_many(kind: str, index: int, count: int) -> EcommerceError:
+def too_many_properties(kind: str, index: int, count: int) -> EcommerceError:
     """The error for an item whose custom keys take an event past the API's property limit."""
     message = (
         f"{count} properties with its custom dimensions and metrics; "
@@ -174,6 +175,8 @@ class TaxonomyMapping:
     read: Reader
     currency: Callable[[Ecommerce], Any]
     keep_custom: bool
+    #: Whether the mapping reads the raw UA object (``events_raw``): never, for this one.
+    reads_raw: bool = False
 
     def events(
         self, ecommerce: Ecommerce, kinds: tuple[str, ...], *, tracked_via: str

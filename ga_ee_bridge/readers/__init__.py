@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import ValidationError
-
 from ga_ee_bridge.core.model import KINDS, Ecommerce
 from ga_ee_bridge.errors import EcommerceError, show
 from ga_ee_bridge.readers import ga4, gtag, ua
@@ -53,14 +51,23 @@ def detect_source(push: Any) -> str | None:
     return "ua"
 
 
-def read_push(push: Any, *, source: str = "auto", strict: bool = False) -> Ecommerce:
+def read_push(
+    push: Any,
+    *,
+    source: str = "auto",
+    strict: bool = False,
+    kinds: tuple[str, ...] | None = None,
+) -> Ecommerce:
     """Read one dataLayer push, in any form, into the model (the converter's call per push).
 
     ``source`` forces a form (one of :data:`READ_SOURCES`); ``"auto"`` detects it with
     :func:`detect_source`, and a push with no ecommerce reads as an empty model. The result says
-    its form (``source``), what was left out (``dropped``, paths as pushed) and whether it was an
-    ecommerce event with no UA counterpart (``unsupported_event``). Raises
-    :class:`EcommerceError` for bad input and ``ValueError`` for an unknown ``source``.
+    its form (``source``), what was left out (``dropped``, paths as pushed), the values dropped
+    as unreadable (``warnings``), the sections that failed while others were kept
+    (``section_errors``, UA pushes) and whether it was an ecommerce event with no UA counterpart
+    (``unsupported_event``). ``kinds`` reads only those sections (the others are neither read
+    nor checked). Raises :class:`EcommerceError` for bad input (see :func:`parse_ecommerce`) and
+    ``ValueError`` for an unknown ``source``.
     """
     if source == "auto":
         found = detect_source(push)
@@ -68,48 +75,54 @@ def read_push(push: Any, *, source: str = "auto", strict: bool = False) -> Ecomm
             return _EMPTY
         source = found
     if source == "ua":
-        return _read_ua(push, strict=strict)
+        return _read_ua(push, strict=strict, kinds=kinds)
     if source == "ga4":
-        return _read_ga4(push, strict=strict)
+        return _read_ga4(push, strict=strict, kinds=kinds)
     if source == "gtag":
-        return gtag.read_arguments(push, strict=strict)
+        return gtag.read_arguments(push, strict=strict, kinds=kinds)
     raise ValueError(
         f"unknown source {source!r}: expected 'auto' or one of {', '.join(READ_SOURCES)}"
     )
 
 
-def parse_ecommerce(ecommerce: Any, *, strict: bool = False) -> Ecommerce:
+def parse_ecommerce(
+    ecommerce: Any, *, strict: bool = False, kinds: tuple[str, ...] | None = None
+) -> Ecommerce:
     """Read a GA ``ecommerce`` object, or a whole dataLayer push holding one, into the model.
 
     A whole push may be in any form :func:`detect_source` knows (GA4, gtag.js); a bare
     ``ecommerce`` object is read as UA. ``{"ecommerce": null}`` and ``None`` read as an empty
-    object. Raises :class:`EcommerceError` naming every bad path and value at once;
-    ``strict=True`` also rejects what lenient reading would repair (numeric ids, ``"$275.00"``, a
-    flat product where a list belongs...).
+    object. ``kinds`` (default: every kind) names the sections to read: the others are not
+    looked at, so they can neither fail nor warn.
+
+    Lenient reading (the default) drops a value it cannot read, with a
+    :class:`~ga_ee_bridge.core.model.ReadWarning` in ``warnings``, and keeps the event; a section
+    that cannot be read at all (not an object, a product with neither id nor name, a purchase
+    without its id...) goes to ``section_errors`` while the other sections are kept. Raises
+    :class:`EcommerceError`, naming every bad path and value at once, when the object itself is
+    unreadable or when every section read failed. ``strict=True`` raises for any bad section or
+    value, and also rejects what lenient reading would repair (numeric ids, ``"$275.00"``, a flat
+    product where a list belongs...).
     """
     if isinstance(ecommerce, Ecommerce):
         return ecommerce
     source = detect_source(ecommerce)
     if source is not None and source != "ua":
-        return read_push(ecommerce, source=source, strict=strict)
-    return _read_ua(ecommerce, strict=strict)
+        return read_push(ecommerce, source=source, strict=strict, kinds=kinds)
+    return _read_ua(ecommerce, strict=strict, kinds=kinds)
 
 
-def _read_ua(ecommerce: Any, *, strict: bool) -> Ecommerce:
+def _read_ua(ecommerce: Any, *, strict: bool, kinds: tuple[str, ...] | None) -> Ecommerce:
     if isinstance(ecommerce, Mapping) and "ecommerce" in ecommerce:
         ecommerce = ecommerce["ecommerce"]
     if ecommerce is None:
         return _EMPTY
     if not isinstance(ecommerce, Mapping):
         raise EcommerceError([f"not an object: {show(ecommerce)}"])
-    try:
-        result: Ecommerce = ua.schema(strict).load(ecommerce)
-    except ValidationError as err:
-        raise EcommerceError(err.messages) from None
-    return result
+    return ua.read_ecommerce(ecommerce, strict=strict, kinds=kinds)
 
 
-def _read_ga4(push: Any, *, strict: bool) -> Ecommerce:
+def _read_ga4(push: Any, *, strict: bool, kinds: tuple[str, ...] | None) -> Ecommerce:
     """``{"event": name, "ecommerce": params}``; error paths are relative to ``ecommerce``."""
     if not isinstance(push, Mapping):
         raise EcommerceError([f"not a dataLayer push (an object): {show(push)}"])
@@ -123,4 +136,4 @@ def _read_ga4(push: Any, *, strict: bool) -> Ecommerce:
         raise EcommerceError(
             {"event": [f"missing: a GA4 ecommerce push needs its event name, found {show(event)}"]}
         )
-    return ga4.read_event(event.strip(), params, strict=strict)
+    return ga4.read_event(event.strip(), params, strict=strict, kinds=kinds)

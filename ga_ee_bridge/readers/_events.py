@@ -34,7 +34,7 @@ from ga_ee_bridge.core.model import (
     Section,
 )
 from ga_ee_bridge.errors import show
-from ga_ee_bridge.readers._fields import ItemList, LenientField
+from ga_ee_bridge.readers._fields import ItemList, LenientField, warn
 from ga_ee_bridge.readers._schema import BaseSchema, blank
 
 __all__ = ["Dialect", "EventSpec", "build", "event_schema"]
@@ -158,7 +158,9 @@ class ItemSchema(BaseSchema):
 
     def _validate(self, data: dict[str, Any], original: Mapping[str, Any]) -> None:
         errors: dict[str, list[str]] = {}
-        if self.id_keys and all(blank(original.get(key)) for key in self.id_keys):
+        if self.id_keys and all(
+            self._absent(data, original, key, f"f_{key}") for key in self.id_keys
+        ):
             first, second = self.id_keys
             errors["_schema"] = [
                 f"needs an {first!r} or an {second!r}, found neither: {show(original)}"
@@ -167,7 +169,12 @@ class ItemSchema(BaseSchema):
             for key, (role, _) in self.roles.items():
                 value = data.get(f"f_{key}")
                 if role == "position" and value is not None and value < 0:
-                    errors[key] = [f"not a 0-based index: {show(original.get(key))}"]
+                    message = f"not a 0-based index: {show(original.get(key))}"
+                    if self.strict:
+                        errors[key] = [message]
+                    else:
+                        warn((key,), f"{message} (left out)", original.get(key))
+                        data[f"f_{key}"] = None
         if errors:
             raise ValidationError(errors)
 
@@ -235,7 +242,7 @@ class EventSchema(BaseSchema):
         table = self.dialect.param_keys
         if kind in NEEDS_ID:
             key = _key_of(table, "id")
-            if blank(original.get(key)):
+            if self._absent(data, original, key, f"f_{key}"):
                 errors[key] = [
                     f"missing: a {self.event} needs a {key}, found {show(original.get(key))}"
                 ]

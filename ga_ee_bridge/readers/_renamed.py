@@ -7,6 +7,7 @@ mappings. ``raw`` holds the values under UA's keys, so that the ``sdk-exact`` ma
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -15,15 +16,18 @@ from typing import Any, ClassVar
 from marshmallow import ValidationError
 
 from ga_ee_bridge.core.model import FieldObject
-from ga_ee_bridge.core.numbers import NumberError, parse_number
+from ga_ee_bridge.core.numbers import NumberError, check_int, parse_int_text, parse_number
 from ga_ee_bridge.errors import show
-from ga_ee_bridge.readers._fields import Count, LenientField, Text
+from ga_ee_bridge.readers._fields import Count, LenientField, Text, warn
 from ga_ee_bridge.readers._schema import BaseSchema, blank
 
 __all__ = ["Flag", "IntText", "Micros", "NotSetText", "RenamedSchema", "blank", "custom_value"]
 
 _INT_TEXT = re.compile(r"\s*-?\d+\s*")
 _MICROS = 1_000_000
+_MAX_TEXT_BITS = 3000  # about 900 digits; Python refuses to print ints of over 4,300
+#: BigQuery's INT64: the largest amount of micros a column can hold.
+_MAX_MICROS = 2**63
 
 
 class IntText(Count):
@@ -33,17 +37,20 @@ class IntText(Count):
     accepts ``"2"`` here (but still not ``"2.0"`` or ``"two"``).
     """
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int | None:
+    def _read(self, value: Any) -> int | None:
         if isinstance(value, str) and _INT_TEXT.fullmatch(value):
-            return int(value)
-        return super()._deserialize(value, attr, data, **kwargs)
+            try:
+                return parse_int_text(value)
+            except NumberError as err:
+                raise ValidationError(str(err)) from None
+        return super()._read(value)
 
 
 class NotSetText(Text):
     """Text where GA's placeholder ``"(not set)"`` means absent (BigQuery export rows have it)."""
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:
-        text = super()._deserialize(value, attr, data, **kwargs)
+    def _read(self, value: Any) -> str | None:
+        text = super()._read(value)
         return None if text == "(not set)" else text
 
 
@@ -54,25 +61,23 @@ class Micros(LenientField):
     as the same float it was written from.
     """
 
-    def _deserialize(
-        self, value: Any, attr: str | None, data: Any, **kwargs: Any
-    ) -> float | None:
-        if isinstance(value, str):
-            if not value.strip():
-                return None
-            if _INT_TEXT.fullmatch(value):
-                return int(value) / _MICROS
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value / _MICROS
-        if self.strict:
-            raise ValidationError(f"not an integer amount of micros: {show(value)}")
+    def _read(self, value: Any) -> float | None:
         try:
+            if isinstance(value, str):
+                if not value.strip():
+                    return None
+                if _INT_TEXT.fullmatch(value):
+                    return parse_int_text(value, limit=_MAX_MICROS) / _MICROS
+            if isinstance(value, int) and not isinstance(value, bool):
+                return check_int(value, limit=_MAX_MICROS) / _MICROS
+            if self.strict:
+                raise ValidationError(f"not an integer amount of micros: {show(value)}")
             number = parse_number(value)
+            if not number.is_integer():
+                raise ValidationError(f"not an integer amount of micros: {show(value)}")
+            return check_int(int(number), value, limit=_MAX_MICROS) / _MICROS
         except NumberError as err:
             raise ValidationError(str(err)) from None
-        if not number.is_integer():
-            raise ValidationError(f"not an integer amount of micros: {show(value)}")
-        return int(number) / _MICROS
 
 
 class Flag(LenientField):
@@ -80,7 +85,7 @@ class Flag(LenientField):
 
     _TEXT: ClassVar[dict[str, bool]] = {"true": True, "false": False, "1": True, "0": False}
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+    def _read(self, value: Any) -> bool:
         if isinstance(value, bool):
             return value
         if not self.strict:
@@ -115,16 +120,23 @@ class RenamedSchema(BaseSchema):
     def _is_custom_key(self, key: str) -> bool:
         return False
 
-    def _id_and_name(self, original: Mapping[str, Any]) -> tuple[Any, Any]:
-        by_name = {name: key for key, (name, _) in self._by_key.items()}
-        return original.get(by_name.get("id", "")), original.get(by_name.get("name", ""))
+    def _problem(self, errors: dict[str, Any], key: str, messages: Any, value: Any) -> None:
+        """A bad value of ``key``: an error in strict mode, else left out with a warning."""
+        if self.strict:
+            errors[key] = messages
+        else:
+            text = "; ".join(messages) if isinstance(messages, list) else str(messages)
+            warn((key,), f"{text} (left out)", value)
 
     def _validate(self, data: dict[str, Any], original: Mapping[str, Any]) -> None:
         errors: dict[str, Any] = {}
         if self.needs_id_or_name:
-            id_value, name_value = self._id_and_name(original)
-            if (blank(id_value) or id_value == "(not set)") and (
-                blank(name_value) or name_value == "(not set)"
+            by_name = {name: key for key, (name, _) in self._by_key.items()}
+            if all(
+                self._absent(data, original, by_name[name], name)
+                or original.get(by_name[name]) == "(not set)"
+                for name in ("id", "name")
+                if name in by_name
             ):
                 errors["_schema"] = [f"needs an id or a name, found neither: {show(original)}"]
         custom = self._custom(original, errors)
@@ -173,5 +185,9 @@ def custom_value(key: str, value: Any, *, strict: bool) -> str | float:
     if isinstance(value, int | float) and not isinstance(value, bool):
         if strict:
             raise ValidationError(f"expected text, got a number: {show(value)}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValidationError(f"not a finite number: {show(value)}")
+        if isinstance(value, int) and value.bit_length() > _MAX_TEXT_BITS:
+            raise ValidationError(f"number too large: {show(value)}")
         return str(value)
     raise ValidationError(f"not text: {show(value)}")

@@ -12,6 +12,8 @@ from typing import Any, ClassVar
 
 from marshmallow import EXCLUDE, Schema, ValidationError, post_load, pre_load, validates_schema
 
+from ga_ee_bridge.readers._fields import discard_since, mark
+
 __all__ = ["BaseSchema", "blank"]
 
 
@@ -36,13 +38,22 @@ class BaseSchema(Schema):
         }
 
     def load(self, data: Any, **kwargs: Any) -> Any:
-        """Load ``data`` into the model; raises ``ValidationError`` with every error found."""
+        """Load ``data`` into the model; raises ``ValidationError`` with every error found.
+
+        The values dropped on the way (lenient mode) are reported once, and only for a load that
+        succeeds: a fast path that fails, or a load that raises, reports none.
+        """
+        since = mark()
         if not kwargs and isinstance(data, Mapping):
             try:
                 return self._fast_load(data)
             except ValidationError:
-                pass
-        return super().load(data, **kwargs)
+                discard_since(since)
+        try:
+            return super().load(data, **kwargs)
+        except ValidationError:
+            discard_since(since)
+            raise
 
     def _fast_load(self, original: Mapping[str, Any]) -> Any:
         data = self._prepare(original)
@@ -68,6 +79,15 @@ class BaseSchema(Schema):
     @post_load(pass_original=True)
     def _post_load(self, data: dict[str, Any], original: Mapping[str, Any], **_: Any) -> Any:
         return self._build(data, original)
+
+    def _absent(
+        self, data: dict[str, Any], original: Mapping[str, Any], key: str, name: str | None = None
+    ) -> bool:
+        """True when ``key`` is absent: blank as pushed or, in lenient mode, dropped as unreadable
+        (``name`` is its loaded attribute, default ``key``). An id that cannot be read is no id."""
+        if blank(original.get(key)):
+            return True
+        return not self.strict and data.get(key if name is None else name) is None
 
     def _prepare(self, data: Any) -> Any:
         return data

@@ -12,7 +12,7 @@ the command and argument: ``[3][1].price: not a number: 'abc'``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -29,7 +29,16 @@ from ga_ee_bridge.core.model import (
     Section,
 )
 from ga_ee_bridge.errors import EcommerceError, show
-from ga_ee_bridge.readers._fields import Currency
+from ga_ee_bridge.readers._fields import (
+    Currency,
+    Found,
+    collecting,
+    mark,
+    prefix_since,
+    rename_since,
+    taken_since,
+    to_warnings,
+)
 from ga_ee_bridge.readers._renamed import blank
 from ga_ee_bridge.readers.ua import field_schemas
 
@@ -59,6 +68,7 @@ ACTIONS: dict[str, str] = {
 _EC_COMMANDS = frozenset({"ec:addImpression", "ec:addProduct", "ec:addPromo", "ec:setAction"})
 _CURRENCY_FIELDS = ("&cu", "currencyCode")
 _NEEDS_ID = frozenset({"purchase", "refund"})
+_CURRENCY = Currency()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,6 +103,8 @@ class _Pending:
     promotions: list[tuple[int, Promotion]] = field(default_factory=list)
     action: tuple[int, str, ActionField] | None = None
     currency: Any = None
+    #: Values dropped while reading the commands since the last send.
+    found: list[Found] = field(default_factory=list)
 
     def has_data(self) -> bool:
         return bool(self.impressions or self.products or self.promotions or self.action)
@@ -110,6 +122,7 @@ class _Pending:
         self.products.clear()
         self.promotions.clear()
         self.action = None
+        self.found = []
 
 
 def _as_command(value: Any) -> list[Any] | None:
@@ -153,6 +166,11 @@ def read_analyticsjs_sends(commands: Any, *, strict: bool = False) -> SendList:
     """
     if not isinstance(commands, list | tuple):
         raise EcommerceError([f"not a list of commands: {show(commands)}"])
+    with collecting():
+        return _read_sends(commands, strict)
+
+
+def _read_sends(commands: list[Any] | tuple[Any, ...], strict: bool) -> SendList:
     schemas = field_schemas(strict)
     currency_field = Currency(strict=strict)
     trackers: dict[str | None, _Pending] = {}
@@ -168,6 +186,7 @@ def read_analyticsjs_sends(commands: Any, *, strict: bool = False) -> SendList:
         tracker, name = _split(command[0])
         pending = trackers.setdefault(tracker, _Pending())
         args = command[1:]
+        since = mark()
         try:
             if name == "ec:addImpression":
                 pending.impressions.append((index, _load(schemas.impression, args, 1)))
@@ -188,6 +207,8 @@ def read_analyticsjs_sends(commands: Any, *, strict: bool = False) -> SendList:
             # Other commands (create, require, set of other fields...) carry no ecommerce data.
         except ValidationError as err:
             errors[index] = err.messages
+        prefix_since(since, index)
+        pending.found.extend(taken_since(since))
     unsent = tuple(
         f"[{i}]" for pending in trackers.values() if pending.has_data() for i in pending.commands()
     )
@@ -225,10 +246,13 @@ def _load(schema: Any, args: list[Any], position: int) -> Any:
     value = args[0]
     if not isinstance(value, Mapping):
         raise ValidationError({position: [f"not an object: {show(value)}"]})
+    since = mark()
     try:
-        return schema.load(value)
+        result = schema.load(value)
     except ValidationError as err:
         raise ValidationError({position: err.messages}) from None
+    prefix_since(since, position)
+    return result
 
 
 def _action(args: list[Any], schema: Any) -> tuple[str, ActionField]:
@@ -247,7 +271,7 @@ def _action(args: list[Any], schema: Any) -> tuple[str, ActionField]:
     else:
         raw = args[1] if isinstance(args[1], Mapping) else {}
         action_field = _load(schema, args[1:], 2)
-    if kind in _NEEDS_ID and blank(raw.get("id")):
+    if kind in _NEEDS_ID and (blank(raw.get("id")) or action_field.id is None):
         raise ValidationError({2: {"id": [
             f"missing: a {kind} needs an id, found {show(raw.get('id'))}"
         ]}})
@@ -260,17 +284,26 @@ def _set(pending: _Pending, args: list[Any], currency_field: Currency) -> None:
         for key in _CURRENCY_FIELDS:
             if key in args[0]:
                 value = args[0][key]
+                since = mark()
                 try:
-                    currency_field.deserialize(value)
+                    read = currency_field.deserialize(value)
                 except ValidationError as err:
                     raise ValidationError({1: {key: err.messages}}) from None
-                pending.currency = value
-    elif len(args) >= 2 and args[0] in _CURRENCY_FIELDS:
+                rename_since(since, _under(1, key))
+                pending.currency = value if read is not None else None
+    elif len(args) >= 2 and isinstance(args[0], str) and args[0] in _CURRENCY_FIELDS:
+        since = mark()
         try:
-            currency_field.deserialize(args[1])
+            read = currency_field.deserialize(args[1])
         except ValidationError as err:
             raise ValidationError({2: err.messages}) from None
-        pending.currency = args[1]
+        rename_since(since, _under(2))
+        pending.currency = args[1] if read is not None else None
+
+
+def _under(*parts: str | int) -> Callable[[tuple[str | int, ...]], tuple[str | int, ...]]:
+    """A path rewrite for a value read on its own: its path is ``parts`` (argument, key)."""
+    return lambda _: parts
 
 
 def _send(
@@ -306,6 +339,7 @@ def _send(
         sections[promo_kind] = Section(
             kind=promo_kind, items=tuple(item for _, item in pending.promotions)
         )
+    found = pending.found
     pending.clear()
     if ignored and strict:
         raise ValidationError({0: [
@@ -314,9 +348,10 @@ def _send(
     currency = pending.currency
     return Send(
         ecommerce=Ecommerce(
-            currency_code=Currency().deserialize(currency) if currency is not None else None,
+            currency_code=_CURRENCY.deserialize(currency) if currency is not None else None,
             raw_currency_code=currency,
             sections=MappingProxyType({k: sections[k] for k in KINDS if k in sections}),
+            warnings=to_warnings(found),
         ),
         command=index,
         hit_type=hit_type,

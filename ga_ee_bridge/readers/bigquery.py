@@ -10,6 +10,7 @@ customer id chosen from ``userId`` / ``clientId`` / ``fullVisitorId`` and the hi
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from functools import cache
 from types import MappingProxyType
@@ -27,7 +28,17 @@ from ga_ee_bridge.core.model import (
     Section,
 )
 from ga_ee_bridge.errors import EcommerceError, show
-from ga_ee_bridge.readers._fields import Currency, Identifier, ItemList, LenientField, Obj, Text
+from ga_ee_bridge.readers._fields import (
+    Currency,
+    Identifier,
+    ItemList,
+    LenientField,
+    Obj,
+    Text,
+    collecting,
+    to_warnings,
+    warn,
+)
 from ga_ee_bridge.readers._renamed import (
     Flag,
     IntText,
@@ -114,6 +125,9 @@ class Record:
     ignored: tuple[str, ...] = ()
 
 
+_INDEX = IntText(strict=False)
+
+
 @dataclass(frozen=True, slots=True)
 class _Row:
     product: Product
@@ -135,23 +149,35 @@ class _ProductSchema(RenamedSchema):
         self, original: Mapping[str, Any], errors: dict[str, Any]
     ) -> dict[str, str | float]:
         custom: dict[str, str | float] = {}
+
+        def problem(parts: tuple[str | int, ...], messages: Any, value: Any) -> None:
+            if self.strict:
+                target = errors
+                for part in parts[:-1]:
+                    target = target.setdefault(part, {})  # type: ignore[arg-type]
+                target[parts[-1]] = messages  # type: ignore[index]
+            else:
+                text = "; ".join(messages) if isinstance(messages, list) else str(messages)
+                warn(parts, f"{text} (left out)", value)
+
         for column, prefix in (("customDimensions", "dimension"), ("customMetrics", "metric")):
             entries = original.get(column)
             if entries is None:
                 continue
             if not isinstance(entries, list | tuple):
-                errors[column] = [f"not a list: {show(entries)}"]
+                problem((column,), [f"not a list: {show(entries)}"], entries)
                 continue
             for index, entry in enumerate(entries):
                 if not isinstance(entry, Mapping):
-                    errors.setdefault(column, {})[index] = [f"not an object: {show(entry)}"]
+                    problem((column, index), [f"not an object: {show(entry)}"], entry)
                     continue
+                position = entry.get("index")
                 try:
-                    number = IntText(strict=self.strict).deserialize(entry.get("index"))
+                    number = None if position is None else _INDEX._read(position)
                     if number is None or number < 1:
-                        raise ValidationError(f"not an index: {show(entry.get('index'))}")
+                        raise ValidationError(f"not an index: {show(position)}")
                 except ValidationError as err:
-                    errors.setdefault(column, {})[index] = {"index": err.messages}
+                    problem((column, index, "index"), err.messages, position)
                     continue
                 value = entry.get("value")
                 if blank(value):
@@ -160,7 +186,7 @@ class _ProductSchema(RenamedSchema):
                 try:
                     custom[name] = custom_value(name, value, strict=self.strict)
                 except ValidationError as err:
-                    errors.setdefault(column, {})[index] = {"value": err.messages}
+                    problem((column, index, "value"), err.messages, value)
         return custom
 
     def _build(self, data: dict[str, Any], original: Mapping[str, Any]) -> Any:
@@ -215,19 +241,25 @@ class _HitSchema(BaseSchema):
         if not isinstance(action, Mapping):
             return  # absent, or reported by its field
         code = action.get("action_type")
-        if isinstance(code, int) and not isinstance(code, bool):
-            code = str(code)  # strict mode reports the type through the field
+        if isinstance(code, int | float) and not isinstance(code, bool):
+            with suppress(ValidationError):  # strict mode reports the type through the field
+                code = Text()._read(code)
         code = code.strip() if isinstance(code, str) else code
         if blank(code):
             return
-        if code not in ACTION_TYPES:
+        if not isinstance(code, str) or code not in ACTION_TYPES:
             raise ValidationError({"eCommerceAction": {"action_type": [
                 f"unknown action type {show(code)}: expected one of {', '.join(ACTION_TYPES)}"
             ]}})
         kind = ACTION_TYPES[code]
         if kind in ("purchase", "refund"):
             transaction = original.get("transaction")
-            if not isinstance(transaction, Mapping) or blank(transaction.get("transactionId")):
+            loaded = data.get("transaction")
+            if (
+                not isinstance(transaction, Mapping)
+                or blank(transaction.get("transactionId"))
+                or (not self.strict and (loaded or {}).get("transactionId") is None)
+            ):
                 raise ValidationError({"transaction": {"transactionId": [
                     f"missing: a {kind} (action_type {code}) needs a transaction id"
                 ]}})
@@ -351,13 +383,15 @@ def read_bigquery_row(
         raise ValueError(f"money must be 'local' or 'view', got {money!r}")
     if not isinstance(row, Mapping):
         raise EcommerceError([f"not a session row (an object): {show(row)}"])
-    try:
-        data = _row_schema(strict, money == "local").load(row)
-    except ValidationError as err:
-        messages = err.messages
-        raise EcommerceError(
-            messages if isinstance(messages, Mapping) else {"_schema": messages}
-        ) from None
+    with collecting() as found:
+        try:
+            data = _row_schema(strict, money == "local").load(row)
+        except ValidationError as err:
+            messages = err.messages
+            raise EcommerceError(
+                messages if isinstance(messages, Mapping) else {"_schema": messages}
+            ) from None
+    warnings = to_warnings(found)
     ids = {name: data[name] for name in CUSTOMER_ID_FIELDS if data.get(name) is not None}
     chosen = next((name for name in names if name in ids), None)
     start = data.get("visitStartTime")
@@ -367,6 +401,15 @@ def read_bigquery_row(
         if ecommerce is None:
             continue
         time = hit.get("time")
+        prefix = f"hits[{index}]"
+        own = tuple(
+            w for w in warnings
+            if w.path.startswith(prefix) and w.path[len(prefix):len(prefix) + 1] in (".", "")
+        )
+        if not records:  # the row's own columns (visitStartTime...) go with its first record
+            own = tuple(w for w in warnings if not w.path.startswith("hits[")) + own
+        if own:
+            ecommerce = replace(ecommerce, warnings=own)
         records.append(Record(
             ecommerce=ecommerce,
             customer_id=ids.get(chosen) if chosen else None,

@@ -19,6 +19,7 @@ only place that says which GA4 key means what (the engine is :mod:`ga_ee_bridge.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from marshmallow import ValidationError
@@ -26,7 +27,16 @@ from marshmallow import ValidationError
 from ga_ee_bridge.core.model import Ecommerce
 from ga_ee_bridge.errors import EcommerceError
 from ga_ee_bridge.readers._events import Dialect, EventSpec, event_schema, unsupported
-from ga_ee_bridge.readers._fields import Count, Currency, Identifier, LenientField, Money, Text
+from ga_ee_bridge.readers._fields import (
+    Count,
+    Currency,
+    Identifier,
+    LenientField,
+    Money,
+    Text,
+    collecting,
+    to_warnings,
+)
 
 __all__ = [
     "EVENTS",
@@ -110,17 +120,29 @@ GA4 = Dialect(
 
 
 def read_event(
-    event: str, params: Mapping[str, Any], *, strict: bool = False, dialect: Dialect = GA4
+    event: str,
+    params: Mapping[str, Any],
+    *,
+    strict: bool = False,
+    dialect: Dialect = GA4,
+    kinds: tuple[str, ...] | None = None,
 ) -> Ecommerce:
     """Read one GA4 event's ``params`` (the dataLayer ``ecommerce`` object, or gtag's params).
 
-    An event without a UA counterpart reads as ``unsupported_event``. Raises
-    :class:`EcommerceError` with paths as pushed (``items[1].price``).
+    An event without a UA counterpart reads as ``unsupported_event``; an event whose section is
+    not in ``kinds`` (default: every kind) reads as an empty model, unread. Values dropped in
+    lenient mode are in ``warnings``, paths as pushed. Raises :class:`EcommerceError` with paths
+    as pushed (``items[1].price``).
     """
     if event not in dialect.events:
         return unsupported(dialect, event, params)
-    try:
-        result: Ecommerce = event_schema(dialect, event, strict).load(params)
-    except ValidationError as err:
-        raise EcommerceError(err.messages) from None
-    return result
+    if kinds is not None:
+        spec = dialect.events[event]
+        if (spec.kind_of(params) if spec.kind_of else spec.kind) not in kinds:
+            return Ecommerce(source=dialect.source)
+    with collecting() as found:
+        try:
+            result: Ecommerce = event_schema(dialect, event, strict).load(params)
+        except ValidationError as err:
+            raise EcommerceError(err.messages) from None
+    return replace(result, warnings=to_warnings(found)) if found else result

@@ -163,12 +163,15 @@ def arguments_of(push: Any) -> tuple[Any, Any, Any] | None:
     return None
 
 
-def read_arguments(push: Any, *, strict: bool = False) -> Ecommerce:
+def read_arguments(
+    push: Any, *, strict: bool = False, kinds: tuple[str, ...] | None = None
+) -> Ecommerce:
     """Read a gtag.js ``arguments`` push into the model (paths relative to its params).
 
     Commands other than ``event`` (``config``, ``set``, ``js``...) and events without
     ecommerce data (``page_view``...) read as an empty model; an ecommerce event with no UA
     counterpart, or any other event carrying ``items``, reads as ``unsupported_event``.
+    ``kinds`` reads only events of those sections (others read as an empty model).
     """
     parsed = arguments_of(push)
     if parsed is None:
@@ -185,14 +188,14 @@ def read_arguments(push: Any, *, strict: bool = False) -> Ecommerce:
     dialect = dialect_of(event, params)
     if event not in dialect.events:
         if event in ga4.UNSUPPORTED_EVENTS or _carries_ecommerce(params):
-            return ga4.read_event(event, params, strict=strict, dialect=dialect)
+            return ga4.read_event(event, params, strict=strict, dialect=dialect, kinds=kinds)
         return _EMPTY
     spec = dialect.events[event]
     if spec.kind_of is not None and spec.kind_of(params) is None and not _carries_ecommerce(
         params
     ):
         return _EMPTY  # select_content of an article, a video...: no ecommerce
-    return ga4.read_event(event, params, strict=strict, dialect=dialect)
+    return ga4.read_event(event, params, strict=strict, dialect=dialect, kinds=kinds)
 
 
 def _carries_ecommerce(params: Mapping[str, Any]) -> bool:

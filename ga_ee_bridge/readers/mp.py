@@ -27,8 +27,20 @@ from ga_ee_bridge.core.model import (
     Promotion,
     Section,
 )
+from ga_ee_bridge.core.numbers import NumberError, parse_int_text
 from ga_ee_bridge.errors import EcommerceError, show
-from ga_ee_bridge.readers._fields import Currency, Identifier, LenientField, Money, Text
+from ga_ee_bridge.readers._fields import (
+    Currency,
+    Identifier,
+    LenientField,
+    Money,
+    Text,
+    collecting,
+    mark,
+    rename_since,
+    to_warnings,
+    warn,
+)
 from ga_ee_bridge.readers._renamed import IntText, RenamedSchema, blank, custom_value
 
 __all__ = [
@@ -215,7 +227,7 @@ class _MpObjectSchema(RenamedSchema):
             try:
                 custom[name] = custom_value(name, value, strict=self.strict)
             except ValidationError as err:
-                errors[key] = err.messages
+                self._problem(errors, key, err.messages, value)
         return custom
 
 
@@ -236,6 +248,7 @@ class _Schemas:
     promotion: Schema
     action_field: Schema
     currency: Currency
+    queue_time: IntText
 
 
 @cache
@@ -257,15 +270,19 @@ def _schemas(strict: bool) -> _Schemas:
         ),
         action_field=type(f"{tag}MpActionFieldSchema", (_ActionFieldSchema,), action_declared)(),
         currency=Currency(strict=strict),
+        queue_time=IntText(strict=strict),
     )
 
 
 def _load(
     schema: Schema, group: Mapping[str, str], prefix: str, errors: dict[str | int, Any]
 ) -> Any:
-    """Load one grouped object; its errors go into ``errors`` under the full parameter names."""
+    """Load one grouped object; its errors and warnings are under the full parameter names."""
+    since = mark()
     try:
-        return schema.load(group)
+        result = schema.load(group)
+        rename_since(since, lambda path: (f"{prefix}{path[0]}", *path[1:]) if path else path)
+        return result
     except ValidationError as err:
         messages = err.messages if isinstance(err.messages, Mapping) else {"_schema": err.messages}
         for key, message in messages.items():
@@ -278,27 +295,72 @@ def _load(
         return None
 
 
-def _index(text: str, name: str, strict: bool, errors: dict[str | int, Any]) -> int:
-    value = int(text)
+def _index(text: str, name: str, strict: bool, errors: dict[str | int, Any]) -> int | None:
+    """A parameter's index (``pr12id`` -> 12), or None when it cannot be used (then reported)."""
+    try:
+        value = parse_int_text(text)
+    except NumberError as err:
+        if strict:
+            errors[name] = [f"index {err}"]
+        else:
+            warn((name,), f"index {err} (parameter left out)", None)
+        return None
     if strict and not 1 <= value <= 200:
         errors[name] = [f"index out of range 1..200: {value}"]
     return value
 
 
-def read_mp_hit(line: str | Mapping[str, str], *, strict: bool = False) -> Hit:
+def _params(line: Any) -> dict[str, str]:
+    """The parameters of ``line`` (query text, UTF-8 bytes or a mapping of names to values)."""
+    if isinstance(line, bytes | bytearray):
+        try:
+            line = bytes(line).decode()
+        except UnicodeDecodeError as err:
+            raise EcommerceError([f"not UTF-8 (byte {err.start}): {show(line)}"]) from None
+    if isinstance(line, str):
+        return parse_query(line)
+    if not isinstance(line, Mapping):
+        raise EcommerceError([f"not a query string: {show(line)}"])
+    params: dict[str, str] = {}
+    errors: dict[str | int, Any] = {}
+    for key, value in line.items():
+        name = str(key) if isinstance(key, str | int) else show(key)
+        if isinstance(value, str):
+            params[name] = value
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            try:
+                params[name] = Text()._read(value) or ""
+            except ValidationError as err:
+                errors[name] = err.messages
+        else:
+            errors[name] = [f"not a parameter value (text): {show(value)}"]
+    if errors:
+        raise EcommerceError(errors)
+    return params
+
+
+def _text(params: Mapping[str, str], key: str) -> str | None:
+    return (params.get(key) or "").strip() or None
+
+
+def read_mp_hit(line: str | bytes | Mapping[str, Any], *, strict: bool = False) -> Hit:
     """Read one Measurement Protocol hit (a query string, or its parsed parameters) -> :class:`Hit`.
 
-    Raises :class:`EcommerceError` naming every bad parameter (``pr2pr: not a number: 'x'``).
-    ``strict=True`` also rejects values lenient reading repairs and indexes outside 1..200.
+    Lenient reading leaves out a value it cannot read, with a warning in
+    ``hit.ecommerce.warnings`` (path: the parameter name). Raises :class:`EcommerceError` naming
+    every bad parameter (``pr2pr: not a number: 'x'``), for bytes that are not UTF-8 and for
+    parameter values that are not text. ``strict=True`` raises for every unreadable value, also
+    rejects values lenient reading repairs, and indexes outside 1..200.
     """
-    if isinstance(line, bytes):
-        line = line.decode()
-    if isinstance(line, str):
-        params = parse_query(line)
-    elif isinstance(line, Mapping):
-        params = {str(key): value for key, value in line.items()}
-    else:
-        raise EcommerceError([f"not a query string: {show(line)}"])
+    params = _params(line)
+    with collecting() as found:
+        hit = _read_hit(params, strict)
+    if found:
+        hit = replace(hit, ecommerce=replace(hit.ecommerce, warnings=to_warnings(found)))
+    return hit
+
+
+def _read_hit(params: dict[str, str], strict: bool) -> Hit:
     schemas = _schemas(strict)
     errors: dict[str | int, Any] = {}
     products: dict[int, dict[str, str]] = {}
@@ -309,18 +371,23 @@ def read_mp_hit(line: str | Mapping[str, str], *, strict: bool = False) -> Hit:
     for key, value in params.items():
         if match := _PRODUCT.fullmatch(key):
             index = _index(match[1], key, strict, errors)
-            products.setdefault(index, {})[match[2]] = value
+            if index is not None:
+                products.setdefault(index, {})[match[2]] = value
         elif match := _IMPRESSION.fullmatch(key):
             list_index = _index(match[1], key, strict, errors)
             item_index = _index(match[2], key, strict, errors)
-            lists.setdefault(list_index, {}).setdefault(item_index, {})[match[3]] = value
+            if list_index is not None and item_index is not None:
+                lists.setdefault(list_index, {}).setdefault(item_index, {})[match[3]] = value
         elif match := _LIST_NAME.fullmatch(key):
-            list_names[_index(match[1], key, strict, errors)] = value
+            list_index = _index(match[1], key, strict, errors)
+            if list_index is not None:
+                list_names[list_index] = value
         elif _LIST_OTHER.fullmatch(key):
             dropped.append(key)
         elif match := _PROMOTION.fullmatch(key):
             index = _index(match[1], key, strict, errors)
-            promos.setdefault(index, {})[match[2]] = value
+            if index is not None:
+                promos.setdefault(index, {})[match[2]] = value
     sections: dict[str, Section] = {}
     ignored: list[str] = []
     ignored_products = 0
@@ -398,13 +465,15 @@ def read_mp_hit(line: str | Mapping[str, str], *, strict: bool = False) -> Hit:
         sections[promo_kind] = Section(kind=promo_kind, items=tuple(promotions))
 
     currency: str | None = None
-    try:
-        currency = schemas.currency.deserialize(params.get("cu"))
-    except ValidationError as err:
-        errors["cu"] = err.messages
     queue_time: int | None = None
     try:
-        queue_time = IntText(strict=strict).deserialize(params.get("qt"))
+        if params.get("cu") is not None:
+            currency = schemas.currency._deserialize(params["cu"], "cu", params)
+    except ValidationError as err:
+        errors["cu"] = err.messages
+    try:
+        if params.get("qt") is not None:
+            queue_time = schemas.queue_time._deserialize(params["qt"], "qt", params)
     except ValidationError as err:
         errors["qt"] = err.messages
     if errors:
@@ -417,11 +486,11 @@ def read_mp_hit(line: str | Mapping[str, str], *, strict: bool = False) -> Hit:
             sections=MappingProxyType(ordered),
             dropped_keys=tuple(dropped),
         ),
-        client_id=(params.get("cid") or "").strip() or None,
-        user_id=(params.get("uid") or "").strip() or None,
+        client_id=_text(params, "cid"),
+        user_id=_text(params, "uid"),
         queue_time=queue_time,
-        hit_type=(params.get("t") or "").strip() or None,
-        tracking_id=(params.get("tid") or "").strip() or None,
+        hit_type=_text(params, "t"),
+        tracking_id=_text(params, "tid"),
         ignored=tuple(ignored),
         ignored_products=ignored_products,
         params=MappingProxyType(params),

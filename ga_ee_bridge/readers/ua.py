@@ -25,9 +25,9 @@ from ga_ee_bridge.core.model import (
     Product,
     Promotion,
     Section,
+    merge_section_errors,
 )
-from ga_ee_bridge.core.numbers import NumberError, parse_number
-from ga_ee_bridge.errors import show
+from ga_ee_bridge.errors import EcommerceError, show
 from ga_ee_bridge.readers._fields import (
     Count,
     Currency,
@@ -37,7 +37,12 @@ from ga_ee_bridge.readers._fields import (
     Money,
     Obj,
     Text,
+    collecting,
+    mark,
+    to_warnings,
+    warn,
 )
+from ga_ee_bridge.readers._renamed import custom_value
 from ga_ee_bridge.readers._schema import BaseSchema, blank
 
 __all__ = [
@@ -47,6 +52,7 @@ __all__ = [
     "PROMOTION_TYPES",
     "FieldSchemas",
     "field_schemas",
+    "read_ecommerce",
     "schema",
 ]
 
@@ -106,8 +112,8 @@ class _FieldObjectSchema(BaseSchema):
         errors: dict[str, list[str]] = {}
         if (
             self.needs_id_or_name
-            and blank(original.get("id"))
-            and blank(original.get("name"))
+            and self._absent(data, original, "id")
+            and self._absent(data, original, "name")
         ):
             errors["_schema"] = [f"needs an 'id' or a 'name', found neither: {show(original)}"]
         known = self._by_key
@@ -118,20 +124,13 @@ class _FieldObjectSchema(BaseSchema):
                 value = original[key]
                 if blank(value) or not _CUSTOM.fullmatch(key):
                     continue
-                if key[0] == "m":
-                    try:
-                        custom[key] = parse_number(value, strict=self.strict)
-                    except NumberError as err:
-                        errors[key] = [str(err)]
-                elif isinstance(value, str):
-                    custom[key] = value.strip()
-                elif isinstance(value, int | float) and not isinstance(value, bool):
+                try:
+                    custom[key] = custom_value(key, value, strict=self.strict)
+                except ValidationError as err:
                     if self.strict:
-                        errors[key] = [f"expected text, got a number: {show(value)}"]
+                        errors[key] = [str(err)]
                     else:
-                        custom[key] = str(value)
-                else:
-                    errors[key] = [f"not text: {show(value)}"]
+                        warn((key,), f"{err} (left out)", value)
         if errors:
             raise ValidationError(errors)
         data["\0unknown"] = (unknown, custom)
@@ -199,9 +198,14 @@ class _SectionSchema(BaseSchema):
                 raise ValidationError(
                     {"actionField": [f"missing: a {self.kind} needs actionField.id"]}
                 )
-            return  # the field itself reports a non-object
+            if self.strict:
+                return  # the field itself reports a non-object
+            raise ValidationError({"actionField": [
+                f"not an object: a {self.kind} needs actionField.id, found {show(action_field)}"
+            ]})
         value = action_field.get("id")
-        if blank(value):
+        loaded = data.get("actionField")
+        if blank(value) or (not self.strict and (loaded is None or loaded.id is None)):
             message = f"missing: a {self.kind} needs an id, found {show(value)}"
             raise ValidationError({"actionField": {"id": [message]}})
 
@@ -311,3 +315,59 @@ def schema(strict: bool = False) -> Schema:
             data_key=kind,
         )
     return type(f"{tag}EcommerceSchema", (_EcommerceSchema,), declared)()
+
+
+_KNOWN_KEYS = frozenset({"currencyCode", *KINDS})
+
+
+def read_ecommerce(
+    ecommerce: Mapping[str, Any], *, strict: bool = False, kinds: tuple[str, ...] | None = None
+) -> Ecommerce:
+    """Read a UA ``ecommerce`` object section by section: a bad section never costs the others.
+
+    Only the sections of ``kinds`` (default: all) are read. A section that cannot be read goes to
+    :attr:`Ecommerce.section_errors` (its error's paths start at the section) and the others are
+    kept; values dropped in lenient mode go to :attr:`Ecommerce.warnings`. Raises
+    :class:`EcommerceError` (every section's errors at once) when a section fails in strict mode,
+    or when every section read failed.
+    """
+    loader = schema(strict)
+    by_kind = loader.fields
+    sections: dict[str, Section] = {}
+    errors: list[tuple[str, EcommerceError]] = []
+    with collecting() as found:
+        currency = original_currency = ecommerce.get("currencyCode")
+        if currency is not None:
+            try:
+                currency = by_kind["currencyCode"]._deserialize(currency, "currencyCode", ecommerce)
+            except ValidationError as err:
+                errors.append(("currencyCode", EcommerceError({"currencyCode": err.messages})))
+                currency = None
+        for kind in KINDS if kinds is None else (k for k in KINDS if k in kinds):
+            value = ecommerce.get(kind)
+            if value is None:
+                continue
+            since = mark()
+            try:
+                if not isinstance(value, Mapping) and not (
+                    kind == "impressions" and isinstance(value, list | tuple)
+                ):
+                    raise ValidationError([f"not an object: {show(value)}"])
+                loaded = by_kind[kind]._deserialize(value, kind, ecommerce)
+            except ValidationError as err:
+                del found[since:]
+                errors.append((kind, EcommerceError({kind: err.messages})))
+                continue
+            if kind == "impressions":
+                loaded = Section(kind=kind, items=loaded)
+            sections[kind] = loaded
+    if errors and (strict or not sections):
+        raise merge_section_errors(errors)
+    return Ecommerce(
+        currency_code=currency,
+        raw_currency_code=original_currency,
+        sections=MappingProxyType(sections),
+        dropped_keys=tuple(key for key in ecommerce if key not in _KNOWN_KEYS),
+        warnings=to_warnings(found),
+        section_errors=tuple(errors),
+    )

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from ga_ee_bridge.core.events import CUSTOMER_COMMAND, EVENT_COMMAND
+from ga_ee_bridge.core.events import CUSTOMER_COMMAND, EVENT_COMMAND, customer_command
 from ga_ee_bridge.core.timestamps import micros_to_seconds, next_stamp
 from ga_ee_bridge.mappings import to_exponea_events
 from ga_ee_bridge.mappings.page_defaults import page_properties
@@ -221,9 +221,7 @@ class Exponea:
 
     def _customer_command(self, ids: Mapping[str, Any], properties: dict[str, Any]
                           ) -> dict[str, Any]:
-        return {"name": CUSTOMER_COMMAND, "data": {
-            "customer_ids": dict(ids), "properties": properties,
-            "update_timestamp": self.timestamp()}}
+        return customer_command(ids, properties, timestamp=self.timestamp())
 
     def _submit(self, commands: list[dict[str, Any]], on_success: OnSuccess | None,
                 on_error: OnError | None, immediate: bool) -> None:

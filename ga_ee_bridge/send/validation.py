@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from ga_ee_bridge.core.customers import normalise_customer_properties
 from ga_ee_bridge.core.ids import check_customer_ids, looks_like_email, normalise_email
 
 __all__ = [
@@ -34,9 +34,6 @@ MAX_PROPERTIES = 255
 MAX_VALUE_BYTES = 16 * 1024
 
 _SAFE_STRING = (MAX_VALUE_BYTES - 2) // 6  # even if every character were escaped
-_PHONE_NOISE = re.compile(r"[\s\-()]")
-_PHONE = re.compile(r"^\+\d{8,15}$")
-_LANGUAGE = re.compile(r"^[a-z]{2}$")
 
 
 def to_json_value(value: Any, where: str) -> Any:
@@ -120,28 +117,3 @@ def check_event_type(event_type: Any) -> str:
     if not event_type.isascii():
         raise ValueError(f"event_type: must be ASCII, got {event_type!r}")
     return event_type
-
-
-def normalise_customer_properties(properties: dict[str, Any], where: str = "properties"
-                                  ) -> dict[str, Any]:
-    """Normalise ``email``, ``phone`` and ``language`` in checked customer properties, in place."""
-    email = properties.get("email")
-    if isinstance(email, str):
-        properties["email"] = normalise_email(email)
-    phone = properties.get("phone")
-    if phone is not None:
-        if not isinstance(phone, str):
-            raise ValueError(f"{where}.phone: must be a string like '+421905123456', got {phone!r}")
-        cleaned = _PHONE_NOISE.sub("", phone)
-        if not _PHONE.match(cleaned):
-            raise ValueError(
-                f"{where}.phone: must be '+' and 8 to 15 digits (full international format), "
-                f"got {phone!r}")
-        properties["phone"] = cleaned
-    language = properties.get("language")
-    if language is not None:
-        if not isinstance(language, str) or not _LANGUAGE.match(language.strip().lower()):
-            raise ValueError(
-                f"{where}.language: must be a two-letter ISO 639-1 code, got {language!r}")
-        properties["language"] = language.strip().lower()
-    return properties

@@ -29,13 +29,9 @@ def test_every_problem_is_reported_with_file_line_and_path(tmp_path):
     done = cli("validate", "fixtures/dumps/shop-dirt.json", broken, "-q")
     assert done.returncode == 3
     report = done.stdout.decode().splitlines()
-    assert report[:3] == [
-        "fixtures/dumps/shop-dirt.json:1 [8].ecommerce.purchase.actionField.revenue: "
-        "not a number: 'abc' [invalid ecommerce]",
+    assert report[:1] == [  # its unreadable revenue and price alone would be warnings
         "fixtures/dumps/shop-dirt.json:1 [8].ecommerce.purchase.actionField.id: "
         "missing: a purchase needs an id, found None [invalid ecommerce]",
-        "fixtures/dumps/shop-dirt.json:1 [8].ecommerce.purchase.products[0].price: "
-        "not a number: 'n/a' [invalid ecommerce]",
     ]
     expected = f"{broken}:2: broken JSON on line 2: Expecting value at column 16 [broken JSON]"
     assert expected in report

@@ -53,3 +53,18 @@ def test_with_timestamp_returns_a_copy():
     event = TrackEvent("purchase", {"a": 1})
     later = event.with_timestamp(5)
     assert (event.timestamp, later.timestamp, later.properties) == (None, 5.0, event.properties)
+
+
+def test_customer_command_is_what_identify_and_update_send():
+    from ga_ee_bridge.core.events import customer_command
+
+    assert customer_command({"registered": "a@example.com"}, {"tier": "gold"},
+                            timestamp=1_709_294_400) == {
+        "name": "customers", "data": {"customer_ids": {"registered": "a@example.com"},
+                                      "update_timestamp": 1_709_294_400.0,
+                                      "properties": {"tier": "gold"}}}
+    assert "update_timestamp" not in customer_command({"cookie": "c"}, {})["data"]
+    with pytest.raises(ValueError, match="customer_ids"):
+        customer_command({}, {"tier": "gold"})
+    with pytest.raises(ValueError, match="timestamp"):
+        customer_command({"cookie": "c"}, {}, timestamp=-1)

@@ -11,7 +11,13 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from ga_ee_bridge import EcommerceError, parse_ecommerce
-from ga_ee_bridge.core.numbers import NumberError, parse_int, parse_number, plain_number
+from ga_ee_bridge.core.numbers import (
+    NumberError,
+    parse_int,
+    parse_int_text,
+    parse_number,
+    plain_number,
+)
 
 
 @pytest.mark.parametrize(
@@ -100,12 +106,16 @@ def test_huge_int_overflowing_float_is_refused() -> None:
         parse_number(-(10**400), strict=True)
 
 
-def test_huge_int_price_is_an_ecommerce_error_naming_its_path() -> None:
+def test_huge_int_price_is_left_out_with_a_warning_naming_its_path() -> None:
     payload = json.loads(
         '{"purchase": {"actionField": {"id": "T1", "revenue": 1' + "0" * 400 + "}}}"
     )
+    parsed = parse_ecommerce(payload)
+    assert parsed.sections["purchase"].action_field.revenue is None
+    assert [w.path for w in parsed.warnings] == ["purchase.actionField.revenue"]
+    assert "not a finite number" in parsed.warnings[0].message
     with pytest.raises(EcommerceError) as info:
-        parse_ecommerce(payload)
+        parse_ecommerce(payload, strict=True)
     assert info.value.paths == ["purchase.actionField.revenue"]
     assert "not a finite number" in str(info.value)
 
@@ -136,11 +146,29 @@ def test_plain_number() -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [(3, 3), (0, 0), (-2, -2), (2.0, 2), ("1", 1), (" 7 ", 7), ("2.0", 2), ("1,234", 1234),
-     (10**20, 10**20)],
+     (2**53, 2**53), (-(2**53), -(2**53)), (9007199254740992.0, 2**53)],
 )
 def test_parse_int_lenient(value: Any, expected: int) -> None:
     result = parse_int(value)
     assert result == expected and type(result) is int
+
+
+@pytest.mark.parametrize("value", [2**53 + 1, -(2**53) - 1, 10**20, 10**400, 1e20,
+                                   "9" * 30])
+@pytest.mark.parametrize("strict", [False, True])
+def test_integers_beyond_2_to_the_53_are_refused_as_too_large(value: Any, strict: bool) -> None:
+    if strict and not isinstance(value, int):
+        return  # strict mode refuses non-integers anyway
+    with pytest.raises(NumberError, match="too large"):
+        parse_int(value, strict=strict)
+
+
+def test_integer_text_is_read_exactly_and_refused_when_too_large() -> None:
+    assert parse_int_text(" -9007199254740992 ") == -(2**53)
+    assert parse_int_text("9" * 18, limit=2**63) == 10**18 - 1
+    for text in ("9007199254740993", "9" * 5000):
+        with pytest.raises(NumberError, match="too large"):
+            parse_int_text(text)
 
 
 @pytest.mark.parametrize("value", [2.5, "2.5", "1,5", "abc", "", math.nan, math.inf])

@@ -162,8 +162,8 @@ def test_unknown_kind_lists_the_valid_ones():
 
 
 def test_unknown_mapping():
-    with pytest.raises(ValueError, match="unknown mapping 'bloomreach'"):
-        to_exponea_events(ORDER, mapping="bloomreach")
+    with pytest.raises(ValueError, match="unknown mapping 'magento'"):
+        to_exponea_events(ORDER, mapping="magento")
 
 
 def test_absent_kind_yields_nothing():
@@ -172,9 +172,12 @@ def test_absent_kind_yields_nothing():
 
 
 def test_bad_input_raises_ecommerce_error():
-    with pytest.raises(EcommerceError, match=r"purchase\.products\[1\]\.price: not a number"):
-        to_exponea_events({"purchase": {"actionField": {"id": "T"},
-                                        "products": [{"id": "a"}, {"id": "b", "price": "abc"}]}})
+    bad = {"purchase": {"actionField": {"id": "T"},
+                        "products": [{"id": "a"}, {"id": "b", "price": "abc"}]}}
+    with pytest.raises(EcommerceError, match=r"purchase\.products\[1\]\.price: not a plain"):
+        to_exponea_events(bad, strict=True)
+    with pytest.raises(EcommerceError, match=r"purchase\.products\[1\]: needs an 'id'"):
+        to_exponea_events({"purchase": {"actionField": {"id": "T"}, "products": [{"id": "a"}, {}]}})
 
 
 def test_strict_passes_through():

@@ -88,7 +88,7 @@ def test_ua_errors_name_the_gtag_paths() -> None:
     push = _event("purchase", {"value": "abc", "items": [{"id": "A"}, {"id": "B", "price": "?"}],
                                "promotions": [{}]})
     with pytest.raises(EcommerceError) as info:
-        gtag.read_arguments(push)
+        gtag.read_arguments(push, strict=True)
     assert sorted(info.value.paths) == [
         "items[1].price", "promotions[0]", "transaction_id", "value"
     ]

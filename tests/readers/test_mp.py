@@ -47,12 +47,28 @@ def test_errors_name_the_parameter() -> None:
     with pytest.raises(EcommerceError) as caught:
         read_mp_hit("v=1&t=event&pa=purchase&pr1id=P1&pr2id=P2&pr2pr=x&tr=abc&cos=1.5&promoa=zz")
     text = str(caught.value)
-    assert "pr2pr: not a number: 'x'" in text
-    assert "tr: not a number: 'abc'" in text
-    assert "cos: not an integer: '1.5'" in text
     assert "ti: missing: a purchase needs a transaction id" in text
     assert "promoa: unknown promotion action 'zz'" in text
-    assert set(caught.value.paths) == {"pr2pr", "tr", "cos", "ti", "promoa"}
+    assert set(caught.value.paths) == {"ti", "promoa"}  # unreadable values are left out
+    with pytest.raises(EcommerceError) as strict:
+        read_mp_hit("v=1&t=event&pa=purchase&pr1id=P1&pr2id=P2&pr2pr=x&tr=abc&cos=1.5&promoa=zz",
+                    strict=True)
+    assert "pr2pr: not a plain number" in str(strict.value)
+    assert set(strict.value.paths) == {"pr2pr", "tr", "cos", "ti", "promoa"}
+
+
+def test_unreadable_values_are_left_out_with_a_warning_naming_the_parameter() -> None:
+    hit = read_mp_hit("v=1&t=event&pa=purchase&ti=T1&pr1id=P1&pr2id=P2&pr2pr=x&tr=abc&cos=1.5"
+                      "&pr1cm1=lots")
+    assert [(w.path, w.value) for w in hit.ecommerce.warnings] == [
+        ("tr", "abc"), ("cos", "1.5"), ("pr1cm1", "lots"), ("pr2pr", "x")
+    ]
+    assert "not a number: 'x'" in hit.ecommerce.warnings[3].message
+    purchase = hit.ecommerce.sections["purchase"]
+    assert (purchase.action_field.revenue, purchase.action_field.step) == (None, None)
+    assert [(p.id, p.price, dict(p.custom)) for p in purchase.items] == [
+        ("P1", None, {}), ("P2", None, {})
+    ]
 
 
 def test_product_needs_id_or_name() -> None:
@@ -135,7 +151,10 @@ def test_batch_reports_every_bad_line() -> None:
     body = "v=1&t=event&pa=detail&pr1id=P1\n\nv=1&t=event&pa=detail&pr1pr=x\nv=1&pa=nope"
     with pytest.raises(EcommerceError) as caught:
         read_mp_batch(body)
-    assert set(caught.value.paths) == {"[2].pr1pr", "[2].pr1", "[3].pa"}
+    assert set(caught.value.paths) == {"[2].pr1", "[3].pa"}
+    with pytest.raises(EcommerceError) as strict:
+        read_mp_batch(body, strict=True)
+    assert set(strict.value.paths) == {"[2].pr1pr", "[2].pr1", "[3].pa"}
 
 
 def test_batch_limit_only_in_strict_mode() -> None:
@@ -146,9 +165,9 @@ def test_batch_limit_only_in_strict_mode() -> None:
 
 
 def test_lines_prefix_errors_with_the_line_index() -> None:
-    hits = read_mp_lines(["v=1&pa=detail&pr1id=P1", "", "v=1&pa=detail&pr1pr=y&pr1id=P"])
+    hits = read_mp_lines(["v=1&pa=detail&pr1id=P1", "", "v=1&pa=detail&pr1pr=y&pr1br=P"])
     assert next(hits).ecommerce.sections["detail"].items[0].id == "P1"
-    with pytest.raises(EcommerceError, match=r"^\[2\]\.pr1pr: not a number: 'y'$"):
+    with pytest.raises(EcommerceError, match=r"^\[2\]\.pr1: needs an id"):
         next(hits)
 
 

@@ -269,6 +269,25 @@ def test_track_enhanced_ecommerce(client: Exponea, exponea_server: ExponeaServer
     assert exponea_server.events[-1]["properties"]["tracked_via"] == "eecommerce"
 
 
+def test_track_enhanced_ecommerce_with_bloomreach_s_recommended_events(
+        client: Exponea, exponea_server: ExponeaServer) -> None:
+    visitor = client.customer(cookie="c", url="https://shop.example/thanks")
+    visitor.identify("Jo@Example.com", {"phone": "+421 905 123 456"})
+    assert visitor.track_enhanced_ecommerce(PURCHASE, mapping="bloomreach") == 3
+    assert client.flush(5)
+    assert exponea_server.customers[0]["properties"] == {"phone": "+421905123456"}
+    events = sorted(exponea_server.events, key=lambda e: e["timestamp"])
+    assert [e["event_type"] for e in events] == ["purchase_item", "purchase_item", "purchase"]
+    assert events[1]["properties"]["total_price"] == 20
+    summary = events[2]["properties"]
+    assert summary["purchase_id"] == "T1" and summary["purchase_status"] == "success"
+    assert summary["product_ids"] == ["P1", "P2"] and summary["total_quantity"] == 3
+    assert summary["total_price"] == 35.43 and summary["local_currency"] == "EUR"
+    assert summary["location"] == "https://shop.example/thanks"
+    assert all(e["customer_ids"] == {"cookie": "c", "registered": "jo@example.com"}
+               for e in events)
+
+
 def test_track_enhanced_ecommerce_bad_input_queues_nothing(client: Exponea) -> None:
     visitor = client.customer(cookie="c")
     with pytest.raises(gee.EcommerceError, match=r"products\[0\]"):
