@@ -146,6 +146,7 @@ def _script(block: Block) -> tuple[str, list[str]]:
 def test_shell_blocks_run(block: Block, workdir: Path, exponea_server: ExponeaServer) -> None:
     script, expected = _script(block)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+           "PYTHONPATH": str(REPO),  # this checkout's code, whatever the venv points at
            "EXPONEA_PROJECT_TOKEN": exponea_server.project_token,
            "EXPONEA_API_KEY_ID": exponea_server.api_key_id,
            "EXPONEA_API_SECRET": exponea_server.api_secret,
