@@ -137,7 +137,7 @@ def _script(block: Block) -> tuple[str, list[str]]:
         if command.startswith("echo $?"):
             script.append(command)
             continue
-        script.append(f"{command}\nstatus=$?; echo \"__status=$status\"")
+        script.append(f"{command}\nstatus=$?; echo \"__status=$status\"; (exit $status)")
     return "\n".join(script) + "\n", expected
 
 
@@ -180,7 +180,7 @@ def test_json_blocks_parse(block: Block) -> None:
 def test_the_fixtures_readme_names_only_what_is_there() -> None:
     root = REPO / "fixtures"
     text = (root / "README.md").read_text(encoding="utf-8")
-    for pattern in re.findall(r"\b([a-z0-9]+/)(\*\.json)\b", text):
+    for pattern in re.findall(r"([a-z0-9-]+/)(\*\.json)\b", text):
         assert list(root.glob(f"**/{pattern[0]}{pattern[1]}")), pattern
     for name in re.findall(r"\b[\w-]+\.md\b", text):
         assert list(REPO.glob(f"**/{name}")), f"fixtures/README.md names {name}: not here"
@@ -197,7 +197,7 @@ def test_the_runner_reads_commands_and_their_output() -> None:
                   "ga-ee-bridge: 0.01 s, 2,650 pushes/s\n$ echo $?\n3\n", False)
     script, expected = _script(block)
     assert script.splitlines()[0] == "ga-ee-bridge convert a.json      -q"
-    assert "echo $?" in script.splitlines()
+    assert "echo $?" in script.splitlines() and "(exit $status)" in script
     assert expected == ["read 3 pushes", "ga-ee-bridge: 0.01 s, 2,650 pushes/s", "3"]
     assert _TIMING.search(expected[1]) and not _TIMING.search(expected[0])
     install = Block(REPO / "README.md", 1, "sh", "python3 -m venv .venv && .venv/bin/pip install "
