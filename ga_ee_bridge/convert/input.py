@@ -33,7 +33,7 @@ import io
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any, Protocol
 
 from ga_ee_bridge.convert.gunzip import GZIP_MAGIC, Gunzip
@@ -61,6 +61,7 @@ from ga_ee_bridge.convert.records import (
     too_large,
     unreadable,
 )
+from ga_ee_bridge.convert.sniff import looks_like, shown_start
 from ga_ee_bridge.errors import DumpError
 from ga_ee_bridge.readers.gtag import COMMANDS as GTAG_COMMANDS
 from ga_ee_bridge.readers.mp import is_mp_hit
@@ -143,16 +144,43 @@ def _peek(stream: IO[bytes], size: int) -> tuple[bytes, IO[bytes]]:
     return head, io.BufferedReader(_Prefixed(head, stream), CHUNK)
 
 
-def open_input(path: str) -> tuple[IO[bytes], bytes]:
+class _Counting(io.RawIOBase):
+    """A raw stream that reports how many bytes were read from it (progress: compressed bytes)."""
+
+    def __init__(self, source: IO[bytes], count: Callable[[int], None]):
+        self._source = source
+        self._count = count
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._source.read(len(buffer))
+        size = len(data)
+        buffer[:size] = data
+        self._count(size)
+        return size
+
+    def close(self) -> None:
+        if self._source is not sys.stdin.buffer:
+            self._source.close()
+        super().close()
+
+
+def open_input(path: str, *, count: Callable[[int], None] | None = None
+               ) -> tuple[IO[bytes], bytes]:
     """Open ``path`` (``-``: standard input), gunzipped when it starts with gzip's magic bytes.
 
-    Returns the binary stream and its first bytes (for :func:`detect_form`); raises
+    Returns the binary stream and its first bytes (for :func:`detect_form`); ``count`` is called
+    with the number of bytes of each read from the file itself (before gunzipping). Raises
     :class:`DumpError` when the file cannot be opened.
     """
     try:
         raw: IO[bytes] = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
     except OSError as err:
         raise DumpError(f"cannot read {path}: {err.strerror or err}") from None
+    if count is not None:
+        raw = io.BufferedReader(_Counting(raw, count), CHUNK)
     return open_stream(raw)
 
 
@@ -502,11 +530,14 @@ def detect_form(head: bytes, *, path: str = "", source: str = "auto") -> InputFo
     for form in FORMS:
         if (source == "auto" or form.name in DATALAYER_FORMS) and form.detect(head):
             return form
-    shown = head[:40].decode("utf-8", "replace")
+    what = looks_like(head)
+    start = shown_start(head)
     raise DumpError(
-        f"{path or 'input'}: not a dataLayer dump (expected a JSON list, JSON lines or a JSON "
-        "object, optionally gzip-compressed) nor analytics.js commands, Measurement Protocol "
-        f"hits or BigQuery export rows (--source forces a form); it starts with {shown!r}"
+        f"{path or 'input'}: not a dump: it looks like {what}"
+        + (f" (it starts with {start!r})" if start else "")
+        + "; expected a JSON list, JSON lines or a JSON object (a dataLayer dump, optionally "
+        "gzip-compressed), analytics.js commands, Measurement Protocol hits or BigQuery export "
+        "rows (--source forces a form)"
     )
 
 

@@ -10,6 +10,7 @@ pushes and sent on as text. A page too long for one task is converted here, in o
 from __future__ import annotations
 
 import re
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -70,7 +71,7 @@ def _not_a_dump(name: str, err: DumpError, stats: ConvertStats) -> Reject:
 
 def _open(path: str, options: ConvertOptions, stats: ConvertStats
           ) -> tuple[Any, Any, Reject | None]:
-    stream, head = open_input(path)
+    stream, head = open_input(path, count=stats.count_bytes)
     stats.inputs += 1
     try:
         return stream, detect_form(head, path=input_name(path), source=options.source), None
@@ -109,6 +110,7 @@ _WORKER: tuple[ConvertOptions, Encoder, bool] | None = None
 
 def _init_worker(options: ConvertOptions, encoder: str) -> None:
     global _WORKER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _WORKER = (options, ENCODERS[encoder], encoder == "commands")
 
 
