@@ -14,6 +14,7 @@ from typing import Any
 __all__ = [
     "APIError",
     "ConfigError",
+    "DamagedInputError",
     "DeliveryError",
     "DumpError",
     "EcommerceError",
@@ -188,6 +189,11 @@ class TimestampError(GaEeBridgeError, ValueError):
 
 class DumpError(GaEeBridgeError):
     """An input that cannot be read at all (missing file, not a dump); the message says why."""
+
+
+class DamagedInputError(GaEeBridgeError, OSError):
+    """An input that cannot be read on (damaged or truncated gzip data); what came before it was
+    read. The converter reports it as an ``unreadable input`` reject."""
 
 
 class APIError(GaEeBridgeError):

@@ -158,3 +158,10 @@ def test_no_module_is_over_600_lines():
             for path in (REPO / "ga_ee_bridge").rglob("*.py")
             if (n := len(path.read_text(encoding="utf-8").splitlines())) > 600}
     assert not long, long
+
+
+def test_the_mapping_protocol_no_longer_shadows_collections_mapping():
+    from ga_ee_bridge import mappings
+
+    with pytest.warns(DeprecationWarning, match="EventMapping"):
+        assert mappings.Mapping is mappings.EventMapping

@@ -1,32 +1,58 @@
-"""The ``ga-ee-bridge`` command line: a module per subcommand, with ``add_parser`` and ``run``."""
+"""The ``ga-ee-bridge`` command line: a module per subcommand, with ``add_parser`` and ``run``.
+
+No command ends in a traceback: usage errors show the subcommand's usage (with a "did you mean"),
+a closed standard output (``| head``) ends quietly, Ctrl-C exits 130, and anything unexpected is
+one line naming the error (``GA_EE_BRIDGE_DEBUG=1`` shows the traceback).
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 
 from ga_ee_bridge import __version__
 from ga_ee_bridge.cli._common import (
+    EXIT_BROKEN_PIPE,
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_USAGE,
+    Parser,
+    examples,
+    subcommand,
 )
+from ga_ee_bridge.errors import GaEeBridgeError
 
-__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "main"]
+__all__ = ["EXIT_BROKEN_PIPE", "EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PARTIAL",
+           "EXIT_USAGE", "build_parser", "main"]
 
 # Subcommand modules under ga_ee_bridge.cli, each with add_parser(subparsers) and run(args) -> int.
 COMMANDS: tuple[str, ...] = ("convert", "validate", "send", "spool")
 
+_log = logging.getLogger("ga_ee_bridge.cli")
+
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="ga-ee-bridge",
-        description="Turn Google Analytics Enhanced Ecommerce data into Exponea tracking.",
+        description="Turn Google Analytics Enhanced Ecommerce data into Exponea (Bloomreach "
+        "Engagement) tracking: convert dataLayer dumps to Tracking API commands or CSV, check "
+        "them, send them. 'ga-ee-bridge COMMAND --help' shows each command's options.",
+        epilog=examples(
+            ("ga-ee-bridge convert dump.json -o events.jsonl --report report.html",
+             "convert a dump; rejects in events.jsonl.rejects.jsonl, a page to look at"),
+            ("ga-ee-bridge validate dump.json",
+             "list every problem as file:line path: message, write nothing"),
+            ("ga-ee-bridge send events.jsonl --spool send.db",
+             "send converted commands; run it again to resume"),
+        ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -36,15 +62,59 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 failure, 2 usage, 3 partial)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "run", None):
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
+def _quiet_stdout() -> None:
+    """Point standard output at /dev/null so the exit-time flush cannot fail again."""
     try:
-        return int(args.run(args))
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        subcommand(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 failure, 2 usage, 3 partial,
+    130 interrupted, 141 standard output closed)."""
+    command = "ga-ee-bridge"
+    try:
+        parser = build_parser()
+        try:
+            args = _parse(parser, argv)
+        except SystemExit as done:
+            return done.code if isinstance(done.code, int) else EXIT_USAGE
+        run = getattr(args, "run", None)
+        if run is None:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        command = subcommand(parser, args).prog
+        return int(run(args))
     except KeyboardInterrupt:
-        print("ga-ee-bridge: interrupted", file=sys.stderr)
+        print(f"{command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
+    except sqlite3.DatabaseError as err:
+        print(f"{command}: error: the spool cannot be used: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    except GaEeBridgeError as err:
+        print(f"{command}: error: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    except OSError as err:
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"{command}: error: {where}{err.strerror or err}", file=sys.stderr)
+        return EXIT_FAILURE
+    except Exception as err:  # the promise: one line, never a traceback
+        if os.environ.get("GA_EE_BRIDGE_DEBUG"):
+            raise
+        _log.debug("unexpected error", exc_info=True)
+        print(f"{command}: internal error: {type(err).__name__}: {err} (please report it; "
+              "GA_EE_BRIDGE_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return EXIT_FAILURE

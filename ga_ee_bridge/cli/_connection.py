@@ -21,10 +21,18 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "connection", "defaults from EXPONEA_PROJECT_TOKEN, EXPONEA_API_KEY_ID, "
         "EXPONEA_API_SECRET (environment only), EXPONEA_PUBLIC_TOKEN, EXPONEA_BASE_URL")
-    group.add_argument("--project-token", default=os.environ.get("EXPONEA_PROJECT_TOKEN"))
-    group.add_argument("--api-key-id", default=os.environ.get("EXPONEA_API_KEY_ID"))
-    group.add_argument("--public-token", default=os.environ.get("EXPONEA_PUBLIC_TOKEN"))
-    group.add_argument("--base-url", default=os.environ.get("EXPONEA_BASE_URL") or DEFAULT_BASE_URL)
+    group.add_argument("--project-token", default=os.environ.get("EXPONEA_PROJECT_TOKEN"),
+                       metavar="TOKEN", help="the project's token (Project settings > Access "
+                       "management > API); default EXPONEA_PROJECT_TOKEN")
+    group.add_argument("--api-key-id", default=os.environ.get("EXPONEA_API_KEY_ID"),
+                       metavar="ID", help="private API key id, with EXPONEA_API_SECRET "
+                       "(environment only); default EXPONEA_API_KEY_ID")
+    group.add_argument("--public-token", default=os.environ.get("EXPONEA_PUBLIC_TOKEN"),
+                       metavar="TOKEN", help="public access instead of a private key; default "
+                       "EXPONEA_PUBLIC_TOKEN")
+    group.add_argument("--base-url", default=os.environ.get("EXPONEA_BASE_URL") or DEFAULT_BASE_URL,
+                       metavar="URL", help="the API's address (your instance's, or a local "
+                       "test server); default EXPONEA_BASE_URL, else the public API")
     group.add_argument("--max-rps", type=float, default=None, metavar="N",
                        help="at most N requests per second "
                             "(the API's default limit: 6,000 a minute per IP)")

@@ -10,7 +10,7 @@ derived from the input (stored in the spool), and every line a ``command_id`` fr
 any resend is byte-identical. Lines that cannot be read (not UTF-8, not JSON, not a command) are
 refused one by one, and with a spool kept as dead letters, so a rerun still reports them. Exit
 status 0 only when every line was accepted; 3 when some were refused; 1 when none was accepted or
-some are still pending.
+some are still pending; 2 for a usage error or a changed input; 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -29,15 +29,25 @@ from pathlib import Path
 from typing import IO, Any
 
 from ga_ee_bridge.cli import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
-from ga_ee_bridge.cli._common import optional_tqdm
+from ga_ee_bridge.cli._common import add_quiet_option, examples, progress_bar, reason_text
 from ga_ee_bridge.cli._connection import ConfigError, add_connection_arguments, client_from_args
+from ga_ee_bridge.convert.sniff import looks_like
 from ga_ee_bridge.core.events import CUSTOMER_COMMAND, EVENT_COMMAND
 from ga_ee_bridge.errors import SpoolError
 from ga_ee_bridge.send.client import Exponea
 from ga_ee_bridge.send.sender import MAX_BATCH
 from ga_ee_bridge.send.spool import Spool
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "not_commands", "run"]
+
+_EXAMPLES = (
+    ("ga-ee-bridge convert dump.json --id registered=user.email -o events.jsonl",
+     "first convert the dump: send reads commands, not dataLayer pushes"),
+    ("ga-ee-bridge send events.jsonl --spool send.db --max-rps 50",
+     "send them (credentials from EXPONEA_PROJECT_TOKEN, EXPONEA_API_KEY_ID and "
+     "EXPONEA_API_SECRET), at most 50 requests a second; run it again to resume"),
+    ("ga-ee-bridge spool list send.db", "then look at what the server refused"),
+)
 
 _SHOWN_REASONS = 10
 _INPUT_KEY = "send:input:"
@@ -50,16 +60,18 @@ def add_parser(subparsers: Any) -> None:
     """Register ``send``."""
     parser = subparsers.add_parser(
         "send", help="send Tracking API commands (JSON lines) to Exponea",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=__doc__, epilog=examples(*_EXAMPLES))
     parser.add_argument("files", nargs="+", metavar="COMMANDS.jsonl",
-                        help="files of commands, one JSON object per line ('-': stdin)")
+                        help="files of commands, one JSON object per line ('-': stdin), as "
+                        "'ga-ee-bridge convert' writes them")
     parser.add_argument("--spool", metavar="PATH",
                         help="durable spool (SQLite): resume an interrupted run without resending")
     parser.add_argument("--restart", action="store_true",
                         help="with --spool: send the inputs from their first line, even when an "
                              "earlier run stored progress for them (or their content changed)")
+    add_quiet_option(parser, "no progress bar (it shows only on a terminal anyway)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                        help="show a progress bar (default: when stderr is a terminal)")
+                        help=argparse.SUPPRESS)  # before --quiet; kept for old scripts
     add_connection_arguments(parser)
     parser.set_defaults(run=run)
 
@@ -132,7 +144,7 @@ def _find_input(spool: Spool, path: Path, *, restart: bool) -> tuple[_Input, Any
                     spool.delete_meta(record.key)
                     break
                 if record.path != resolved:
-                    print(f"{path}: same content as {record.path}", file=sys.stderr)
+                    print(f"ga-ee-bridge: {path}: same content as {record.path}", file=sys.stderr)
                 record.path = resolved
                 return record, digest
     if same_path and not restart:
@@ -231,13 +243,48 @@ def _queue_file(client: Exponea, name: str, stream: IO[bytes], record: _Input, d
     return read
 
 
+def not_commands(path: Path) -> str | None:
+    """Why ``path`` is no file of commands (a dataLayer dump, an image...), judged from its
+    start; None when it may be one (bad lines further on are reported one by one)."""
+    with path.open("rb") as stream:
+        head = stream.read(1 << 16)
+    stripped = head.lstrip()
+    if not stripped:
+        return None
+    first = stripped.split(b"\n", 1)[0]
+    try:
+        value = json.loads(first)
+    except ValueError:
+        value = None
+        if stripped[:1] not in (b"[", b"{"):
+            return f"it looks like {looks_like(head)}, not JSON lines of commands"
+    if isinstance(value, dict) and "name" in value and "data" in value:
+        return None
+    dump_keys = (b'"ecommerce"', b'"dataLayer"', b'"event"', b'"gtm.start"')
+    if isinstance(value, list) or stripped[:1] == b"[" or (
+        isinstance(value, dict | None) and any(key in head for key in dump_keys)
+    ):
+        return (f"it looks like a dataLayer dump, not commands: convert it first: "
+                f"ga-ee-bridge convert {path}")
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     """Send the files; print a summary to stderr."""
     paths = [Path(f) for f in args.files if f != "-"]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
-        print(f"ga-ee-bridge send: no such file: {', '.join(missing)}", file=sys.stderr)
+        print(f"ga-ee-bridge send: error: no such file: {', '.join(missing)}", file=sys.stderr)
         return EXIT_USAGE
+    if args.spool and any(p.resolve() == Path(args.spool).resolve() for p in paths):
+        print(f"ga-ee-bridge send: error: --spool {args.spool} is one of the input files; give "
+              "the spool a name of its own (e.g. send.db)", file=sys.stderr)
+        return EXIT_USAGE
+    for given in paths:
+        why = not_commands(given)
+        if why:
+            print(f"ga-ee-bridge send: error: {given}: {why}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         client = client_from_args(args, spool=args.spool, queue_timeout=3600.0,
                                   flush_interval=0.05, exit_timeout=0.0)
@@ -262,8 +309,8 @@ def run(args: argparse.Namespace) -> int:
         client.close(0)
         print(f"ga-ee-bridge send: {error}", file=sys.stderr)
         return EXIT_USAGE
-    show = args.progress if args.progress is not None else sys.stderr.isatty()
-    bar = _bar(total, show)
+    quiet = args.quiet or args.progress is False
+    bar = progress_bar(total=total, unit=" commands", quiet=quiet)
     try:
         for name, path, record, digest in plan:
             if path is None:
@@ -271,7 +318,7 @@ def run(args: argparse.Namespace) -> int:
                 _queue_file(client, "<stdin>", stdin, record, digest, failures, keep=False)
                 continue
             if record.lines:
-                print(f"{name}: resuming after line {record.lines}", file=sys.stderr)
+                print(f"ga-ee-bridge: {name}: resuming after line {record.lines}", file=sys.stderr)
             with path.open("rb") as stream:
                 stream.seek(record.offset)
                 _queue_file(client, name, stream, record, digest, failures,
@@ -306,13 +353,6 @@ def run(args: argparse.Namespace) -> int:
                     lines=sum(r.count for r in records))
 
 
-def _bar(total: int, show: bool) -> Any:
-    tqdm = optional_tqdm() if show else None
-    if tqdm is None:
-        return None
-    return tqdm(total=total, unit="cmd", file=sys.stderr, dynamic_ncols=True)
-
-
 def _update(bar: Any, client: Exponea, failures: _Failures) -> None:
     if bar is None:
         return
@@ -331,22 +371,24 @@ def _summary(client: Exponea, failures: _Failures, *, dead: int | None, pending:
     stats = client.stats
     failed = stats.failed + failures.count
     out = sys.stderr
-    print(f"sent: {stats.accepted} accepted, {failed} failed, {stats.retries} retried "
-          f"request(s) ({stats.requests} requests)", file=out)
+    print(f"ga-ee-bridge: sent: {stats.accepted} accepted, {failed} failed, {stats.retries} "
+          f"retried request(s) ({stats.requests} requests)", file=out)
     reasons = stats.failures + failures.reasons
     for reason, count in reasons.most_common(_SHOWN_REASONS):
-        print(f"  {count} x {reason}", file=out)
+        print(f"ga-ee-bridge:   {count} x {reason_text(reason)}", file=out)
     for example in failures.examples:
-        print(f"  {example}", file=out)
+        print(f"ga-ee-bridge:   {example}", file=out)
     spool = client.spool
     if spool is not None and dead is not None and dead > failed:
-        print(f"these inputs have {dead} refused line(s) in all, earlier runs included",
+        print(f"ga-ee-bridge: these inputs have {dead} refused line(s) in all, earlier runs "
+              "included",
               file=out)
     if spool is not None and (dead or stats.failed):
-        print(f"dead letters kept in {spool.path}: see 'ga-ee-bridge spool list'", file=out)
+        print(f"ga-ee-bridge: dead letters kept in {spool.path}: see "
+              f"'ga-ee-bridge spool list {spool.path}'", file=out)
     if pending:
         where = f" in {spool.path}: run again to send them" if spool is not None else ""
-        print(f"{pending} command(s) still pending{where}", file=out)
+        print(f"ga-ee-bridge: {pending} command(s) still pending{where}", file=out)
         return EXIT_FAILURE
     refused = max(failed, dead or 0)
     if refused == 0:

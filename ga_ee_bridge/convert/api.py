@@ -15,10 +15,11 @@ already had one (GTM loading again means a new page view). Pushes before a page'
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from ga_ee_bridge.convert.encoders import ENCODERS
+from ga_ee_bridge.convert.json_stream import MAX_RECORD
 from ga_ee_bridge.convert.links import LinkRule
 from ga_ee_bridge.convert.options import ConvertOptions, IdSpec
 from ga_ee_bridge.convert.results import (
@@ -124,6 +125,8 @@ def convert_dump(
     bq_customer_id: str | Iterable[str] = ("fullVisitorId",),
     links: Iterable[LinkRule | str] = (),
     updates: Iterable[UpdateSpec | str] = (),
+    event_aliases: Mapping[str, str] | Iterable[str] = (),
+    max_record_size: int = MAX_RECORD,
     jobs: int = 1,
     stats: ConvertStats | None = None,
 ) -> Iterator[dict[str, Any] | Reject]:
@@ -135,7 +138,9 @@ def convert_dump(
     ``source``: ``"auto"`` (detected per file, then per push) or one of :data:`SOURCES`;
     ``bq_customer_id``: the BigQuery id column(s) tried in order (see docs/cli.md). ``links``:
     :class:`LinkRule`\ s or ``--link`` strings; ``updates``: :class:`UpdateSpec`\ s or
-    ``--update`` strings (their ``customers`` commands come as dicts too). Other options as
+    ``--update`` strings (their ``customers`` commands come as dicts too);
+    ``event_aliases``: renamed events, ``{"dl_purchase": "purchase"}`` or ``["NAME=GA_EVENT"]``;
+    ``max_record_size``: the longest line or push read (bytes; longer is a reject). Other options as
     in :func:`~ga_ee_bridge.to_exponea_events`. Everything comes in input order; duplicate purchases
     are left out (counted in ``stats``) unless ``keep_duplicates``. Raises ValueError for bad
     options and :class:`~ga_ee_bridge.convert.input.DumpError` for an input that cannot be opened.
@@ -151,6 +156,9 @@ def convert_dump(
                       for spec in updates),
         bq_customer_id=(bq_customer_id,) if isinstance(bq_customer_id, str)
         else tuple(bq_customer_id),
+        event_aliases=event_aliases if isinstance(event_aliases, Mapping)
+        else tuple(event_aliases),
+        max_record_size=max_record_size,
     )
     paths = [inputs] if isinstance(inputs, str) else list(inputs)
     for batch in kept_items(paths, options, encoder="dict", jobs=jobs, stats=stats):

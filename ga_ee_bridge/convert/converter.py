@@ -10,7 +10,6 @@ and the account of problems in :mod:`.rejects`.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ga_ee_bridge.convert.emit import Emitter, Groups
@@ -23,24 +22,26 @@ from ga_ee_bridge.convert.input import (
     PageStart,
     RawRecord,
     Source,
-    broken_line,
     is_page_object,
 )
 from ga_ee_bridge.convert.links import link_events
-from ga_ee_bridge.convert.options import ConvertOptions
+from ga_ee_bridge.convert.options import ConvertOptions, parse_aliases
 from ga_ee_bridge.convert.page import MISSING, Held, PageState
-from ga_ee_bridge.convert.reasons import RejectReason
-from ga_ee_bridge.convert.records import decode_line
+from ga_ee_bridge.convert.pushes import raw_ua_ecommerce, rooted_messages
+from ga_ee_bridge.convert.reasons import RejectReason, fault_of
+from ga_ee_bridge.convert.records import TEXT_LIMIT, decode_record
 from ga_ee_bridge.convert.rejects import Ledger
 from ga_ee_bridge.convert.resolve import Resolver, Unresolved
 from ga_ee_bridge.convert.results import (
     ConvertStats,
     Item,
 )
+from ga_ee_bridge.convert.shapes import NOT_FOR_ANALYTICS, Shapes
 from ga_ee_bridge.convert.updates import Updater
 from ga_ee_bridge.core.model import Ecommerce
 from ga_ee_bridge.errors import EcommerceError
 from ga_ee_bridge.readers import READ_SOURCES
+from ga_ee_bridge.readers.gtag import arguments_of
 
 __all__ = ["Converter"]
 
@@ -67,6 +68,8 @@ class Converter:
         self.resolver = Resolver(options, name)
         self.emitter = Emitter(options, encode)
         self.ledger = Ledger(name, self.stats, self.out)
+        self.shapes = Shapes(parse_aliases(options.event_aliases))
+        self._plain = not self.shapes.aliases  # a plain push needs no shaping (the fast path)
         self._links = options.links
         self._updater = Updater(options.updates, encode) if options.updates else None
         self._only = self.resolver.state_paths | Updater.state_paths(options.updates)
@@ -74,17 +77,16 @@ class Converter:
     # -- records ---------------------------------------------------------------------------
 
     def feed(self, record: RawRecord) -> None:
-        """Convert one raw record (see :mod:`ga_ee_bridge.convert.input`)."""
+        """Convert one raw record (see :mod:`ga_ee_bridge.convert.input`).
+
+        Nothing that goes wrong with one push, line, row or hit stops the run: it becomes a
+        reject of that unit, with its reason (see :func:`~.reasons.fault_of`).
+        """
         line, index, raw, value = record
         if value is UNDECODED:
-            value = decode_line(raw)
-            if value is UNDECODED:
-                try:
-                    value = json.loads(raw)  # only for its error message
-                except ValueError as err:
-                    self.ledger.broken(line, index, broken_line(line, raw, err))
-                    return
-        if type(value) is dict:
+            value = decode_record(line, raw)
+        kind = type(value)
+        if kind is dict:
             if "dataLayer" in value and is_page_object(value):
                 meta = {key: item for key, item in value.items() if key != "dataLayer"}
                 prefix = "dataLayer" if index is None else f"[{index}].dataLayer"
@@ -94,13 +96,13 @@ class Converter:
                 self._end()
                 return
             self.push(line, index, value)
-        elif type(value) is PageStart:
+        elif kind is PageStart:
             self._start(value)
         elif value is PAGE_END:
             self._end()
-        elif type(value) is Broken:
+        elif kind is Broken:
             self.ledger.broken(line, index, value)
-        elif type(value) is Source:
+        elif kind is Source:
             self._expand(line, index, value)
         else:
             self.push(line, index, value)
@@ -139,59 +141,99 @@ class Converter:
     # -- pushes ------------------------------------------------------------------------------
 
     def push(self, line: int, index: int | None, push: Any) -> None:
-        """Convert one dataLayer push of the current page."""
-        stats = self.stats
-        stats.pushes += 1
-        page = self.page
-        is_dict = type(push) is dict
-        gtm_js = is_dict and push.get("event") == "gtm.js"
-        if page is None or (gtm_js and page.has_gtm and not page.in_object):
-            if page is not None:
-                self._end()
-            page = self.page = self._new_page(line, index)
-        if is_dict:
-            if gtm_js:
-                page.has_gtm = True
-            page.model.push(push)
-        if page.first_push is MISSING:
-            page.first_push = push
+        """Convert one dataLayer push of the current page; a failure rejects this push only."""
         try:
-            parsed = self._reader(push, strict=self._strict, source=self._source)
-        except EcommerceError as err:
+            stats = self.stats
+            stats.pushes += 1
+            page = self.page
+            is_dict = type(push) is dict
+            gtm_js = is_dict and push.get("event") == "gtm.js"
+            if page is None or (gtm_js and page.has_gtm and not page.in_object):
+                if page is not None:
+                    self._end()
+                page = self.page = self._new_page(line, index)
+            if is_dict:
+                if gtm_js:
+                    page.has_gtm = True
+                page.model.push(push)
+            if page.first_push is MISSING:
+                page.first_push = push
+            shaped = push if self._plain and is_dict and "0" not in push else (
+                self.shapes.shape(page, push))
+            if shaped is NOT_FOR_ANALYTICS:
+                self.ledger.not_for_analytics(line, self.ledger.container(page, index),
+                                              arguments_of(push)[1])  # type: ignore[index]
+                if page.held:
+                    self._try_release(page)
+                return
+            if self.emitter.raw:
+                ecommerce = raw_ua_ecommerce(shaped, self._source)
+                if ecommerce is not None:
+                    stats.ecommerce += 1
+                    self._convert_raw(page, line, index, push, ecommerce,
+                                      self.ledger.container(page, index))
+                    return
+            try:
+                parsed = self._reader(shaped, strict=self._strict, source=self._source)
+            except EcommerceError as err:
+                stats.ecommerce += 1
+                self.ledger.invalid(page, line, index, push, err)
+                return
+            if parsed is None or parsed.unsupported_event is not None:
+                if parsed is not None:
+                    self.ledger.unsupported(line, self.ledger.container(page, index),
+                                            parsed.unsupported_event)
+                    if page.held:
+                        self._try_release(page)
+                elif self._links and self._link(page, line, index, push):
+                    stats.links += 1
+                else:
+                    self._skipped(page)
+                return
             stats.ecommerce += 1
-            self.ledger.invalid(page, line, index, push, err)
-            return
-        if parsed is None or parsed.unsupported_event is not None:
-            if parsed is not None:
-                self.ledger.unsupported(line, self.ledger.container(page, index),
-                                        parsed.unsupported_event)
-            elif self._links and self._link(page, line, index, push):
-                stats.links += 1
-            else:
-                stats.skipped += 1
-            if page.held:
-                self._try_release(page)
-            return
-        stats.ecommerce += 1
-        prefix = "2." if parsed.source == "gtag" else "ecommerce."
-        self._convert(page, line, index, push, parsed, prefix,
-                      self.ledger.container(page, index))
+            prefix = _PREFIXES.get(parsed.source, "ecommerce.")
+            self._convert(page, line, index, push, parsed, prefix,
+                          self.ledger.container(page, index))
+        except Exception as err:  # contained: a reject, and the run goes on
+            self._failed(line, index, push, err)
+
+    def _failed(self, line: int, index: int | None, push: Any, err: Exception) -> None:
+        """A unit that failed in a way no rule foresees: a reject with the reason and cause."""
+        reason, cause = fault_of(err)
+        self.ledger.reject(line, index, self.page, reason, [("", f"line {line}: {cause}", None)],
+                           push)
+
+    def _skipped(self, page: PageState) -> None:
+        """A push without ecommerce (for Analytics): counted; held pushes may now have a time."""
+        self.stats.skipped += 1
+        if page.held:
+            self._try_release(page)
 
     def _expand(self, line: int, index: int | None, record: Source) -> None:
         """A file-level form's record: its pages, each unit converted like a push."""
         stats = self.stats
-        for page in expand(line, index, record, self.options):
-            if isinstance(page, Broken):
-                self.ledger.broken(line, index, page)
-                continue
-            self._start(PageStart(page.meta, ""))
-            stats.pushes += page.skipped
-            stats.skipped += page.skipped
-            for unit in page.units:
-                self._unit(unit)
+        try:
+            for page in expand(line, index, record, self.options):
+                if isinstance(page, Broken):
+                    self.ledger.broken(line, index, page)
+                    continue
+                self._start(PageStart(page.meta, ""))
+                stats.pushes += page.skipped
+                stats.skipped += page.skipped
+                for unit in page.units:
+                    self._unit(unit)
+                self._end()
+        except Exception as err:
             self._end()
+            self._failed(line, index, _shown(record), err)
 
     def _unit(self, unit: Unit) -> None:
+        try:
+            self._read_unit(unit)
+        except Exception as err:
+            self._failed(unit.line, unit.index, unit, err)
+
+    def _read_unit(self, unit: Unit) -> None:
         stats = self.stats
         stats.pushes += unit.pushes
         page = self.page
@@ -212,14 +254,55 @@ class Converter:
         if isinstance(result, EcommerceError):
             self.ledger.invalid(page, unit.line, unit.index, unit, result, root=unit.root)
             return
+        if isinstance(result, BaseException):  # what the form's reader could not foresee
+            reason, cause = fault_of(result)
+            self.ledger.reject(unit.line, unit.index, page, reason,
+                               [("", f"line {unit.line}: {cause}", None)], unit)
+            return
         self._convert(page, unit.line, unit.index, unit, result, "", unit.container)
 
     def _convert(self, page: PageState, line: int, index: int | None, push: Any,
                  parsed: Ecommerce, prefix: str, container: str) -> None:
-        """An ecommerce push (or unit), read: its events, ids and time, emitted or held."""
+        """An ecommerce push (or unit), read: its events, ids and time, emitted or held.
+
+        Sections that failed while the others were read (``section_errors``) are rejects of
+        their own; what the reader left out is counted (``dropped``, ``warnings``).
+        """
+        ledger = self.ledger
         if parsed.dropped:
-            self.ledger.dropped(line, container, parsed.dropped, prefix)
+            ledger.dropped(line, container, parsed.dropped, prefix)
+        if parsed.warnings:
+            ledger.warnings(line, container, parsed.warnings, prefix)
+        if parsed.section_errors:
+            for _, error in parsed.section_errors:
+                self._section_failed(page, line, index, push, parsed.source, error)
+            if not parsed.sections:
+                return
         self._place(page, line, index, push, self.emitter.groups(parsed))
+
+    def _section_failed(self, page: PageState, line: int, index: int | None, push: Any,
+                        source: str, error: EcommerceError) -> None:
+        """One section of a push that failed while the others converted: its own reject."""
+        if type(push) is Unit:
+            self.ledger.invalid(page, line, index, push, error, root=push.root)
+        else:
+            rooted = EcommerceError(rooted_messages(push, source, error.messages))
+            self.ledger.invalid(page, line, index, push, rooted)
+
+    def _convert_raw(self, page: PageState, line: int, index: int | None, push: Any,
+                     ecommerce: Any, container: str) -> None:
+        """A UA push for a mapping that reads the raw ``ecommerce`` object (``sdk-exact``): the
+        events it gives; where it stops (the web SDK throws), the events sent before are kept
+        and the rest of the push is a reject with the mapping's message."""
+        groups, error, warnings = self.emitter.raw_groups(ecommerce)
+        if warnings:
+            self.ledger.warnings(line, container, warnings, "ecommerce.")
+        if error is not None:
+            self.ledger.invalid(page, line, index, push,
+                                EcommerceError(rooted_messages(push, "ua", error.messages)))
+            if not any(events for _, events in groups):
+                return
+        self._place(page, line, index, push, groups)
 
     def _link(self, page: PageState, line: int, index: int | None, push: Any) -> bool:
         """A GTM click push matching ``--link`` rules: their events, placed like any others."""
@@ -230,7 +313,8 @@ class Converter:
 
     def _place(self, page: PageState, line: int, index: int | None, push: Any,
                groups: Groups) -> None:
-        """A push's events: with the page's customer and time, emitted now or held."""
+        """A converted push's events with its customer and time: emitted, or held until the page
+        has a time."""
         try:
             ids, ids_json = self.resolver.ids(page)
             ts = self.resolver.timestamp(page)
@@ -306,9 +390,29 @@ class Converter:
         try:
             segments = self.emitter.emit(page, held, ts)
         except ValueError as err:  # NaN or infinity, which JSON cannot carry
-            self.ledger.reject(held.line, held.position, page, RejectReason.INVALID_ECOMMERCE,
-                               [("ecommerce", f"cannot be sent as JSON: {err}", None)], held.push)
+            reason, cause = fault_of(err)
+            if reason is RejectReason.CONVERSION_FAILED:
+                reason, cause = RejectReason.INVALID_ECOMMERCE, f"cannot be sent as JSON: {err}"
+            self.ledger.reject(held.line, held.position, page, reason,
+                               [("ecommerce", cause, None)], held.push)
+            return
+        except Exception as err:
+            self._failed(held.line, held.position, held.push, err)
             return
         if held.update and segments and self._updater is not None:
             self.out.extend(self._updater.customers(held, before, ts))
         self.out.extend(segments)
+
+
+#: Where the paths of what a reader left out start, per form read (``ecommerce.`` for UA/GA4).
+_PREFIXES = {"gtag": "2.", "gtm": ""}
+
+
+def _shown(record: Source) -> Any:
+    """What a reject shows of a file-level record that failed as a whole (its text)."""
+    data = record.data
+    if isinstance(data, bytes):
+        return data[:TEXT_LIMIT].decode("utf-8", "replace").rstrip("\r\n")
+    if isinstance(data, tuple) and len(data) == 2:
+        return [command for _, _, command in data[1]]
+    return None

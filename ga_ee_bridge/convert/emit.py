@@ -14,9 +14,21 @@ from ga_ee_bridge.convert.results import (
 )
 from ga_ee_bridge.core.model import Ecommerce
 from ga_ee_bridge.core.timestamps import micros_to_seconds, next_stamp
+from ga_ee_bridge.errors import EcommerceError
 from ga_ee_bridge.mappings import get_mapping, resolve_kinds
 
 __all__ = ["Emitter", "Groups"]
+
+
+def _raw_transaction(ecommerce: dict[str, Any]) -> str | None:
+    """The transaction id of a raw purchase section, as text (None when it has none: such
+    purchases are never duplicates of each other)."""
+    section = ecommerce.get("purchase")
+    action = section.get("actionField") if type(section) is dict else None
+    value = action.get("id") if type(action) is dict else None
+    if value is None or value == "" or value is False:
+        return None
+    return value if type(value) is str else str(value)
 
 #: A push's events in groups: ``(transaction id, events)`` for its purchase, ``(None, events)``
 #: for the sections before and after it, so that a duplicate purchase drops its own events only.
@@ -32,6 +44,37 @@ class Emitter:
         self.mapping = get_mapping(options.mapping)
         self.tracked_via = options.tracked_via or self.mapping.tracked_via
         self.dedup = not options.keep_duplicates and "purchase" in self.kinds
+        #: The mapping reads a UA push's raw ``ecommerce`` object itself (``sdk-exact``).
+        self.raw = bool(getattr(self.mapping, "reads_raw", False))
+
+    def raw_groups(self, ecommerce: Any) -> tuple[Groups, EcommerceError | None, tuple[Any, ...]]:
+        """The events of a raw UA ``ecommerce`` object (:attr:`raw` mappings), grouped as
+        :meth:`groups` does; the error that stopped them (the events before it are kept, the
+        sections after it are not read, as in the web SDK) and the mapping's warnings."""
+        kinds = self.kinds
+        parts: list[tuple[str | None, tuple[str, ...]]] = [(None, kinds)]
+        if self.dedup and type(ecommerce) is dict and "purchase" in ecommerce:
+            at = kinds.index("purchase")
+            before, after = kinds[:at], kinds[at + 1:]
+            parts = [(_raw_transaction(ecommerce), ("purchase",))]
+            if any(kind in ecommerce for kind in before):
+                parts.insert(0, (None, before))
+            if any(kind in ecommerce for kind in after):
+                parts.append((None, after))
+        groups: Groups = []
+        warnings: list[Any] = []
+        events_raw = self.mapping.events_raw  # type: ignore[attr-defined]
+        for transaction, part in parts:
+            try:
+                events = events_raw(ecommerce, part, tracked_via=self.tracked_via)
+            except EcommerceError as err:
+                sent = list(getattr(err, "events", ()))
+                if sent:
+                    groups.append((transaction, sent))
+                return groups, err, tuple(warnings)
+            warnings.extend(getattr(events, "warnings", ()))
+            groups.append((transaction, list(events)))
+        return groups, None, tuple(warnings)
 
     def groups(self, parsed: Ecommerce) -> Groups:
         """The mapping's events of ``parsed``, the purchase's in a group of their own."""

@@ -17,13 +17,13 @@ duplicates and rejects. What a page is, per form:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ga_ee_bridge.convert.input import Broken, Source, broken_line, split_mp_line
+from ga_ee_bridge.convert.input import Broken, Source, split_mp_line
 from ga_ee_bridge.convert.reasons import RejectReason
+from ga_ee_bridge.convert.records import decode_record
 from ga_ee_bridge.core.model import Ecommerce
 from ga_ee_bridge.core.timestamps import TimestampError, to_micros
 from ga_ee_bridge.errors import EcommerceError
@@ -53,8 +53,9 @@ class Unit:
     index: int | None
     #: Merged into the page's data-model state before the unit (``timestamp``, ``customer_ids``).
     state: dict[str, Any] | None
-    #: The model read, the reader's error (paths from :attr:`root`), or None: nothing to convert.
-    result: Ecommerce | EcommerceError | None
+    #: The model read, the reader's error (paths from :attr:`root`), what else the reader raised
+    #: (a reject with its reason), or None: nothing to convert.
+    result: Ecommerce | Exception | None
     #: What a reject shows as the push (JSON).
     shown: Any
     #: What error paths start from (for their values).
@@ -103,7 +104,7 @@ def _mp(line: int, data: bytes, options: ConvertOptions) -> Iterator[SourcePage 
         return
     try:
         receive, body = split_mp_line(text)
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:
         yield Broken(f"line {line} is not a Measurement Protocol hit: {err}", text,
                      RejectReason.BROKEN_HIT)
         return
@@ -116,6 +117,13 @@ def _mp(line: int, data: bytes, options: ConvertOptions) -> Iterator[SourcePage 
 
 
 def _mp_unit(line: int, index: int | None, receive: Any, hit: str, strict: bool) -> Unit:
+    try:
+        return _read_hit(line, index, receive, hit, strict)
+    except Exception as err:
+        return Unit(line, index, None, err, hit, None, "")
+
+
+def _read_hit(line: int, index: int | None, receive: Any, hit: str, strict: bool) -> Unit:
     if "=" not in hit:
         error = EcommerceError(["not a Measurement Protocol hit (a query string such as "
                                 f"v=1&t=pageview&...): {hit[:80]!r}"])
@@ -136,7 +144,7 @@ def _mp_unit(line: int, index: int | None, receive: Any, hit: str, strict: bool)
             state["timestamp"] = micros
         except TimestampError:
             state["timestamp"] = receive  # the converter rejects it, showing the value
-    result: Ecommerce | EcommerceError | None
+    result: Ecommerce | Exception | None
     try:
         read = read_mp_hit(params, strict=strict)
     except EcommerceError as err:
@@ -151,24 +159,30 @@ def _mp_unit(line: int, index: int | None, receive: Any, hit: str, strict: bool)
 # -- BigQuery export ----------------------------------------------------------------------------
 
 def _bq(line: int, data: bytes, options: ConvertOptions) -> Iterator[SourcePage | Broken]:
-    try:
-        row = json.loads(data)
-    except ValueError as err:
-        yield broken_line(line, data, err)
+    row = decode_record(line, data)
+    if type(row) is Broken:
+        yield row
         return
+    try:
+        yield _bq_page(line, row, options)
+    except Exception as err:
+        hits = row.get("hits") if type(row) is dict else None
+        count = len(hits) if type(hits) is list else 1
+        yield SourcePage({}, [Unit(line, None, None, err, row, row, "", count)])
+
+
+def _bq_page(line: int, row: Any, options: ConvertOptions) -> SourcePage:
     hits = row.get("hits") if type(row) is dict else None
     count = len(hits) if type(hits) is list else 1
     if not is_bigquery_row(row):
         error = EcommerceError(["not a ga_sessions_* row (an object with a hits list and "
                                 "visitStartTime, fullVisitorId or visitId)"])
-        yield SourcePage({}, [Unit(line, None, None, error, row, row, "", count)])
-        return
+        return SourcePage({}, [Unit(line, None, None, error, row, row, "", count)])
     try:
         records = list(read_bigquery_row(row, customer_id=options.bq_customer_id,
                                          strict=options.strict))
     except EcommerceError as err:
-        yield SourcePage({}, [Unit(line, None, None, err, row, row, "", count)])
-        return
+        return SourcePage({}, [Unit(line, None, None, err, row, row, "", count)])
     meta: dict[str, Any] = {"row": {
         key: row[key] for key in ("userId", "clientId", "fullVisitorId", "visitId",
                                   "visitStartTime") if row.get(key) is not None
@@ -184,7 +198,7 @@ def _bq(line: int, data: bytes, options: ConvertOptions) -> Iterator[SourcePage 
             state = {"timestamp": round(record.timestamp * 1_000_000)}
         units.append(Unit(line, None, state, _with_dropped(record.ecommerce, record.ignored),
                           hits[record.hit_index], row, f"hits[{record.hit_index}]"))
-    yield SourcePage(meta, units, count - len(records))
+    return SourcePage(meta, units, count - len(records))
 
 
 # -- analytics.js -------------------------------------------------------------------------------
@@ -233,7 +247,7 @@ def _send_unit(commands: list[tuple[int, int | None, Any]], keys: list[int],
     where = [keys[position] for position in positions]
     root = dict(zip(where, segment, strict=True))
     line, index, _ = commands[positions[-1]]
-    result: Ecommerce | EcommerceError | None
+    result: Ecommerce | Exception | None
     try:
         sends = read_analyticsjs_sends(segment, strict=strict)
     except EcommerceError as err:
@@ -242,6 +256,8 @@ def _send_unit(commands: list[tuple[int, int | None, Any]], keys: list[int],
             messages = {where[key] if isinstance(key, int) else key: value
                         for key, value in messages.items()}
         result = EcommerceError(messages)
+    except Exception as err:
+        result = err
     else:
         def moved(paths: tuple[str, ...]) -> list[str]:
             return [f"[{where[int(path[1:-1])]}]" for path in paths]

@@ -29,16 +29,17 @@ Forms are pluggable: :data:`FORMS` lists them in detection order.
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any, Protocol
 
+from ga_ee_bridge.convert.gunzip import GZIP_MAGIC, Gunzip
 from ga_ee_bridge.convert.json_stream import (
     CHUNK,
+    MAX_RECORD,
     BrokenJson,
     Scanner,
     json_values,
@@ -53,12 +54,14 @@ from ga_ee_bridge.convert.records import (
     RawRecord,
     Record,
     Source,
-    broken_line,
     decode_raw,
+    decode_record,
     is_gtm_js,
     is_page_object,
+    too_large,
     unreadable,
 )
+from ga_ee_bridge.convert.sniff import looks_like, shown_start
 from ga_ee_bridge.errors import DumpError
 from ga_ee_bridge.readers.gtag import COMMANDS as GTAG_COMMANDS
 from ga_ee_bridge.readers.mp import is_mp_hit
@@ -66,7 +69,6 @@ from ga_ee_bridge.readers.mp import is_mp_hit
 #: How many bytes the form detection looks at.
 HEAD_SIZE = 1 << 16
 _BOMS = (b"\xef\xbb\xbf",)
-GZIP_MAGIC = b"\x1f\x8b"
 
 __all__ = [
     "FORMS",
@@ -124,38 +126,6 @@ class _Prefixed(io.RawIOBase):
         super().close()
 
 
-class _Steady(io.RawIOBase):
-    """Reads its source in fixed pieces, whoever asks and for how much.
-
-    A damaged gzip stream then breaks at the same byte for every reader, which keeps the output
-    the same whatever ``--jobs`` is.
-    """
-
-    PIECE = 1 << 16
-
-    def __init__(self, source: IO[bytes]):
-        self._source = source
-        self._data = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if not self._data:
-            piece = self._source.read(self.PIECE)  # may raise: then again on the next call
-            if not piece:
-                return 0
-            self._data = memoryview(piece)
-        size = min(len(buffer), len(self._data))
-        buffer[:size] = self._data[:size]
-        self._data = self._data[size:]
-        return size
-
-    def close(self) -> None:
-        self._source.close()
-        super().close()
-
-
 def _peek(stream: IO[bytes], size: int) -> tuple[bytes, IO[bytes]]:
     """The first ``size`` bytes and a stream replaying them; a damaged stream gives what it can
     (its error comes again when reading on)."""
@@ -174,16 +144,43 @@ def _peek(stream: IO[bytes], size: int) -> tuple[bytes, IO[bytes]]:
     return head, io.BufferedReader(_Prefixed(head, stream), CHUNK)
 
 
-def open_input(path: str) -> tuple[IO[bytes], bytes]:
+class _Counting(io.RawIOBase):
+    """A raw stream that reports how many bytes were read from it (progress: compressed bytes)."""
+
+    def __init__(self, source: IO[bytes], count: Callable[[int], None]):
+        self._source = source
+        self._count = count
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._source.read(len(buffer))
+        size = len(data)
+        buffer[:size] = data
+        self._count(size)
+        return size
+
+    def close(self) -> None:
+        if self._source is not sys.stdin.buffer:
+            self._source.close()
+        super().close()
+
+
+def open_input(path: str, *, count: Callable[[int], None] | None = None
+               ) -> tuple[IO[bytes], bytes]:
     """Open ``path`` (``-``: standard input), gunzipped when it starts with gzip's magic bytes.
 
-    Returns the binary stream and its first bytes (for :func:`detect_form`); raises
+    Returns the binary stream and its first bytes (for :func:`detect_form`); ``count`` is called
+    with the number of bytes of each read from the file itself (before gunzipping). Raises
     :class:`DumpError` when the file cannot be opened.
     """
     try:
         raw: IO[bytes] = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
     except OSError as err:
         raise DumpError(f"cannot read {path}: {err.strerror or err}") from None
+    if count is not None:
+        raw = io.BufferedReader(_Counting(raw, count), CHUNK)
     return open_stream(raw)
 
 
@@ -192,8 +189,7 @@ def open_stream(raw: IO[bytes]) -> tuple[IO[bytes], bytes]:
     when it starts with gzip's magic bytes, a UTF-8 byte order mark skipped."""
     head, stream = _peek(raw, HEAD_SIZE)
     if head.startswith(GZIP_MAGIC):
-        unzipped = _Steady(gzip.GzipFile(fileobj=stream, mode="rb"))  # type: ignore[arg-type]
-        head, stream = _peek(unzipped, HEAD_SIZE)  # type: ignore[arg-type]
+        head, stream = _peek(Gunzip(stream), HEAD_SIZE)  # type: ignore[arg-type]
     for bom in _BOMS:
         if head.startswith(bom):
             stream.read(len(bom))
@@ -214,8 +210,10 @@ class InputForm(Protocol):
         """True when the first bytes (after gzip) look like this form."""
         ...
 
-    def raw_records(self, stream: IO[bytes], *, keep_text: bool) -> Iterator[RawRecord]:
-        """The input framed into raw records, in order."""
+    def raw_records(self, stream: IO[bytes], *, keep_text: bool, max_record: int = MAX_RECORD
+                    ) -> Iterator[RawRecord]:
+        """The input framed into raw records, in order; a record longer than ``max_record``
+        bytes comes as a :class:`Broken` record (``record too large``), never held whole."""
         ...
 
 
@@ -239,21 +237,32 @@ class JsonLinesForm:
             return type(value) is list and bool(value) and type(value[0]) is str
         if first != b"{":
             return False
-        lines = head.lstrip(b" \t\r\n").split(b"\n")
-        if len(lines) < 2:
+        rows = head.lstrip(b" \t\r\n").split(b"\n")
+        if len(rows) < 2:
             return False  # one long line: read as JSON text, which gives the same records
         try:
-            return type(json.loads(lines[0])) is dict
-        except ValueError:
+            return type(json.loads(rows[0])) is dict
+        except (ValueError, RecursionError):
             # A broken first line: still JSONL when a later line starts an object at column 0.
-            return any(line.startswith(b"{") for line in lines[1:-1])
+            return any(row.startswith(b"{") for row in rows[1:-1])
 
-    def raw_records(self, stream: IO[bytes], *, keep_text: bool) -> Iterator[RawRecord]:
+    def raw_records(self, stream: IO[bytes], *, keep_text: bool, max_record: int = MAX_RECORD
+                    ) -> Iterator[RawRecord]:
         """Each non-blank line, undecoded."""
+        readline = stream.readline
         number = 0
         try:
-            for number, line in enumerate(stream, 1):
-                if line.strip():
+            while True:  # not lines(): this loop runs once a line, and a layer less is faster
+                line = readline(max_record)
+                if not line:
+                    return
+                number += 1
+                if len(line) >= max_record and line[-1:] != b"\n":
+                    size, error = _read_past(readline, len(line))
+                    yield number, None, None, too_large(number, size, line, max_record)
+                    if error is not None:
+                        raise error
+                elif line.strip():
                     yield number, None, line, UNDECODED
         except READ_ERRORS as err:
             yield number + 1, None, None, unreadable(err, f"line {number + 1}")
@@ -268,17 +277,54 @@ class JsonForm:
         """JSON text starts with ``[`` or ``{`` (an empty input reads as no pushes)."""
         return _first_char(head) in (b"[", b"{", b"")
 
-    def raw_records(self, stream: IO[bytes], *, keep_text: bool) -> Iterator[RawRecord]:
+    def raw_records(self, stream: IO[bytes], *, keep_text: bool, max_record: int = MAX_RECORD
+                    ) -> Iterator[RawRecord]:
         """Decoded records; with ``keep_text`` each push of a list also carries its JSON text."""
-        text = io.TextIOWrapper(stream, encoding="utf-8", errors="strict")
-        scanner = Scanner(text)
+        scanner = Scanner(stream, max_record)
         try:
             yield from json_values(scanner, keep_text)
         except BrokenJson as err:
             message = f"{err.message}; everything before it was read, nothing after it"
-            yield err.line, err.index, None, Broken(message, err.text)
+            yield err.line, err.index, None, Broken(message, err.text, err.reason)
 
 
+
+
+def _read_past(readline: Any, size: int) -> tuple[int, BaseException | None]:
+    """Read on to the end of a line too long to hold: its whole size, and the read error that
+    stopped it (None at its end)."""
+    try:
+        while True:
+            more = readline(CHUNK)
+            size += len(more)
+            if not more or more.endswith(b"\n"):
+                return size, None
+    except READ_ERRORS as err:
+        return size, err
+
+
+def lines(stream: IO[bytes], max_record: int = MAX_RECORD
+          ) -> Iterator[tuple[int, bytes | Broken]]:
+    """``(number, line)`` of every line; a line longer than ``max_record`` bytes is read to its
+    end without being held and comes as a :class:`Broken` record, and a read error ends the
+    lines with an ``unreadable input`` one."""
+    number = 0
+    readline = stream.readline
+    try:
+        while True:
+            line = readline(max_record)
+            if not line:
+                return
+            number += 1
+            if len(line) >= max_record and not line.endswith(b"\n"):
+                size, error = _read_past(readline, len(line))
+                yield number, too_large(number, size, line, max_record)
+                if error is not None:
+                    raise error
+                continue
+            yield number, line
+    except READ_ERRORS as err:
+        yield number + 1, unreadable(err, f"line {number + 1}")
 
 
 def _first_line(head: bytes) -> tuple[bytes, bool]:
@@ -293,7 +339,7 @@ def _first_line(head: bytes) -> tuple[bytes, bool]:
 def _loads(text: bytes) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return UNDECODED
 
 
@@ -319,16 +365,15 @@ class _LineForm:
 
     name = ""
 
-    def raw_records(self, stream: IO[bytes], *, keep_text: bool) -> Iterator[RawRecord]:
+    def raw_records(self, stream: IO[bytes], *, keep_text: bool, max_record: int = MAX_RECORD
+                    ) -> Iterator[RawRecord]:
         """Each non-blank line as a :class:`Source` record."""
-        number = 0
         name = self.name
-        try:
-            for number, line in enumerate(stream, 1):
-                if line.strip():
-                    yield number, None, None, Source(name, line)
-        except READ_ERRORS as err:
-            yield number + 1, None, None, unreadable(err, f"line {number + 1}")
+        for number, line in lines(stream, max_record):
+            if isinstance(line, Broken):
+                yield number, None, None, line
+            elif line.strip():
+                yield number, None, None, Source(name, line)
 
 
 class MeasurementProtocolForm(_LineForm):
@@ -410,7 +455,8 @@ class AnalyticsJsForm:
             return False  # gtag.js arguments written as arrays: a dataLayer
         return b'"ec:' in head or b'.ec:' in head or b'"send"' in head or b'"create"' in head
 
-    def raw_records(self, stream: IO[bytes], *, keep_text: bool) -> Iterator[RawRecord]:
+    def raw_records(self, stream: IO[bytes], *, keep_text: bool, max_record: int = MAX_RECORD
+                    ) -> Iterator[RawRecord]:
         """One :class:`Source` record a page, holding its metadata and commands."""
         peek = getattr(stream, "peek", None)
         head = peek(HEAD_SIZE) if peek is not None else b""
@@ -419,9 +465,10 @@ class AnalyticsJsForm:
         if _AJS_LIST.match(stripped) or (
             stripped.startswith(b"{") and not JsonLinesForm().detect(head)
         ):
-            records = JsonForm().raw_records(stream, keep_text=False)
+            records = JsonForm().raw_records(stream, keep_text=False, max_record=max_record)
         else:
-            records = JsonLinesForm().raw_records(stream, keep_text=False)
+            records = JsonLinesForm().raw_records(stream, keep_text=False,
+                                                  max_record=max_record)
         yield from _command_pages(records)
 
 
@@ -437,13 +484,7 @@ def _command_pages(records: Iterator[RawRecord]) -> Iterator[RawRecord]:
 
     for line, index, raw, value in records:
         if value is UNDECODED:
-            try:
-                value = json.loads(raw)
-            except ValueError as err:
-                yield from page()
-                created = False
-                yield line, index, None, broken_line(line, raw, err)
-                continue
+            value = decode_record(line, raw)
         if type(value) is Broken or value is PAGE_END:
             yield from page()
             created = False
@@ -489,11 +530,14 @@ def detect_form(head: bytes, *, path: str = "", source: str = "auto") -> InputFo
     for form in FORMS:
         if (source == "auto" or form.name in DATALAYER_FORMS) and form.detect(head):
             return form
-    shown = head[:40].decode("utf-8", "replace")
+    what = looks_like(head)
+    start = shown_start(head)
     raise DumpError(
-        f"{path or 'input'}: not a dataLayer dump (expected a JSON list, JSON lines or a JSON "
-        "object, optionally gzip-compressed) nor analytics.js commands, Measurement Protocol "
-        f"hits or BigQuery export rows (--source forces a form); it starts with {shown!r}"
+        f"{path or 'input'}: not a dump: it looks like {what}"
+        + (f" (it starts with {start!r})" if start else "")
+        + "; expected a JSON list, JSON lines or a JSON object (a dataLayer dump, optionally "
+        "gzip-compressed), analytics.js commands, Measurement Protocol hits or BigQuery export "
+        "rows (--source forces a form)"
     )
 
 

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ga_ee_bridge.convert.gtm_state import split_path
+from ga_ee_bridge.convert.json_stream import MAX_RECORD
 from ga_ee_bridge.convert.links import LinkRule
 from ga_ee_bridge.convert.pushes import SOURCES, push_to_ecommerce
 from ga_ee_bridge.convert.updates import UpdateSpec
 from ga_ee_bridge.core.ids import looks_like_email, normalise_email
 from ga_ee_bridge.core.model import Ecommerce
-from ga_ee_bridge.mappings import Mapping, get_mapping, resolve_kinds
+from ga_ee_bridge.mappings import EventMapping, get_mapping, resolve_kinds
 from ga_ee_bridge.readers.bigquery import CUSTOMER_ID_FIELDS
 
-__all__ = ["DEFAULT_TIMESTAMP_PATHS", "ConvertOptions", "IdSpec", "normalise_id"]
+__all__ = ["DEFAULT_TIMESTAMP_PATHS", "ConvertOptions", "IdSpec", "normalise_id",
+           "parse_aliases"]
 
 #: Where the timestamp of a push is looked for in the data-model state, first found wins.
 DEFAULT_TIMESTAMP_PATHS: tuple[str, ...] = ("timestamp", "event_timestamp", "gtm.start")
@@ -65,6 +67,31 @@ def normalise_id(value: Any) -> str | None:
     raise ValueError(f"not a customer id: {value!r} (expected text or a whole number)")
 
 
+def parse_aliases(aliases: Mapping[str, str] | Iterable[str]) -> dict[str, str]:
+    """Event aliases from a mapping or ``NAME=GA_EVENT`` texts; ValueError says what is wrong."""
+    pairs: list[tuple[Any, Any]] = []
+    if isinstance(aliases, Mapping):
+        pairs = list(aliases.items())
+    else:
+        for text in aliases:
+            if not isinstance(text, str):
+                raise ValueError(f"bad event alias {text!r}: expected NAME=GA_EVENT")
+            name, sep, event = text.partition("=")
+            if not sep:
+                raise ValueError(f"bad --event-alias {text!r}: expected NAME=GA_EVENT, e.g. "
+                                 "dl_purchase=purchase")
+            pairs.append((name.strip(), event.strip()))
+    result: dict[str, str] = {}
+    for name, event in pairs:
+        if not isinstance(name, str) or not isinstance(event, str) or not name or not event:
+            raise ValueError(f"bad event alias {name!r} -> {event!r}: both must be non-empty "
+                             "event names, e.g. dl_purchase=purchase")
+        if result.get(name, event) != event:
+            raise ValueError(f"event alias {name!r} given twice: {result[name]!r} and {event!r}")
+        result[name] = event
+    return result
+
+
 @dataclass(frozen=True, kw_only=True)
 class ConvertOptions:
     """Everything that decides what a dump converts to (keyword-only; validated on creation)."""
@@ -73,7 +100,7 @@ class ConvertOptions:
     #: A name in :data:`~ga_ee_bridge.mappings.MAPPINGS`, or the mapping itself: an engine's
     #: workers get a mapping object with the options (a name registered at run time in the
     #: driver does not exist on a worker).
-    mapping: str | Mapping = "sdk"
+    mapping: str | EventMapping = "sdk"
     tracked_via: str | None = None
     strict: bool = False
     ids: tuple[IdSpec, ...] = ()
@@ -95,6 +122,12 @@ class ConvertOptions:
     links: tuple[LinkRule, ...] = ()
     #: Customer properties for ``customers`` commands (``--update``), in this order.
     updates: tuple[UpdateSpec, ...] = ()
+    #: Renamed events: a push's ``event`` (or a gtag.js event's name) -> the GA event it is
+    #: (``{"dl_purchase": "purchase"}``); also ``["dl_purchase=purchase", ...]``.
+    event_aliases: Mapping[str, str] | Iterable[str] = field(default_factory=dict)
+    #: The longest record (a line, a push) read, in bytes; a longer one is skipped unread and
+    #: rejected (``record too large``), so memory stays bounded whatever the input.
+    max_record_size: int = MAX_RECORD
 
     def __post_init__(self) -> None:
         resolve_kinds(self.kind)
@@ -119,6 +152,9 @@ class ConvertOptions:
             raise ValueError(
                 f"unknown source {self.source!r}: expected auto or one of {', '.join(SOURCES)}"
             )
+        object.__setattr__(self, "event_aliases", parse_aliases(self.event_aliases))
+        if self.max_record_size < 1024:
+            raise ValueError("max_record_size must be at least 1024 bytes")
         bad = [name for name in self.bq_customer_id if name not in CUSTOMER_ID_FIELDS]
         if bad or not self.bq_customer_id:
             raise ValueError(

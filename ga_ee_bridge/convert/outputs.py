@@ -7,12 +7,15 @@ nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import re
+import stat
 import tempfile
 from collections import Counter
+from types import TracebackType
 from typing import IO, Any
 
 from ga_ee_bridge.convert.results import (
@@ -23,8 +26,90 @@ from ga_ee_bridge.convert.results import (
 )
 from ga_ee_bridge.convert.updates import CUSTOMERS
 
-__all__ = ["CommandsWriter", "CsvWriter", "RejectsWriter", "csv_cell", "csv_header", "csv_row",
-           "format_summary"]
+__all__ = [
+    "AtomicFile",
+    "CommandsWriter",
+    "CsvWriter",
+    "RejectsWriter",
+    "csv_cell",
+    "csv_header",
+    "csv_row",
+    "format_summary",
+    "is_special_file",
+    "prepare_directory",
+]
+
+
+def is_special_file(path: str) -> bool:
+    """True for an existing file that is not a regular file: ``/dev/null``, a FIFO, a terminal.
+
+    Such a file is written in place (never replaced, never given a sibling such as
+    ``/dev/null.rejects.jsonl``).
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+def prepare_directory(path: str) -> None:
+    """The one rule for every output option: missing parent directories are created."""
+    os.makedirs(path or ".", exist_ok=True)
+
+
+class AtomicFile:
+    """A text output that appears under its name only when complete.
+
+    Written to a hidden temporary file beside ``path`` (missing directories are created) and
+    renamed over ``path`` by :meth:`commit`; :meth:`discard` (or leaving the ``with`` block on an
+    exception, Ctrl-C included) removes it, so an interrupted run leaves no partial file under the
+    final name. A special file (``/dev/null``, a FIFO) is written in place.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self._temp: str | None = None
+        if is_special_file(path):
+            self.stream: IO[str] = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+            return
+        directory, name = os.path.split(os.path.abspath(path))
+        prepare_directory(directory)
+        fd, self._temp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".part")
+        self.stream = os.fdopen(fd, "w", encoding="utf-8", newline="")
+
+    def commit(self) -> None:
+        """Close the file and give it its final name."""
+        self.stream.close()
+        if self._temp is not None:
+            os.chmod(self._temp, 0o666 & ~_umask())
+            os.replace(self._temp, self.path)
+            self._temp = None
+
+    def discard(self) -> None:
+        """Close and remove the temporary file (nothing under the final name changes)."""
+        with contextlib.suppress(OSError):
+            self.stream.close()
+        if self._temp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._temp)
+            self._temp = None
+
+    def __enter__(self) -> AtomicFile:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.discard()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 class CommandsWriter:
@@ -97,7 +182,7 @@ class CsvWriter:
     encoder = "csv"
 
     def __init__(self, directory: str):
-        os.makedirs(directory, exist_ok=True)
+        prepare_directory(directory)
         self.directory = directory
         self._spools: dict[str, IO[str]] = {}
         self._ids: dict[str, dict[str, None]] = {}
@@ -144,8 +229,8 @@ class CsvWriter:
             stamped = event_type != CUSTOMERS  # a customer import has no event time
             path = self.path(event_type)
             spool.seek(0)
-            with open(path, "w", encoding="utf-8", newline="") as out:
-                writer = csv.writer(out)
+            with AtomicFile(path) as atomic:
+                writer = csv.writer(atomic.stream)
                 writer.writerow(csv_header(ids, properties, stamped=stamped))
                 for line in spool:
                     customer_ids, seconds, values = json.loads(line)
@@ -155,6 +240,12 @@ class CsvWriter:
             written.append(path)
         self._spools.clear()
         return written
+
+    def discard(self) -> None:
+        """Drop the spooled rows (an interrupted run): no CSV is written."""
+        for spool in self._spools.values():
+            spool.close()
+        self._spools.clear()
 
 
 class RejectsWriter:
@@ -184,6 +275,11 @@ def format_summary(stats: ConvertStats, elapsed: float, *, written: str | None =
         names = ", ".join(f"{name} {count:,}" for name, count in sorted(stats.unsupported.items()))
         lines.append(f"skipped: {sum(stats.unsupported.values()):,} ecommerce event(s) with no "
                      f"UA Enhanced Ecommerce counterpart ({names})")
+    if stats.not_for_analytics:
+        names = ", ".join(f"{name} {count:,}"
+                          for name, count in sorted(stats.not_for_analytics.items()))
+        lines.append(f"skipped: {sum(stats.not_for_analytics.values()):,} gtag.js event(s) not "
+                     f"for Analytics (send_to names only other products, e.g. AW-: {names})")
     total = sum(stats.events.values())
     if total:
         per_type = ", ".join(f"{name} {count:,}" for name, count in sorted(stats.events.items()))
@@ -211,5 +307,13 @@ def format_summary(stats: ConvertStats, elapsed: float, *, written: str | None =
         more = len(stats.dropped) - 5
         lines.append(f"keys left out (not Enhanced Ecommerce fields): {shown}"
                      + (f" and {more} more" if more > 0 else ""))
+    if stats.warnings:
+        shown = ", ".join(
+            f"{kind} x{count:,} (first at {stats.warnings_first[kind].partition(' ')[0]})"
+            for kind, count in stats.warnings.most_common(5)
+        )
+        more = len(stats.warnings) - 5
+        lines.append(f"values left out, their events kept ({sum(stats.warnings.values()):,} "
+                     f"warning(s)): {shown}" + (f" and {more} more kinds" if more > 0 else ""))
     lines.append(f"{elapsed:.2f} s, {rate:,.0f} pushes/s")
     return "\n".join(f"ga-ee-bridge: {line}" for line in lines)

@@ -37,7 +37,8 @@ class PageState:
     """The state of one page (see the module docstring); plain data, changed by the converter."""
 
     __slots__ = (
-        "cookie", "cookie_used", "defaults", "first_push", "first_us", "has_gtm", "held",
+        "cookie", "cookie_used", "defaults", "first_push", "first_us", "gtag_set", "has_gtm",
+        "held",
         "ids_cache", "in_object", "last_us", "line", "meta", "model", "position", "prefix",
         "ts_us", "ts_value",
     )
@@ -65,3 +66,5 @@ class PageState:
         self.ts_us = 0
         #: ``location``, ``os``, ``browser``, ``device`` from the page's url and user agent.
         self.defaults = page_properties(meta.get("url"), meta.get("user_agent"))
+        #: Parameters of the page's ``gtag('set', ...)`` commands, for its later gtag.js events.
+        self.gtag_set: dict[str, Any] = {}

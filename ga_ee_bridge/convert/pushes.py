@@ -7,11 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from ga_ee_bridge.core.model import KINDS, Ecommerce
-from ga_ee_bridge.errors import EcommerceError
+from ga_ee_bridge.errors import EcommerceError, show
 from ga_ee_bridge.readers import READ_SOURCES, detect_source, read_push
 from ga_ee_bridge.readers.gtag import arguments_of
+from ga_ee_bridge.readers.gtm_classic import SOURCE as GTM_CLASSIC
 
-__all__ = ["FILE_SOURCES", "PUSH_SOURCES", "SOURCES", "push_to_ecommerce"]
+__all__ = ["FILE_SOURCES", "PUSH_SOURCES", "SOURCES", "push_to_ecommerce", "raw_ua_ecommerce",
+           "rooted_messages"]
 
 #: Forms read push by push (in any dataLayer dump), detected per push unless forced.
 PUSH_SOURCES: tuple[str, ...] = READ_SOURCES
@@ -45,7 +47,17 @@ def push_to_ecommerce(push: Any, *, strict: bool = False, source: str = "auto",
             if source == "ua" or (source == "auto" and not _UA_KEYS.isdisjoint(ecommerce)):
                 return _read(push, "ua", strict, kinds)
         elif ecommerce is None and "0" not in push:
+            if source in ("auto", GTM_CLASSIC) and (
+                "transactionId" in push or "transactionProducts" in push
+            ):
+                return _read(push, GTM_CLASSIC, strict, kinds)
             return None
+        event = push.get("event")
+        if event is not None and type(event) is not str and source in ("auto", "ga4"):
+            # Which form the push is in cannot be told without its event name.
+            raise EcommerceError({"event": [
+                f"not an event name: {show(event)} (an ecommerce push's event must be text)"
+            ]})
     if source == "auto":
         found = detect_source(push)
         if found is None:
@@ -57,6 +69,9 @@ def push_to_ecommerce(push: Any, *, strict: bool = False, source: str = "auto",
             return None
     elif source in ("ua", "ga4"):
         if type(push) is not dict or push.get("ecommerce") is None:
+            return None
+    elif source == GTM_CLASSIC:
+        if type(push) is not dict or push.get("ecommerce") is not None:
             return None
     else:
         raise ValueError(
@@ -70,11 +85,36 @@ def push_to_ecommerce(push: Any, *, strict: bool = False, source: str = "auto",
     return result
 
 
+def raw_ua_ecommerce(push: Any, source: str = "auto") -> Any:
+    """The ``ecommerce`` object of a push in UA form, as pushed (for a mapping that reads it
+    raw); None when the push is in another form or carries none."""
+    if type(push) is not dict:
+        return None
+    ecommerce = push.get("ecommerce")
+    if ecommerce is None or ecommerce == {}:
+        return None
+    if source == "ua":
+        return ecommerce
+    if source != "auto":
+        return None
+    if type(ecommerce) is dict and not _UA_KEYS.isdisjoint(ecommerce):
+        return ecommerce
+    event = push.get("event")
+    if event is not None and type(event) is not str:
+        return None  # the reader says why
+    return ecommerce if detect_source(push) == "ua" else None
+
+
 def _read(push: Any, source: str, strict: bool, kinds: tuple[str, ...] | None) -> Ecommerce:
     try:
         return read_push(push, source=source, strict=strict, kinds=kinds)
     except EcommerceError as err:
-        raise EcommerceError(_rooted(push, source, err.messages)) from None
+        raise EcommerceError(rooted_messages(push, source, err.messages)) from None
+
+
+def rooted_messages(push: Any, source: str, messages: Any) -> Any:
+    """A reader's error messages (paths from the data read) with paths from the push's root."""
+    return _rooted(push, source, messages)
 
 
 def _rooted(push: Any, source: str, messages: Any) -> Any:
@@ -105,7 +145,9 @@ def _rooted(push: Any, source: str, messages: Any) -> Any:
         if inner:
             rooted["ecommerce"] = inner
         return rooted
-    if source == "ua" and isinstance(push, dict) and "ecommerce" not in push:
+    if source == GTM_CLASSIC or (
+        source == "ua" and isinstance(push, dict) and "ecommerce" not in push
+    ):
         return messages
     return {"ecommerce": messages}
 

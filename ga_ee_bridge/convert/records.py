@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ga_ee_bridge.convert.reasons import RejectReason
+from ga_ee_bridge.convert.reasons import MAX_DEPTH, RejectReason, fault_of
 
 __all__ = [
     "PAGE_END",
@@ -26,8 +26,13 @@ __all__ = [
     "broken_line",
     "decode_line",
     "decode_raw",
+    "decode_record",
+    "deep_broken",
     "is_gtm_js",
     "is_page_object",
+    "too_deep",
+    "too_deep_text",
+    "too_large",
     "unreadable",
 ]
 
@@ -39,6 +44,8 @@ RawRecord = tuple[int, int | None, Any, Any]
 
 #: What reading a damaged input raises (a truncated or corrupt gzip stream, an I/O error).
 READ_ERRORS = (OSError, EOFError)
+#: How much of a broken record's text a reject shows.
+TEXT_LIMIT = 4096
 
 
 def unreadable(err: BaseException, where: str) -> Broken:
@@ -122,11 +129,7 @@ def decode_raw(record: RawRecord) -> Iterator[Record]:
     """Records from one raw record: decoded, a page object expanded into its marked pushes."""
     line, index, raw, value = record
     if value is UNDECODED:
-        try:
-            value = json.loads(raw)
-        except ValueError as err:
-            yield line, index, broken_line(line, raw, err)
-            return
+        value = decode_record(line, raw)
     if is_page_object(value):
         yield line, None, PageStart(
             {key: item for key, item in value.items() if key != "dataLayer"},
@@ -139,14 +142,68 @@ def decode_raw(record: RawRecord) -> Iterator[Record]:
         yield line, index, value
 
 
-def broken_line(line: int, raw: bytes | str, err: ValueError) -> Broken:
-    """The :class:`Broken` record of a JSON line that does not decode."""
+def broken_line(line: int, raw: bytes | str, err: BaseException | None = None) -> Broken:
+    """The :class:`Broken` record of a JSON line that does not decode (``err``: why, when known;
+    else it is decoded again to find out), with the reason its cause gives."""
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    if err is None:
+        try:
+            json.loads(raw)
+        except (ValueError, RecursionError) as found:
+            err = found
+        else:
+            err = ValueError("not exactly one JSON value")
     if isinstance(err, json.JSONDecodeError):
-        message = f"broken JSON on line {line}: {err.msg} at column {err.pos + 1}"
-    else:
-        message = f"broken JSON on line {line}: {err}"
-    return Broken(message, text.rstrip("\r\n"))
+        return Broken(f"broken JSON on line {line}: {err.msg} at column {err.pos + 1}",
+                      text.rstrip("\r\n"))
+    reason, cause = fault_of(err)
+    if reason is RejectReason.CONVERSION_FAILED:
+        reason, cause = RejectReason.BROKEN_JSON, f"broken JSON: {err}"
+    return Broken(f"line {line}: {cause}", text.rstrip("\r\n")[:TEXT_LIMIT], reason)
+
+
+def too_large(line: int, size: int, head: bytes, limit: int) -> Broken:
+    """The :class:`Broken` record of a line longer than ``limit`` bytes, skipped unread."""
+    return Broken(
+        f"line {line} is {size:,} bytes long, more than the {limit:,} a record may have "
+        "(--max-record-size); skipped, reading goes on with the next line",
+        head[:TEXT_LIMIT].decode("utf-8", "replace"), RejectReason.TOO_LARGE)
+
+
+def too_deep_text(raw: bytes | str) -> bool:
+    """Whether JSON text may nest deeper than :data:`MAX_DEPTH` (cheap: counts the brackets)."""
+    if len(raw) <= MAX_DEPTH:
+        return False
+    if type(raw) is bytes:
+        return raw.count(b"{") + raw.count(b"[") > MAX_DEPTH
+    return raw.count("{") + raw.count("[") > MAX_DEPTH  # type: ignore[arg-type]
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether ``value`` nests objects and lists deeper than ``limit`` levels (no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            children: Any = item.values()
+        elif kind is list:
+            children = item
+        else:
+            continue
+        if level > limit:
+            return True
+        for child in children:
+            if type(child) is dict or type(child) is list:
+                stack.append((child, level + 1))
+    return False
+
+
+def deep_broken(line: int, text: bytes | str, where: str = "") -> Broken:
+    """The :class:`Broken` record of a value nested deeper than :data:`MAX_DEPTH`."""
+    shown = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    return Broken(f"line {line}{where}: too deeply nested (more than {MAX_DEPTH} levels)",
+                  shown.rstrip("\r\n")[:TEXT_LIMIT], RejectReason.TOO_DEEP)
 
 
 _raw_decode = json.JSONDecoder().raw_decode
@@ -160,8 +217,26 @@ def decode_line(raw: bytes | str) -> Any:
     try:
         text = raw.decode("utf-8") if type(raw) is bytes else raw
         value, end = _raw_decode(text)  # type: ignore[arg-type]
-    except ValueError:  # also UnicodeDecodeError
+    except (ValueError, RecursionError):  # also UnicodeDecodeError
         return UNDECODED
     if end != len(text) and not text[end:].isspace():
         return UNDECODED
+    return value
+
+
+def decode_record(line: int, raw: bytes | str) -> Any:
+    """A JSON line decoded, or the :class:`Broken` record saying why it cannot be (broken, not
+    UTF-8, a number too large, nested too deep)."""
+    try:  # decode_line, inline: this runs once a line
+        text = raw.decode("utf-8") if type(raw) is bytes else raw
+        value, end = _raw_decode(text)  # type: ignore[arg-type]
+        if end != len(text) and not text[end:].isspace():
+            raise ValueError("more than one JSON value")
+    except (ValueError, RecursionError):  # also UnicodeDecodeError
+        try:
+            value = json.loads(raw)  # another encoding (UTF-16...), or for the error's message
+        except (ValueError, RecursionError) as err:
+            return broken_line(line, raw, err)
+    if len(raw) > 2 * MAX_DEPTH and too_deep_text(raw) and too_deep(value):
+        return deep_broken(line, raw)
     return value

@@ -23,6 +23,17 @@ __all__ = ["Ledger", "value_at"]
 _INDEX = re.compile(r"\[\d+\]")
 
 
+def _joined(prefix: str, path: str) -> str:
+    """``prefix`` (``ecommerce.``, ``[3]``) and a path after it (``detail``, ``[0].id``)."""
+    if not prefix:
+        return path
+    if not path:
+        return prefix.rstrip(".")
+    if prefix.endswith(".") or path.startswith("["):
+        return prefix + path
+    return f"{prefix}.{path}"
+
+
 def value_at(root: Any, parts: tuple[str | int, ...]) -> Any:
     """The value at ``parts`` inside ``root`` (None when there is none), for a reject's record."""
     value = root
@@ -95,6 +106,29 @@ class Ledger:
         stats.unsupported[event] += 1
         if event not in stats.unsupported_first:
             stats.unsupported_first[event] = self._where(line, container)
+
+    def not_for_analytics(self, line: int, container: str, event: Any) -> None:
+        """A gtag.js event sent to other products only (``send_to: "AW-..."``): skipped, counted."""
+        stats = self.stats
+        name = event if type(event) is str else repr(event)
+        stats.not_for_analytics[name] += 1
+        if name not in stats.not_for_analytics_first:
+            stats.not_for_analytics_first[name] = self._where(line, container)
+
+    def warnings(self, line: int, container: str, warnings: tuple[Any, ...], prefix: str
+                 ) -> None:
+        """Values the lenient reader left out (:class:`~ga_ee_bridge.core.model.ReadWarning`),
+        counted by kind (path with indices removed, the message's first part)."""
+        stats = self.stats
+        for warning in warnings:
+            place = _joined(prefix, warning.path)
+            message = str(warning.message)
+            kind = f"{_INDEX.sub('[]', place)}: {message.partition(':')[0]}"
+            stats.warnings[kind] += 1
+            if kind not in stats.warnings_first:
+                stats.warnings_first[kind] = (
+                    f"{self.name}:{line} {_joined(container, place)}: {message}"
+                )
 
     def dropped(self, line: int, container: str, dropped: tuple[str, ...], prefix: str) -> None:
         """Input keys the reader left out, counted by path with indices removed."""

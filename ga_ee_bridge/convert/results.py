@@ -38,6 +38,17 @@ class ConvertStats:
     unsupported: Counter[str] = field(default_factory=Counter)
     #: Where each such event was first seen (``file:line``).
     unsupported_first: dict[str, str] = field(default_factory=dict)
+    #: Values the lenient reader could not use and left out (the events kept), by kind:
+    #: ``path with indices removed: message's first part`` (``detail.products[].brand: not text``).
+    warnings: Counter[str] = field(default_factory=Counter)
+    #: Where each kind of warning was first seen (``file:line path``) and its first message.
+    warnings_first: dict[str, str] = field(default_factory=dict)
+    #: gtag.js events whose ``send_to`` names only other products (``AW-``...), by event name.
+    not_for_analytics: Counter[str] = field(default_factory=Counter)
+    #: Where each such event was first seen (``file:line``).
+    not_for_analytics_first: dict[str, str] = field(default_factory=dict)
+    #: Bytes read from the input files so far (compressed bytes for gzip): for progress.
+    bytes_read: int = 0
 
     def add(self, other: ConvertStats) -> None:
         """Add the counts of ``other`` (any part of the same run) to these.
@@ -46,6 +57,7 @@ class ConvertStats:
         ``(input, line)`` is kept (what an engine's shuffle needs).
         """
         self.inputs += other.inputs
+        self.bytes_read += other.bytes_read
         self.pushes += other.pushes
         self.ecommerce += other.ecommerce
         self.skipped += other.skipped
@@ -59,6 +71,14 @@ class ConvertStats:
         _merge_first(self.dropped_first, other.dropped_first)
         self.unsupported.update(other.unsupported)
         _merge_first(self.unsupported_first, other.unsupported_first)
+        self.warnings.update(other.warnings)
+        _merge_first(self.warnings_first, other.warnings_first)
+        self.not_for_analytics.update(other.not_for_analytics)
+        _merge_first(self.not_for_analytics_first, other.not_for_analytics_first)
+
+    def count_bytes(self, size: int) -> None:
+        """Count ``size`` more input bytes read (the reader's callback)."""
+        self.bytes_read += size
 
     @property
     def rejected(self) -> int:

@@ -10,6 +10,7 @@ pushes and sent on as text. A page too long for one task is converted here, in o
 from __future__ import annotations
 
 import re
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from ga_ee_bridge.convert.input import (
     PAGE_END,
     READ_ERRORS,
     UNDECODED,
+    Broken,
     DumpError,
     PageStart,
     RawRecord,
@@ -48,6 +50,9 @@ if TYPE_CHECKING:
 
 __all__ = ["run_parallel", "run_serial"]
 
+#: Whole JSON lines ``(number of the first, bytes)``, or a line too long to hold (its record).
+Piece = tuple[int, "bytes | Broken"]
+
 #: Records converted between two hand-overs to the caller (one process).
 BATCH = 2000
 #: Records per worker task for framed records (JSON lists); cut at page boundaries only.
@@ -66,7 +71,7 @@ def _not_a_dump(name: str, err: DumpError, stats: ConvertStats) -> Reject:
 
 def _open(path: str, options: ConvertOptions, stats: ConvertStats
           ) -> tuple[Any, Any, Reject | None]:
-    stream, head = open_input(path)
+    stream, head = open_input(path, count=stats.count_bytes)
     stats.inputs += 1
     try:
         return stream, detect_form(head, path=input_name(path), source=options.source), None
@@ -86,7 +91,8 @@ def run_serial(path: str, options: ConvertOptions, encode: Encoder,
     with stream:
         count = 0
         feed = converter.feed
-        for record in form.raw_records(stream, keep_text=False):
+        for record in form.raw_records(stream, keep_text=False,
+                                       max_record=options.max_record_size):
             feed(record)
             count += 1
             if count >= BATCH and out:
@@ -104,20 +110,24 @@ _WORKER: tuple[ConvertOptions, Encoder, bool] | None = None
 
 def _init_worker(options: ConvertOptions, encoder: str) -> None:
     global _WORKER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _WORKER = (options, ENCODERS[encoder], encoder == "commands")
 
 
-def _feed_lines(converter: Converter, pieces: list[tuple[int, bytes]]) -> None:
+def _feed_lines(converter: Converter, pieces: list[Piece]) -> None:
     """Feed whole JSON lines (``(first line number, bytes)`` pieces) as JSONL reading does."""
     feed = converter.feed
     for first, data in pieces:
+        if isinstance(data, Broken):  # a line too long to hold
+            feed((first, None, None, data))
+            continue
         for number, line in enumerate(data.split(b"\n"), first):
             if line.strip():
                 feed((number, None, line, UNDECODED))
 
 
 def _work(name: str, records: list[RawRecord] | None,
-          pieces: list[tuple[int, bytes]] | None) -> tuple[list[Item], ConvertStats]:
+          pieces: list[Piece] | None) -> tuple[list[Item], ConvertStats]:
     """A worker's task: whole pages, as records or as JSON-lines bytes."""
     assert _WORKER is not None
     options, encode, joinable = _WORKER
@@ -227,7 +237,7 @@ def run_parallel(inputs: list[str], options: ConvertOptions, encoder: str, jobs:
                              initargs=(options, encoder)) as pool:
 
         def submit(name: str, records: list[RawRecord] | None,
-                   pieces: list[tuple[int, bytes]] | None) -> Iterator[list[Item]]:
+                   pieces: list[Piece] | None) -> Iterator[list[Item]]:
             pending.append(pool.submit(_work, name, records, pieces))
             yield from collect(2 * jobs)
 
@@ -243,12 +253,14 @@ def run_parallel(inputs: list[str], options: ConvertOptions, encoder: str, jobs:
                     yield from _parallel_lines(stream, name, options, encode, stats, submit,
                                                collect)
                 else:
-                    yield from _parallel_records(form.raw_records(stream, keep_text=True), name,
-                                                 options, encode, stats, submit, collect)
+                    records = form.raw_records(stream, keep_text=True,
+                                               max_record=options.max_record_size)
+                    yield from _parallel_records(records, name, options, encode, stats, submit,
+                                                 collect)
         yield from collect(0)
 
 
-Submit = Callable[[str, "list[RawRecord] | None", "list[tuple[int, bytes]] | None"],
+Submit = Callable[[str, "list[RawRecord] | None", "list[Piece] | None"],
                   Iterator[list[Item]]]
 Collect = Callable[[int], Iterator[list[Item]]]
 
@@ -258,10 +270,10 @@ def _parallel_lines(stream: Any, name: str, options: ConvertOptions, encode: Enc
                     ) -> Iterator[list[Item]]:
     """JSON lines in blocks: the main process only looks at lines that may begin a page."""
     framer = _Framer()
-    pieces: list[tuple[int, bytes]] = []
+    pieces: list[Piece] = []
     size = 0
     local: Converter | None = None  # converting a long page here, in order
-    blocks = jsonl_blocks(stream)
+    blocks = jsonl_blocks(stream, max_record=options.max_record_size)
     last = 1
     while True:
         try:
@@ -275,6 +287,13 @@ def _parallel_lines(stream: Any, name: str, options: ConvertOptions, encode: Enc
             broken.feed((last, None, None, unreadable(err, f"line {last}")))
             yield broken.out
             return
+        if isinstance(block, Broken):  # a line too long to hold, skipped
+            last = first + 1
+            if local is not None:
+                _feed_lines(local, [(first, block)])
+            else:
+                pieces.append((first, block))
+            continue
         last = first + block.count(b"\n")
         cuts = framer.line_boundaries(block)
         done = 0
@@ -310,7 +329,7 @@ def _parallel_lines(stream: Any, name: str, options: ConvertOptions, encode: Enc
     yield from _lines_then(pieces, local, name, options, encode, stats, submit)
 
 
-def _lines_then(pieces: list[tuple[int, bytes]], local: Converter | None, name: str,
+def _lines_then(pieces: list[Piece], local: Converter | None, name: str,
                 options: ConvertOptions, encode: Encoder, stats: ConvertStats,
                 submit: Submit) -> Iterator[list[Item]]:
     """The end of JSON lines: finish the long page converted here, or send the last task."""

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping as AnyMapping
 from typing import Any, cast
 
 from ga_ee_bridge.core.events import EventList, TrackEvent
 from ga_ee_bridge.core.model import KINDS, Ecommerce, merge_section_errors
 from ga_ee_bridge.errors import EcommerceError
-from ga_ee_bridge.mappings._protocol import Mapping, RawMapping
+from ga_ee_bridge.mappings._protocol import EventMapping, RawMapping
 from ga_ee_bridge.mappings.bloomreach import BLOOMREACH
 from ga_ee_bridge.mappings.sdk import SDK
 from ga_ee_bridge.mappings.sdk_exact import SDK_EXACT
 from ga_ee_bridge.readers import detect_source, parse_ecommerce
 
-__all__ = ["MAPPINGS", "Mapping", "RawMapping", "get_mapping", "resolve_kinds", "to_exponea_events"]
+__all__ = [
+    "MAPPINGS",
+    "EventMapping",
+    "RawMapping",
+    "get_mapping",
+    "resolve_kinds",
+    "to_exponea_events",
+]
 
 #: Mappings by name; the first is the default.
-MAPPINGS: dict[str, Mapping] = {
+MAPPINGS: dict[str, EventMapping] = {
     SDK.name: SDK, SDK_EXACT.name: SDK_EXACT, BLOOMREACH.name: BLOOMREACH,
 }
 
@@ -31,7 +39,7 @@ def resolve_kinds(kind: str) -> tuple[str, ...]:
     raise ValueError(f"unknown kind {kind!r}: expected 'all' or one of {', '.join(KINDS)}")
 
 
-def get_mapping(mapping: str | Mapping) -> Mapping:
+def get_mapping(mapping: str | EventMapping) -> EventMapping:
     """The mapping named ``mapping`` (or ``mapping`` itself); ValueError lists the known names."""
     if not isinstance(mapping, str):
         return mapping
@@ -47,7 +55,7 @@ def to_exponea_events(
     ecommerce: Any,
     kind: str = "all",
     *,
-    mapping: str | Mapping = "sdk",
+    mapping: str | EventMapping = "sdk",
     tracked_via: str | None = None,
     strict: bool = False,
 ) -> EventList:
@@ -118,3 +126,12 @@ def _raw_events(chosen: RawMapping, raw: Any, kind: str, tracked_via: str | None
     kinds = KINDS if kind == "all" else (kind,)
     events = chosen.events_raw(raw, kinds, tracked_via=tracked_via or chosen.tracked_via)
     return events if isinstance(events, EventList) else EventList(events)
+
+
+def __getattr__(name: str) -> Any:
+    """``Mapping``, the protocol's old name (it shadowed ``collections.abc.Mapping``)."""
+    if name == "Mapping":
+        warnings.warn("ga_ee_bridge.mappings.Mapping is now EventMapping (goes in 0.3)",
+                      DeprecationWarning, stacklevel=2)
+        return EventMapping
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

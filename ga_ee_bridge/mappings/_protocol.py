@@ -7,10 +7,10 @@ from typing import Any, Protocol
 from ga_ee_bridge.core.events import TrackEvent
 from ga_ee_bridge.core.model import Ecommerce
 
-__all__ = ["Mapping", "RawMapping"]
+__all__ = ["EventMapping", "RawMapping"]
 
 
-class Mapping(Protocol):
+class EventMapping(Protocol):
     """A mapping: ``events`` turns the sections of ``kinds`` (in that order) into events.
 
     ``tracked_via`` is the tag every event carries; the caller may override it.
@@ -27,7 +27,7 @@ class Mapping(Protocol):
     ) -> list[TrackEvent]: ...
 
 
-class RawMapping(Mapping, Protocol):
+class RawMapping(EventMapping, Protocol):
     """A mapping that reads the raw UA ``ecommerce`` object itself (``reads_raw`` is true).
 
     ``events_raw`` takes the object as pushed (JSON values), not a parsed model; ``events`` still

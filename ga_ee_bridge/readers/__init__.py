@@ -12,12 +12,12 @@ from typing import Any
 
 from ga_ee_bridge.core.model import KINDS, Ecommerce
 from ga_ee_bridge.errors import EcommerceError, show
-from ga_ee_bridge.readers import ga4, gtag, ua
+from ga_ee_bridge.readers import ga4, gtag, gtm_classic, ua
 
 __all__ = ["READ_SOURCES", "detect_source", "parse_ecommerce", "read_push"]
 
 #: The values of ``source`` :func:`read_push` takes besides ``"auto"``.
-READ_SOURCES: tuple[str, ...] = ("ua", "ga4", "gtag")
+READ_SOURCES: tuple[str, ...] = ("ua", "ga4", "gtag", gtm_classic.SOURCE)
 
 _EMPTY = Ecommerce()
 _UA_KEYS = frozenset(KINDS)
@@ -39,6 +39,8 @@ def detect_source(push: Any) -> str | None:
     parsed = gtag.arguments_of(push)
     if parsed is not None:
         return "gtag" if parsed[0] == "event" else None
+    if gtm_classic.is_classic(push):
+        return gtm_classic.SOURCE
     if not isinstance(push, Mapping) or "ecommerce" not in push:
         return None
     ecommerce = push["ecommerce"]
@@ -80,6 +82,8 @@ def read_push(
         return _read_ga4(push, strict=strict, kinds=kinds)
     if source == "gtag":
         return gtag.read_arguments(push, strict=strict, kinds=kinds)
+    if source == gtm_classic.SOURCE:
+        return gtm_classic.read_classic(push, strict=strict)
     raise ValueError(
         f"unknown source {source!r}: expected 'auto' or one of {', '.join(READ_SOURCES)}"
     )

@@ -15,8 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -53,15 +52,18 @@ Found = tuple[tuple[str | int, ...], str, Any]
 _FOUND: ContextVar[list[Found] | None] = ContextVar("ga_ee_bridge_read_warnings", default=None)
 
 
-@contextmanager
-def collecting() -> Iterator[list[Found]]:
+class collecting:  # lower case: used as a function, ``with collecting() as found:``
     """Collect the values dropped while reading, in the order found (a reader's entry point)."""
-    found: list[Found] = []
-    token = _FOUND.set(found)
-    try:
-        yield found
-    finally:
-        _FOUND.reset(token)
+
+    __slots__ = ("found", "token")
+
+    def __enter__(self) -> list[Found]:
+        self.found: list[Found] = []
+        self.token = _FOUND.set(self.found)
+        return self.found
+
+    def __exit__(self, *_: object) -> None:
+        _FOUND.reset(self.token)
 
 
 def warn(parts: tuple[str | int, ...], message: str, value: Any) -> None:
@@ -81,7 +83,9 @@ def mark() -> int:
 
 def prefix_since(since: int, *parts: str | int) -> None:
     """Put ``parts`` in front of the paths of the values dropped since ``since``."""
-    rename_since(since, lambda path: (*parts, *path))
+    found = _FOUND.get()
+    if found is not None and len(found) > since:
+        found[since:] = [((*parts, *path), text, value) for path, text, value in found[since:]]
 
 
 def rename_since(
@@ -281,17 +285,19 @@ class ItemList(LenientField):
         errors: dict[int, Any] = {}
         load = self.schema.load
         key = self.data_key or attr or ""
+        found = _FOUND.get()
         for index, item in enumerate(value):
             if not isinstance(item, Mapping):
                 errors[index] = [f"not an object: {show(item)}"]
                 continue
-            since = mark()
+            since = 0 if found is None else len(found)
             try:
                 items.append(load(item))
             except ValidationError as err:
                 errors[index] = err.messages
             else:
-                prefix_since(since, key, index)
+                if found is not None and len(found) > since:
+                    prefix_since(since, key, index)
         if errors:
             raise ValidationError(errors)
         return tuple(items)

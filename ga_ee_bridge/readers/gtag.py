@@ -21,6 +21,7 @@ from ga_ee_bridge.readers._events import Dialect, EventSpec
 from ga_ee_bridge.readers._fields import Count, Currency, Identifier, LenientField, Money, Text
 
 __all__ = [
+    "ANALYTICS_PREFIXES",
     "COMMANDS",
     "GA4_GTAG",
     "UA_EVENTS",
@@ -30,6 +31,7 @@ __all__ = [
     "UA_PROMOTION_KEYS",
     "arguments_of",
     "dialect_of",
+    "for_analytics",
     "read_arguments",
 ]
 
@@ -203,3 +205,34 @@ def _carries_ecommerce(params: Mapping[str, Any]) -> bool:
 
 
 _EMPTY = Ecommerce(source="gtag")
+
+
+#: Tag id prefixes of Google Analytics (GA4 ``G-``, Universal Analytics ``UA-``); other ids
+#: (``AW-`` Google Ads, ``DC-`` Floodlight...) are other products.
+ANALYTICS_PREFIXES = ("G-", "UA-")
+
+
+def for_analytics(params: Any) -> bool:
+    """Whether a gtag.js event with these params goes to Google Analytics.
+
+    False only when ``send_to`` names tag ids and none of them is Analytics (``G-``, ``UA-``):
+    ``send_to: "AW-123/abc"`` is a Google Ads conversion. No ``send_to`` (every configured
+    target), a group name (``"default"``) or a ``GT-`` tag may include Analytics: True.
+    """
+    if not isinstance(params, Mapping):
+        return True
+    targets = params.get("send_to")
+    if isinstance(targets, str):
+        targets = targets.split(",")
+    if not isinstance(targets, list | tuple) or not targets:
+        return True
+    for target in targets:
+        if not isinstance(target, str):
+            return True
+        name = target.strip()
+        if name.startswith(ANALYTICS_PREFIXES) or name.startswith("GT-"):
+            return True
+        head, dash, _ = name.partition("-")
+        if not (dash and head.isalpha() and head.isupper()):
+            return True  # a group name: it may hold an Analytics target
+    return False

@@ -38,7 +38,6 @@ from ga_ee_bridge.readers._fields import (
     Obj,
     Text,
     collecting,
-    mark,
     to_warnings,
     warn,
 )
@@ -320,6 +319,12 @@ def schema(strict: bool = False) -> Schema:
 _KNOWN_KEYS = frozenset({"currencyCode", *KINDS})
 
 
+@cache
+def _wanted(kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """``kinds`` in :data:`KINDS` order."""
+    return tuple(kind for kind in KINDS if kind in kinds)
+
+
 def read_ecommerce(
     ecommerce: Mapping[str, Any], *, strict: bool = False, kinds: tuple[str, ...] | None = None
 ) -> Ecommerce:
@@ -343,13 +348,13 @@ def read_ecommerce(
             except ValidationError as err:
                 errors.append(("currencyCode", EcommerceError({"currencyCode": err.messages})))
                 currency = None
-        for kind in KINDS if kinds is None else (k for k in KINDS if k in kinds):
+        for kind in KINDS if kinds is None or kinds is KINDS else _wanted(tuple(kinds)):
             value = ecommerce.get(kind)
             if value is None:
                 continue
-            since = mark()
+            since = len(found)
             try:
-                if not isinstance(value, Mapping) and not (
+                if not (type(value) is dict or isinstance(value, Mapping)) and not (
                     kind == "impressions" and isinstance(value, list | tuple)
                 ):
                     raise ValidationError([f"not an object: {show(value)}"])
@@ -367,7 +372,8 @@ def read_ecommerce(
         currency_code=currency,
         raw_currency_code=original_currency,
         sections=MappingProxyType(sections),
-        dropped_keys=tuple(key for key in ecommerce if key not in _KNOWN_KEYS),
+        dropped_keys=tuple(key for key in ecommerce if key not in _KNOWN_KEYS)
+        if not _KNOWN_KEYS.issuperset(ecommerce) else (),
         warnings=to_warnings(found),
         section_errors=tuple(errors),
     )

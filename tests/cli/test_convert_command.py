@@ -164,7 +164,7 @@ def test_the_output_is_byte_identical_whatever_the_jobs(tmp_path):
         (["--format", "csv"], "--output DIR"),
         (["--timestamp", "a..b"], "bad path"),
         (["--jobs", "-1"], "--jobs"),
-        (["--kind", "purchases"], "invalid choice"),
+        (["--kind", "purchases"], "unknown kind 'purchases'"),
         (["-o", "x.jsonl", "--rejects", "x.jsonl"], "must not be the --output"),
     ],
 )
@@ -190,7 +190,7 @@ def test_not_a_dump_is_rejected_and_the_others_converted(tmp_path):
     assert done.returncode == 3
     assert len(lines(done.stdout)) == 2
     (reject,) = lines(done.stderr)
-    assert reject["reason"] == "not a dump" and "not a dataLayer dump" in reject["errors"][0][
+    assert reject["reason"] == "not a dump" and "looks like plain text" in reject["errors"][0][
         "message"]
 
 

@@ -90,7 +90,8 @@ def test_bad_rules_are_usage_errors(tmp_path: Path, capsys, option: str, says: s
 
 def test_validate_takes_the_same_rules(capsys) -> None:
     assert main(["validate", str(DUMP), "--link", "a.b=x"]) == 2
-    assert main(["validate", str(DUMP), *ARGS]) == 0
+    # validate has no --mapping: no mapping changes a problem (same rejects on every dump).
+    assert main(["validate", str(DUMP), *ARGS[2:]]) == 0
 
 
 SDK_TO_BLOOMREACH = {

@@ -156,7 +156,7 @@ def test_empty_input_has_no_records(tmp_path):
 
 
 def test_not_a_dump_and_missing_files(tmp_path):
-    with pytest.raises(DumpError, match="not a dataLayer dump"):
+    with pytest.raises(DumpError, match="not a dump: it looks like plain text"):
         list(read_dump(write(tmp_path / "x.txt", "shopping list: milk, eggs")))
     with pytest.raises(DumpError, match="cannot read"):
         list(read_dump(str(tmp_path / "missing.json")))
@@ -185,3 +185,28 @@ def test_jsonl_blocks_hold_whole_lines_with_their_numbers(tmp_path):
         assert block.endswith(b"\n") or block == b'{"last": true}'
         assert json.loads(block.split(b"\n")[0]) == ({"last": True} if first == 41 else
                                                      json.loads(text.split(b"\n")[first - 1]))
+
+
+@pytest.mark.parametrize(("head", "what"), [
+    (b"\x89PNG\r\n\x1a\n\x00\x00", "a PNG image"),
+    (b"\xff\xd8\xff\xe0\x00\x10JFIF", "a JPEG image"),
+    (b"PK\x03\x04\x14\x00", "a ZIP archive"),
+    (b"SQLite format 3\x00\x10\x00", "an SQLite database"),
+    (b"order,sku,price\n1,A,9.99\n2,B,1.50\n", "CSV"),
+    (b"a;b\n1;2\n", "CSV (semicolon-separated)"),
+    (b"a\tb\n1\t2\n", "TSV"),
+    (b"<!DOCTYPE html><html>", "an HTML page"),
+    (b"\x00\x01\x02binary", "binary data"),
+    (b"shopping list: milk, eggs\n", "plain text"),
+    (b"42\n", "JSON, but not a dump"),
+])
+def test_not_a_dump_says_what_it_looks_like_without_its_bytes(head: bytes, what: str) -> None:
+    from ga_ee_bridge.convert.input import detect_form
+
+    with pytest.raises(DumpError) as info:
+        detect_form(head, path="x.json")
+    message = str(info.value)
+    assert f"x.json: not a dump: it looks like {what}" in message
+    if not what.startswith(("CSV", "TSV", "plain", "an HTML", "JSON")):
+        assert "starts with" not in message  # binary is never echoed
+    assert "\ufffd" not in message and "\\x" not in message
