@@ -20,12 +20,18 @@ _NO_DAY = "no timestamp"
 
 
 def summary_record(stats: ConvertStats, *, inputs: list[str], seconds: float) -> dict[str, Any]:
-    """The ``--summary-json`` record; ``pushes == ecommerce + skipped + unsupported`` holds."""
+    """The ``--summary-json`` record; ``pushes == ecommerce + skipped + unsupported`` holds.
+
+    ``skipped`` counts every push without ecommerce, those that matched a ``--link`` rule
+    included; ``unsupported`` every ecommerce event that was not converted: GA4 events with no UA
+    counterpart and gtag.js events sent to other products only (both listed in ``warnings``).
+    """
+    not_for_analytics = sum(stats.not_for_analytics.values())
     return {
         "pushes": stats.pushes,
         "ecommerce": stats.ecommerce,
-        "skipped": stats.skipped,
-        "unsupported": sum(stats.unsupported.values()),
+        "skipped": stats.skipped + stats.links,
+        "unsupported": sum(stats.unsupported.values()) + not_for_analytics,
         "duplicates": stats.duplicates,
         "rejected": stats.rejected,
         "events": dict(sorted(stats.events.items())),
@@ -33,6 +39,8 @@ def summary_record(stats: ConvertStats, *, inputs: list[str], seconds: float) ->
         "warnings": {
             "keys_left_out": dict(stats.dropped.most_common()),
             "unsupported_events": dict(sorted(stats.unsupported.items())),
+            "not_for_analytics": dict(sorted(stats.not_for_analytics.items())),
+            "values_left_out": dict(stats.warnings.most_common()),
         },
         "inputs": list(inputs),
         "seconds": round(seconds, 3),

@@ -337,8 +337,8 @@ def test_spool_list_names_unreadable_lines_and_refuses_a_file_that_is_no_spool(
     assert "0 pending, 1 dead letter(s)" in out
     assert f"unreadable line {path}:2" in out and "not UTF-8" in out
     bogus = _write(tmp_path / "bogus.db", ["this is not SQLite" * 100])
-    assert main(["spool", "list", str(bogus)]) == 1
-    assert f"spool {bogus}: not a spool" in capsys.readouterr().err
+    assert main(["spool", "list", str(bogus)]) == 2  # a usage error, like any wrong file
+    assert f"{bogus} is not a spool" in capsys.readouterr().err
 
 
 def test_send_reads_stdin(env: dict[str, str], exponea_server: ExponeaServer,

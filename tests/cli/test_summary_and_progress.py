@@ -39,7 +39,8 @@ def test_the_summary_adds_up_on_every_shipped_dump(dump: Path, tmp_path: Path,
     lines = (tmp_path / "o.jsonl").read_text().splitlines()
     assert sum(record["events"].values()) == len(lines)
     assert record["inputs"] == [str(dump)]
-    assert record["unsupported"] == sum(record["warnings"]["unsupported_events"].values())
+    assert record["unsupported"] == sum(record["warnings"]["unsupported_events"].values()) + sum(
+        record["warnings"]["not_for_analytics"].values())
 
 
 def test_summary_json_of_validate_and_to_standard_output(capsys: pytest.CaptureFixture[str]
