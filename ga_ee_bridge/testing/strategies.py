@@ -502,6 +502,9 @@ def _corrupt(draw: st.DrawFn, obj: Any) -> tuple[Any, str]:
     if not loc:  # the whole ecommerce object is not an object
         bad = draw(st.sampled_from(("x", 42, ["purchase"])))
     broken = _apply(inner, loc, action, bad)
+    if broken == inner:  # False == 0 and True == 1 in Python: pick a value that differs
+        bad = next(value for value in _BAD_VALUES[action] if not isinstance(value, bool))
+        broken = _apply(inner, loc, action, bad)
     if is_push:
         broken = {**obj, "ecommerce": broken}
     return broken, _path(path) or "ecommerce"
