@@ -15,6 +15,7 @@ processes take cores away, which the load average printed before each size shows
 
     python benchmarks/bench_convert.py                  # 100k and 1M pushes, JSONL
     python benchmarks/bench_convert.py --form json --sizes 100000
+    python benchmarks/bench_convert.py --sizes 20000 --products 100   # RSS with big pushes
 """
 
 from __future__ import annotations
@@ -77,9 +78,10 @@ def _product(rng: random.Random, index: int, quantity: bool = False) -> dict[str
     return product
 
 
-def _ecommerce(rng: random.Random, kind: str, page: int) -> dict[str, Any]:
+def _ecommerce(rng: random.Random, kind: str, page: int, products: int = 0) -> dict[str, Any]:
+    """One ecommerce section of ``kind``; ``products``: that many in every list (0: 1-4)."""
     if kind == "impressions":
-        section: Any = [dict(_product(rng, i), list="Search", position=i + 1) for i in range(4)]
+        section: Any = [dict(_product(rng, i), list="Search", position=i + 1) for i in range(products or 4)]
     elif kind in ("promoView", "promoClick"):
         section = {"promotions": [{"id": "SUMMER", "name": "Summer Sale", "creative": "hero",
                                    "position": "slot1"}]}
@@ -89,20 +91,21 @@ def _ecommerce(rng: random.Random, kind: str, page: int) -> dict[str, Any]:
         transaction = f"T{page - 1 if page % 20 == 19 else page}"  # a reload now and then
         section = {"actionField": {"id": transaction, "affiliation": "Online Store",
                                    "revenue": "35.43", "tax": "4.90", "shipping": "5.99"},
-                   "products": [_product(rng, i, True) for i in range(2)]}
+                   "products": [_product(rng, i, True) for i in range(products or 2)]}
     elif kind == "refund":
         section = {"actionField": {"id": f"T{page}"}}
     elif kind == "checkout":
         section = {"actionField": {"step": 1, "option": "Visa"},
-                   "products": [_product(rng, i, True) for i in range(2)]}
+                   "products": [_product(rng, i, True) for i in range(products or 2)]}
     else:
         section = {"actionField": {"list": "Search"},
-                   "products": [_product(rng, 0, kind in ("add", "remove"))]}
+                   "products": [_product(rng, i, kind in ("add", "remove"))
+                                for i in range(products or 1)]}
     return {"currencyCode": "EUR", kind: section}
 
 
-def page_pushes(rng: random.Random, page: int) -> list[dict[str, Any]]:
-    """One page of 37 pushes, 11 of them with ecommerce."""
+def page_pushes(rng: random.Random, page: int, products: int = 0) -> list[dict[str, Any]]:
+    """One page of 37 pushes, 11 of them with ecommerce (``products``: see :func:`_ecommerce`)."""
     pushes: list[dict[str, Any]] = [
         {"pageType": "product", "user": {"email": f" User{page % 5000}@Example.com "}},
         {"gtm.start": T0 + page * 60_000, "event": "gtm.js", "gtm.uniqueEventId": 1},
@@ -113,20 +116,21 @@ def page_pushes(rng: random.Random, page: int) -> list[dict[str, Any]]:
         pushes.append({"event": "gtm.scrollDepth", "gtm.scrollThreshold": 25 * (number % 4),
                        "gtm.uniqueEventId": 4 + 3 * number})
         pushes.append({"ecommerce": None})
-        pushes.append({"event": kind, "ecommerce": _ecommerce(rng, kind, page),
+        pushes.append({"event": kind, "ecommerce": _ecommerce(rng, kind, page, products),
                        "gtm.uniqueEventId": 6 + 3 * number})
     return pushes
 
 
-def generate(path: Path, count: int, form: str) -> None:
-    """Write a synthetic dump of ``count`` pushes (``jsonl`` or a ``json`` list)."""
+def generate(path: Path, count: int, form: str, products: int = 0) -> None:
+    """Write a synthetic dump of ``count`` pushes (``jsonl`` or a ``json`` list); ``products``:
+    that many products in every product list (0: the usual 1 to 4)."""
     rng = random.Random(20240301)
     written = page = 0
     with open(path, "w", encoding="utf-8") as out:
         if form == "json":
             out.write("[")
         while written < count:
-            for push in page_pushes(rng, page):
+            for push in page_pushes(rng, page, products):
                 if written >= count:
                     break
                 if form == "json":
@@ -172,6 +176,8 @@ def main() -> None:
     parser.add_argument("--form", choices=("jsonl", "json"), default="jsonl")
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs per measurement; the fastest is kept (shared machines)")
+    parser.add_argument("--products", type=int, default=0,
+                        help="products in every product list (default: 1 to 4; try 100)")
     parser.add_argument("--dir", default=None, help="where to write the dumps (default: tmp)")
     options = parser.parse_args()
     floor_code = FLOOR_JSONL if options.form == "jsonl" else FLOOR_JSON
@@ -179,7 +185,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=options.dir) as tmp:
         for size in options.sizes:
             dump = Path(tmp) / f"dump-{size}.{options.form}"
-            generate(dump, size, options.form)
+            generate(dump, size, options.form, options.products)
             out = Path(tmp) / "out.jsonl"
             runs = {
                 "floor": [sys.executable, "-c", floor_code, str(dump)],

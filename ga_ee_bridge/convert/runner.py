@@ -53,13 +53,15 @@ __all__ = ["run_parallel", "run_serial"]
 #: Whole JSON lines ``(number of the first, bytes)``, or a line too long to hold (its record).
 Piece = tuple[int, "bytes | Broken"]
 
-#: Records converted between two hand-overs to the caller (one process).
+#: Records converted between two hand-overs to the caller (one process); a hand-over also
+#: follows each read of the input (chunks of 1 MiB), so that big pushes do not pile up.
 BATCH = 2000
 #: Records per worker task for framed records (JSON lists); cut at page boundaries only.
 TASK_RECORDS = 4000
-#: Bytes per worker task for JSON lines; cut at page boundaries only.
-TASK_BYTES = 1 << 20
-#: A page longer than this (records, or bytes of JSON lines) is converted in the main process.
+#: Bytes per worker task (of JSON lines, or of framed records' text, whichever bound is met
+#: first); cut at page boundaries only. Bounds memory with big pushes (100 products each).
+TASK_BYTES = 1 << 18
+#: A page longer than this (records, or bytes of text) is converted in the main process.
 LONG_PAGE = 200_000
 LONG_BYTES = 1 << 26
 
@@ -90,15 +92,17 @@ def run_serial(path: str, options: ConvertOptions, encode: Encoder,
     out = converter.out
     with stream:
         count = 0
+        mark = stats.bytes_read  # input read (in chunks) since the last hand-over
         feed = converter.feed
         for record in form.raw_records(stream, keep_text=False,
                                        max_record=options.max_record_size):
             feed(record)
             count += 1
-            if count >= BATCH and out:
+            if (count >= BATCH or stats.bytes_read > mark) and out:
                 yield out[:]
                 out.clear()
                 count = 0
+                mark = stats.bytes_read
         converter.finish()
     if out:
         yield out[:]
@@ -347,6 +351,7 @@ def _parallel_records(records: Iterable[RawRecord], name: str, options: ConvertO
     """Framed records (JSON text): decoded here to find pages, sent on as their text."""
     framer = _Framer()
     chunk: list[RawRecord] = []
+    size = 0  # characters of the chunk's text
     local: Converter | None = None
     for record in records:
         line, index, raw, value = record
@@ -356,9 +361,9 @@ def _parallel_records(records: Iterable[RawRecord], name: str, options: ConvertO
                 stats.add(local.stats)
                 yield local.out
                 local = None
-            elif len(chunk) >= TASK_RECORDS:
+            elif len(chunk) >= TASK_RECORDS or size >= TASK_BYTES:
                 yield from submit(name, chunk, None)
-                chunk = []
+                chunk, size = [], 0
         if raw is not None and value is not UNDECODED:
             record = (line, index, raw, UNDECODED)  # text pickles faster than objects
         if local is not None:
@@ -368,12 +373,14 @@ def _parallel_records(records: Iterable[RawRecord], name: str, options: ConvertO
                 local.out.clear()
             continue
         chunk.append(record)
-        if len(chunk) > LONG_PAGE:
+        if type(raw) is str or type(raw) is bytes:
+            size += len(raw)
+        if len(chunk) > LONG_PAGE or size > LONG_BYTES:
             yield from collect(0)
             local = Converter(options, encode, name)
             for earlier in chunk:
                 local.feed(earlier)
-            chunk = []
+            chunk, size = [], 0
     if local is not None:
         local.finish()
         stats.add(local.stats)

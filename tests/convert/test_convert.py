@@ -391,3 +391,17 @@ def test_every_ecommerce_push_is_converted_or_rejected_and_time_goes_forward(tmp
         assert all(a < b for a, b in itertools.pairwise(stamps))
         assert all(math.isfinite(s) for s in stamps)
     assert len(pages) <= max(1, steps.count("gtm"))
+
+
+def test_thousands_of_transaction_ids_keep_the_first_of_each_in_input_order(tmp_path):
+    # Enough ids for the duplicate set to grow several times; ids alike but for one character,
+    # one not ASCII, one with a lone surrogate (JSON allows it), repeats far apart.
+    ids = [f"T{n}" for n in range(3000)] + ["T1é", "T1\ud800", "t1", "T01"]
+    order = ids + ids[::7] + ["T2999", "T1é", "T1\ud800"]
+    pushes = [GTM] + [{"ecommerce": {"purchase": {"actionField": {"id": t, "revenue": "1"}}}}
+                      for t in order]
+    commands, rejects, stats = run(tmp_path, pushes, name="dump.jsonl")
+    assert rejects == []
+    kept = [c["properties"]["transaction_id"] for c in commands if c["event_type"] == "transaction"]
+    assert kept == ids
+    assert stats.duplicates == len(order) - len(ids)

@@ -1,0 +1,147 @@
+"""One table of the ratios that matter: convert, the core and the sender against their floors.
+
+Runs, in this process and in children it waits for, a short version of each benchmark and prints
+wall and CPU seconds side by side (the machine is usually shared: CPU time is what our code costs,
+wall time is what the user waits). Rows:
+
+- ``convert jobs 1`` / ``convert jobs 2``: ``bench_convert.py``'s synthetic dump, the floor is
+  reading it and ``json.loads`` + ``json.dumps`` each push (a child process each; CPU from
+  ``wait4``, workers included); ``jobs 2`` also gets a speed-up row against ``jobs 1``;
+- ``core ...``: ``to_exponea_events(json.loads(text))`` against ``json.dumps(json.loads(text))``
+  for Google's purchase and a 20-product purchase (``bench_core.py``; CPU from ``process_time``);
+- ``sender``: events through ``Exponea`` (no spool) into the local server against bare httpx
+  posting the same batches (``bench_sender.py``; the ratio is a throughput ratio, floor/ours).
+
+    PYTHONPATH=. python benchmarks/run_all.py                 # 100k pushes, 10k events
+    PYTHONPATH=. python benchmarks/run_all.py --pushes 300000 --only convert,core
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import timeit
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_convert import FLOOR_JSONL, generate, measure
+from bench_core import GOOGLE_PURCHASE, twenty_products
+
+Row = tuple[str, float, float, float, float, str]  # name, ours wall, floor wall, ours cpu, floor cpu, unit
+
+
+def _best(function: Callable[[], object], number: int, repeat: int, timer: Callable[[], float]
+          ) -> float:
+    """Median seconds per call of ``repeat`` runs of ``number`` calls, measured with ``timer``."""
+    runs = timeit.repeat(function, timer=timer, repeat=repeat, number=number)
+    return statistics.median(runs) / number
+
+
+def convert_rows(pushes: int, repeat: int) -> list[Row]:
+    """``convert --jobs 1`` and ``--jobs 2`` against the floor, on one synthetic dump."""
+    with tempfile.TemporaryDirectory(prefix="bench-all-") as tmp:
+        dump = Path(tmp) / "dump.jsonl"
+        generate(dump, pushes, "jsonl")
+        out = Path(tmp) / "out.jsonl"
+
+        def convert(jobs: int) -> list[str]:
+            return [sys.executable, "-m", "ga_ee_bridge", "convert", str(dump), "-o", str(out),
+                    "-q", "--id", "registered=user.email", "--jobs", str(jobs)]
+
+        runs = {"floor": [sys.executable, "-c", FLOOR_JSONL, str(dump)],
+                "jobs1": convert(1), "jobs2": convert(2)}
+        got = {name: min((measure(command) for _ in range(repeat)), key=lambda r: r["cpu"])
+               for name, command in runs.items()}
+    floor, one, two = got["floor"], got["jobs1"], got["jobs2"]
+    unit = "s"
+    return [
+        (f"convert jobs 1 ({pushes:,} pushes, {one['rss']:.0f} MiB)", one["wall"],
+         floor["wall"], one["cpu"], floor["cpu"], unit),
+        (f"convert jobs 2 ({two['rss']:.0f} MiB largest process)", two["wall"], floor["wall"],
+         two["cpu"], floor["cpu"], unit),
+        # a speed-up: jobs 1 over jobs 2 (wall), and the bound CPU allows on two idle cores
+        ("  jobs 2 speed-up (x, not a ratio)", one["wall"] / two["wall"], 1.0,
+         2 * one["cpu"] / two["cpu"], 1.0, "x"),
+    ]
+
+
+def core_rows(repeat: int) -> list[Row]:
+    """``to_exponea_events`` against ``json.loads`` + ``json.dumps``, microseconds per call."""
+    import ga_ee_bridge as gee
+
+    rows: list[Row] = []
+    for name, payload, number in (("core google purchase", GOOGLE_PURCHASE, 2000),
+                                  ("core 20-product purchase", twenty_products(), 300)):
+        text = json.dumps(payload)
+
+        def ours(text: str = text) -> None:
+            gee.to_exponea_events(json.loads(text))
+
+        def floor(text: str = text) -> None:
+            json.dumps(json.loads(text))
+
+        ours()  # warm: imports, caches
+        times = [_best(function, number, repeat, timer) * 1e6
+                 for timer in (time.perf_counter, time.process_time)
+                 for function in (ours, floor)]
+        rows.append((name, times[0], times[1], times[2], times[3], "us"))
+    return rows
+
+
+def sender_rows(events: int) -> list[Row]:
+    """Events through ``Exponea`` (no spool) against bare httpx: microseconds per event."""
+    from bench_sender import bare_httpx, through_client
+
+    from ga_ee_bridge.testing.server import ExponeaServer
+
+    def timed(function: Callable[[], object]) -> tuple[float, float]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        function()
+        return (time.perf_counter() - wall) / events * 1e6, (time.process_time() - cpu) / events * 1e6
+
+    with ExponeaServer() as server:
+        through_client(server, 200)  # warm up: imports, connections
+        server.reset()
+        bare_wall, bare_cpu = timed(lambda: bare_httpx(server, events))
+        server.reset()
+        ours_wall, ours_cpu = timed(lambda: through_client(server, events))
+    # CPU includes the in-process server's threads for both rows alike.
+    return [(f"sender, no spool ({events:,} events)", ours_wall, bare_wall, ours_cpu, bare_cpu,
+             "us/event")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pushes", type=int, default=100_000, help="pushes in convert's dump")
+    parser.add_argument("--events", type=int, default=10_000, help="events through the sender")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="convert runs per measurement; the least CPU is kept")
+    parser.add_argument("--only", default="convert,core,sender")
+    args = parser.parse_args()
+    chosen = set(args.only.split(","))
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs "
+          "(wall ratios suffer on a loaded machine; CPU ratios much less)", flush=True)
+    rows: list[Row] = []
+    if "convert" in chosen:
+        rows += convert_rows(args.pushes, args.repeat)
+    if "core" in chosen:
+        rows += core_rows(7)
+    if "sender" in chosen:
+        rows += sender_rows(args.events)
+    print(f"{'benchmark':<44}{'ours':>10}{'floor':>10}{'ratio':>7}"
+          f"{'ours cpu':>10}{'floor cpu':>10}{'ratio':>7}  unit")
+    for name, wall, floor_wall, cpu, floor_cpu, unit in rows:
+        print(f"{name:<44}{wall:>10.2f}{floor_wall:>10.2f}{wall / floor_wall:>7.2f}"
+              f"{cpu:>10.2f}{floor_cpu:>10.2f}{cpu / floor_cpu:>7.2f}  {unit}")
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
