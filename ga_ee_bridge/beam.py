@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -38,6 +39,7 @@ from ga_ee_bridge.convert.engine import (
 from ga_ee_bridge.convert.options import ConvertOptions
 from ga_ee_bridge.convert.results import ConvertStats, Reject
 from ga_ee_bridge.errors import APIError
+from ga_ee_bridge.send.policy import RateLimiter, RetryPolicy
 from ga_ee_bridge.send.request import DEFAULT_BASE_URL, Credentials, TrackingAPI
 
 __all__ = ["ConvertDumps", "ConvertGa360Sessions", "ConvertResult", "WriteToExponea"]
@@ -194,20 +196,24 @@ class ConvertGa360Sessions(beam.PTransform):
 # -- sending ----------------------------------------------------------------------------------
 
 
+#: The sender's retry rule; a worker's attempts are also bounded by ``max_attempts``.
+_RETRY = RetryPolicy()
+
+
 class _RateLimiter:
-    """At most ``per_minute`` requests a minute from this process (all threads), evenly spaced."""
+    """The sender's :class:`~ga_ee_bridge.send.policy.RateLimiter`, one per process and rate (DoFn
+    instances of one worker share it), at ``per_minute`` requests a minute across its threads."""
 
     _shared: ClassVar[dict[float, _RateLimiter]] = {}
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, per_minute: float):
-        self.interval = 60.0 / per_minute
-        self.next_at = 0.0
+        self.slots = RateLimiter(per_minute / 60.0)
         self.lock = threading.Lock()
 
     @classmethod
     def shared(cls, per_minute: float) -> _RateLimiter:
-        """The process's limiter for this rate (DoFn instances of one worker share it)."""
+        """The process's limiter for this rate."""
         with cls._lock:
             limiter = cls._shared.get(per_minute)
             if limiter is None:
@@ -217,11 +223,9 @@ class _RateLimiter:
     def wait(self) -> None:
         """Block until the next request may go."""
         with self.lock:
-            now = time.monotonic()
-            start = max(now, self.next_at)
-            self.next_at = start + self.interval
-        if start > now:
-            time.sleep(start - now)
+            pause = self.slots.reserve(time.monotonic())
+        if pause > 0:
+            time.sleep(pause)
 
 
 class _SendBatches(beam.DoFn):
@@ -246,6 +250,7 @@ class _SendBatches(beam.DoFn):
         self.api = TrackingAPI(self.project_token, self.credentials, base_url=self.base_url,
                                timeout=self.timeout)
         self.limiter = _RateLimiter.shared(self.per_worker)
+        self.rng = random.Random()
 
     def teardown(self) -> None:
         if self.api is not None:
@@ -253,18 +258,17 @@ class _SendBatches(beam.DoFn):
 
     def process(self, batch: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         assert self.api is not None
+        started = time.monotonic()
         for attempt in range(1, self.max_attempts + 1):
             self.limiter.wait()
             try:
                 results = self.api.batch(batch)
                 break
-            except APIError as err:
-                if not err.retryable or attempt == self.max_attempts:
+            except APIError as err:  # the sender's retry rule: which errors, how long to wait
+                pause = _RETRY.delay(err, attempt, time.monotonic() - started, self.rng)
+                if pause is None or attempt == self.max_attempts:
                     # The runner retries the bundle: the same commands again, which is safe.
                     raise
-                pause = err.retry_after
-                if pause is None:
-                    pause = min(30.0, 2.0 ** attempt / 4)
                 logger.warning("batch of %d commands: %s; retrying in %.1fs (attempt %d of %d)",
                                len(batch), err.message, pause, attempt, self.max_attempts)
                 time.sleep(pause)

@@ -16,6 +16,8 @@ from support.engines import (  # noqa: E402
     DUMP_FILES,
     DUMPS,
     GA360,
+    GA360_OPTIONS,
+    OPTIONS,
     as_bigquery_types,
     cli_output,
     ga360_rows,
@@ -24,11 +26,7 @@ from support.engines import (  # noqa: E402
 )
 
 from ga_ee_bridge.beam import ConvertDumps, ConvertGa360Sessions, WriteToExponea  # noqa: E402
-from ga_ee_bridge.convert.options import ConvertOptions, IdSpec  # noqa: E402
 from ga_ee_bridge.convert.results import ConvertStats  # noqa: E402
-
-OPTIONS = ConvertOptions(ids=(IdSpec.parse("registered=user.email"),))
-GA360_OPTIONS = ConvertOptions(bq_customer_id=("userId", "clientId", "fullVisitorId"))
 
 
 def counters(result):

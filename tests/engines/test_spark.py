@@ -13,6 +13,8 @@ from support.engines import (  # noqa: E402
     DUMP_FILES,
     DUMPS,
     GA360,
+    GA360_OPTIONS,
+    OPTIONS,
     as_bigquery_types,
     cli_output,
     ga360_rows,
@@ -20,11 +22,7 @@ from support.engines import (  # noqa: E402
     unplaced,
 )
 
-from ga_ee_bridge.convert.options import ConvertOptions, IdSpec  # noqa: E402
 from ga_ee_bridge.spark import convert_dumps, convert_sessions  # noqa: E402
-
-OPTIONS = ConvertOptions(ids=(IdSpec.parse("registered=user.email"),))
-GA360_OPTIONS = ConvertOptions(bq_customer_id=("userId", "clientId", "fullVisitorId"))
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,15 @@ import json
 
 from ga_ee_bridge.convert.api import kept_items
 from ga_ee_bridge.convert.engine import keep_first
+from ga_ee_bridge.convert.options import ConvertOptions, IdSpec
 from ga_ee_bridge.convert.results import ConvertStats, Reject, Segment
 from support import REPO
 
 DUMPS = REPO / "fixtures" / "dumps"
 GA360 = REPO / "fixtures" / "bigquery" / "ga360-two-days.jsonl"
+#: The options both engines are compared with the CLI under (dumps; GA360 rows).
+OPTIONS = ConvertOptions(ids=(IdSpec.parse("registered=user.email"),))
+GA360_OPTIONS = ConvertOptions(bq_customer_id=("userId", "clientId", "fullVisitorId"))
 #: Every shipped dump (each converts on its own to ``fixtures/dumps/expected`` or rejects).
 DUMP_FILES = sorted(path for path in DUMPS.iterdir() if path.is_file())
 INTEGER_COLUMNS = frozenset({"visitId", "visitStartTime", "visitNumber", "hitNumber", "time",
