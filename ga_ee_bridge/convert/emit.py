@@ -114,7 +114,7 @@ class Emitter:
                 else:
                     last = next_stamp(last, ts)
                     seconds = micros_to_seconds(last)
-                properties = dict(event.properties)
+                properties = event.properties_dict()
                 if defaults:
                     for key, value in defaults.items():
                         properties.setdefault(key, value)

@@ -25,6 +25,8 @@ CUSTOMER_COMMAND = "customers"
 def _check_timestamp(timestamp: float | int | None) -> float | None:
     if timestamp is None:
         return None
+    if type(timestamp) is float and 0 <= timestamp < math.inf:  # the common case, at once
+        return timestamp
     if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
         raise ValueError(f"timestamp must be Unix seconds as a number, got {timestamp!r}")
     value = float(timestamp)
@@ -81,8 +83,17 @@ class TrackEvent:
         }
         if ts is not None:
             data["timestamp"] = ts
-        data["properties"] = dict(self.properties)
+        data["properties"] = self.properties_dict()
         return {"name": EVENT_COMMAND, "data": data}
+
+    def properties_dict(self) -> dict[str, Any]:
+        """A new plain ``dict`` of the properties (the read-only mapping's own copy: ``dict()`` of
+        a mapping proxy costs ten times as much)."""
+        try:
+            copied = self.properties.copy()  # type: ignore[attr-defined]
+        except AttributeError:  # a proxy of a mapping that has no copy()
+            return dict(self.properties)
+        return copied if type(copied) is dict else dict(self.properties)
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle as its parts (a read-only mapping cannot be pickled): for worker processes."""

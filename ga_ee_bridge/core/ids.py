@@ -19,14 +19,17 @@ def check_customer_ids(customer_ids: Mapping[str, Any]) -> dict[str, Any]:
 
     The Tracking API needs at least one id, each a non-empty string (numbers are allowed and kept).
     """
-    if not isinstance(customer_ids, Mapping) or not customer_ids:
+    if (type(customer_ids) is not dict and not isinstance(customer_ids, Mapping)) or (
+        not customer_ids
+    ):
         raise ValueError(f"customer_ids must be a non-empty mapping, got {customer_ids!r}")
     ids: dict[str, Any] = {}
     for name, value in customer_ids.items():
-        if not isinstance(name, str) or not name:
+        if (type(name) is not str and not isinstance(name, str)) or not name:
             raise ValueError(f"customer id name must be a non-empty string, got {name!r}")
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise ValueError(f"customer_ids.{name}: must be a string, got {value!r}")
+        if type(value) is not str:  # (plain text, the common case, needs the last check only)
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                raise ValueError(f"customer_ids.{name}: must be a string, got {value!r}")
         if isinstance(value, str) and not value.strip():
             raise ValueError(f"customer_ids.{name}: must not be empty")
         ids[name] = value

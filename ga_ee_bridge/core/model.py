@@ -7,8 +7,9 @@ values exactly as pushed (what the web SDK itself sends, for the ``sdk-exact`` m
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from functools import cache
 from types import MappingProxyType
 from typing import Any
 
@@ -28,6 +29,7 @@ __all__ = [
     "ReadWarning",
     "Section",
     "item_path",
+    "maker",
     "merge_section_errors",
 ]
 
@@ -207,8 +209,9 @@ class Ecommerce:
             action_keys = section.action_field.dropped
             paths.extend(f"{section.kind}.actionField.{key}" for key in action_keys)
             for index, item in enumerate(section.items):
-                prefix = item_path(section.kind, index)
-                paths.extend(f"{prefix}.{key}" for key in item.dropped)
+                if item.dropped:
+                    prefix = item_path(section.kind, index)
+                    paths.extend(f"{prefix}.{key}" for key in item.dropped)
         return tuple(paths)
 
 
@@ -225,3 +228,25 @@ def merge_section_errors(errors: Iterable[tuple[str, EcommerceError]]) -> Ecomme
     for _, error in errors:
         messages.update(error.messages)
     return EcommerceError(messages)
+
+
+@cache
+def maker(cls: type[Any]) -> Callable[..., Any]:
+    """A constructor of the frozen dataclass ``cls`` taking every field positionally, in field
+    order, for the readers' hot paths.
+
+    It sets the slots directly, as the generated ``__init__`` does, but without matching keyword
+    arguments or filling defaults: about three times faster. The values are the caller's to have
+    checked.
+    """
+    names = [spec.name for spec in fields(cls)]
+    env: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    lines = [f"def make({', '.join(names)}):", "    self = new(cls)"]
+    for name in names:
+        env[f"set_{name}"] = getattr(cls, name).__set__
+        lines.append(f"    set_{name}(self, {name})")
+    lines.append("    return self")
+    exec("\n".join(lines), env)
+    make: Callable[..., Any] = env["make"]
+    make.__qualname__ = f"maker({cls.__name__})"
+    return make

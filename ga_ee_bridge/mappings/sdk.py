@@ -8,14 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ga_ee_bridge.core.model import Ecommerce, FieldObject
-from ga_ee_bridge.mappings.taxonomy import TaxonomyMapping
+from ga_ee_bridge.core.model import Ecommerce
+from ga_ee_bridge.mappings.taxonomy import TaxonomyMapping, typed
 
 __all__ = ["SDK"]
-
-
-def _typed(source: FieldObject, key: str) -> Any:
-    return getattr(source, key)
 
 
 def _currency(ecommerce: Ecommerce) -> Any:
@@ -23,5 +19,5 @@ def _currency(ecommerce: Ecommerce) -> Any:
 
 
 SDK = TaxonomyMapping(
-    name="sdk", tracked_via="ecommerce", read=_typed, currency=_currency, keep_custom=True
+    name="sdk", tracked_via="ecommerce", read=typed, currency=_currency, keep_custom=True
 )

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from operator import attrgetter
+from types import MappingProxyType
 from typing import Any
 
 from ga_ee_bridge.core.events import TrackEvent
@@ -18,6 +21,7 @@ from ga_ee_bridge.core.model import (
     Ecommerce,
     FieldObject,
     Section,
+    maker,
 )
 from ga_ee_bridge.errors import EcommerceError
 
@@ -31,6 +35,7 @@ __all__ = [
     "TaxonomyMapping",
     "section_events",
     "too_many_properties",
+    "typed",
 ]
 
 #: kind -> (event per product/impression/promotion, summary event after them).
@@ -106,6 +111,15 @@ REFUND_TYPE = "refund_type"
 Reader = Callable[[FieldObject, str], Any]
 
 
+def typed(source: FieldObject, key: str) -> Any:
+    """The reader of the typed values (the ``sdk`` mapping's): the model's attribute itself."""
+    return getattr(source, key)
+
+
+#: Events are made without a second check of what the table gives (a valid type, a fresh dict).
+_event = maker(TrackEvent)
+
+
 def section_events(
     section: Section,
     *,
@@ -120,22 +134,23 @@ def section_events(
     if currency is not None:
         base["currency_code"] = currency
     if section.kind != "impressions" and section.kind not in PROMOTION_KINDS:
-        _copy(base, section.action_field, ACTION_FIELD_PROPERTIES, read)
+        _copier(ACTION_FIELD_PROPERTIES, read)(base, section.action_field)
     events: list[TrackEvent] = []
+    proxy = MappingProxyType
     if item_event is not None:
-        item_properties = ITEM_PROPERTIES[section.kind]
+        copy = _copier(ITEM_PROPERTIES[section.kind], read)
         for index, item in enumerate(section.items):
-            properties = dict(base)
-            _copy(properties, item, item_properties, read)
+            properties = base.copy()
+            copy(properties, item)
             if keep_custom and item.custom:
                 properties.update(item.custom)
                 if len(properties) > MAX_PROPERTIES:
                     raise too_many_properties(section.kind, index, len(properties))
-            events.append(TrackEvent(item_event, properties))
+            events.append(_event(item_event, proxy(properties), None))
     if summary_event is not None:
         if section.kind == "refund":
             base[REFUND_TYPE] = "partial" if section.has_products else "full"
-        events.append(TrackEvent(summary_event, base))
+        events.append(_event(summary_event, proxy(base), None))
     return events
 
 
@@ -151,16 +166,30 @@ def too_many_properties(kind: str, index: int, count: int) -> EcommerceError:
     return EcommerceError({kind: {list_key: {index: [message]}}})
 
 
-def _copy(
-    target: dict[str, Any],
-    source: FieldObject | ActionField,
-    table: tuple[tuple[str, str], ...],
-    read: Reader,
-) -> None:
-    for key, name in table:
-        value = read(source, key)
-        if value is not None:
-            target[name] = value
+@cache
+def _copier(
+    table: tuple[tuple[str, str], ...], read: Reader
+) -> Callable[[dict[str, Any], FieldObject | ActionField], None]:
+    """``copy(target, source)``: the properties of ``table`` that ``read`` gives (None left out),
+    in table order; for :func:`typed`, every attribute in one ``attrgetter`` call."""
+    if read is typed and len(table) > 1:  # (one key: attrgetter gives no tuple)
+        names = tuple(name for _, name in table)
+        get = attrgetter(*(key for key, _ in table))
+
+        def copy_typed(target: dict[str, Any], source: FieldObject | ActionField) -> None:
+            for name, value in zip(names, get(source), strict=True):
+                if value is not None:
+                    target[name] = value
+
+        return copy_typed
+
+    def copy(target: dict[str, Any], source: FieldObject | ActionField) -> None:
+        for key, name in table:
+            value = read(source, key)
+            if value is not None:
+                target[name] = value
+
+    return copy
 
 
 @dataclass(frozen=True)

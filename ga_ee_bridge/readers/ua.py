@@ -41,6 +41,7 @@ from ga_ee_bridge.readers._fields import (
     to_warnings,
     warn,
 )
+from ga_ee_bridge.readers._plan import Slow, ecommerce_plan
 from ga_ee_bridge.readers._renamed import custom_value
 from ga_ee_bridge.readers._schema import BaseSchema, blank
 
@@ -106,6 +107,8 @@ class _FieldObjectSchema(BaseSchema):
     model: ClassVar[type[FieldObject]]
     keeps_custom: ClassVar[bool] = True
     needs_id_or_name: ClassVar[bool] = False
+    #: The unknown keys that are custom dimensions and metrics (``dimension1``, ``metric2``).
+    custom_key: ClassVar[re.Pattern[str]] = _CUSTOM
 
     def _validate(self, data: dict[str, Any], original: Mapping[str, Any]) -> None:
         errors: dict[str, list[str]] = {}
@@ -121,7 +124,7 @@ class _FieldObjectSchema(BaseSchema):
         if unknown and self.keeps_custom:
             for key in unknown:
                 value = original[key]
-                if blank(value) or not _CUSTOM.fullmatch(key):
+                if blank(value) or not self.custom_key.fullmatch(key):
                     continue
                 try:
                     custom[key] = custom_value(key, value, strict=self.strict)
@@ -137,7 +140,7 @@ class _FieldObjectSchema(BaseSchema):
     def _build(self, data: dict[str, Any], original: Mapping[str, Any]) -> FieldObject:
         unknown, custom = data.pop("\0unknown")
         if unknown and self.keeps_custom:
-            unknown = [key for key in unknown if not _CUSTOM.fullmatch(key)]
+            unknown = [key for key in unknown if not self.custom_key.fullmatch(key)]
         return self.model(
             raw=MappingProxyType(dict(original)),
             custom=MappingProxyType(custom) if custom else _NO_CUSTOM,
@@ -167,6 +170,8 @@ class _SectionSchema(BaseSchema):
 
     kind: ClassVar[str]
     list_key: ClassVar[str | None]
+    #: The actionField must carry the order id (purchase, refund).
+    needs_id: ClassVar[bool]
 
     def _is_flat(self, data: Any) -> bool:
         """gtm4wp pushes ``detail: {id, name, ...}``: one product where a section belongs."""
@@ -189,7 +194,7 @@ class _SectionSchema(BaseSchema):
         return data
 
     def _validate(self, data: dict[str, Any], original: Mapping[str, Any]) -> None:
-        if self.kind not in _NEEDS_ID:
+        if not self.needs_id:
             return
         action_field = original.get("actionField")
         if not isinstance(action_field, Mapping):
@@ -227,7 +232,9 @@ _NO_ACTION_FIELD = ActionField()
 def _section_schema(
     kind: str, *, strict: bool, list_key: str | None, items: Schema | None, action_field: Schema
 ) -> Schema:
-    declared: dict[str, Any] = {"kind": kind, "strict": strict, "list_key": list_key}
+    declared: dict[str, Any] = {
+        "kind": kind, "strict": strict, "list_key": list_key, "needs_id": kind in _NEEDS_ID,
+    }
     if kind not in PROMOTION_KINDS:
         declared["actionField"] = Obj(action_field, strict=strict, data_key="actionField")
     if list_key and items is not None:
@@ -337,6 +344,12 @@ def read_ecommerce(
     or when every section read failed.
     """
     loader = schema(strict)
+    wanted = KINDS if kinds is None or kinds is KINDS else _wanted(tuple(kinds))
+    if type(ecommerce) is dict:
+        try:
+            return ecommerce_plan(loader)(ecommerce, wanted)
+        except (Slow, ValidationError):
+            pass  # read again through the schemas: the warnings, or every error at once
     by_kind = loader.fields
     sections: dict[str, Section] = {}
     errors: list[tuple[str, EcommerceError]] = []
@@ -348,7 +361,7 @@ def read_ecommerce(
             except ValidationError as err:
                 errors.append(("currencyCode", EcommerceError({"currencyCode": err.messages})))
                 currency = None
-        for kind in KINDS if kinds is None or kinds is KINDS else _wanted(tuple(kinds)):
+        for kind in wanted:
             value = ecommerce.get(kind)
             if value is None:
                 continue

@@ -21,6 +21,8 @@ from marshmallow import ValidationError
 import ga_ee_bridge as gee
 from ga_ee_bridge.errors import SdkThrewError
 from ga_ee_bridge.readers import _schema as base
+from ga_ee_bridge.readers import ua
+from ga_ee_bridge.readers._plan import Slow
 from ga_ee_bridge.testing import strategies as gst
 
 # --- the reference, written out independently of the mapping code --------------------------------
@@ -367,16 +369,28 @@ def _no_fast_path(self: Any, data: Any) -> Any:
     raise ValidationError("fast path switched off")
 
 
+def _no_plan(schema: Any) -> Any:
+    """The compiled plan switched off (tests/readers/test_plan.py compares it with the schemas)."""
+    def give_up(*_: Any) -> Any:
+        raise Slow("plan switched off")
+    return give_up
+
+
+def _schemas_only() -> Any:
+    return mock.patch.object(ua, "ecommerce_plan", _no_plan)
+
+
 @given(gst.cases(push=None))
 def test_fast_path_and_marshmallow_full_load_read_the_same_model(case: gst.EcommerceCase) -> None:
     for strict in (False, True):
         try:
-            fast = gee.parse_ecommerce(case.ecommerce, strict=strict)
+            with _schemas_only():
+                fast = gee.parse_ecommerce(case.ecommerce, strict=strict)
         except gee.EcommerceError as err:
             fast_error: Any = err.messages
         else:
             fast_error = None
-        with mock.patch.object(base.BaseSchema, "_fast_load", _no_fast_path):
+        with mock.patch.object(base.BaseSchema, "_fast_load", _no_fast_path), _schemas_only():
             try:
                 full = gee.parse_ecommerce(case.ecommerce, strict=strict)
             except gee.EcommerceError as err:
@@ -394,10 +408,10 @@ def test_the_fast_path_switch_really_switches_it_off() -> None:
         calls.append(data)
         return original(self, data)
 
-    with mock.patch.object(base.BaseSchema, "_fast_load", spy):
+    with mock.patch.object(base.BaseSchema, "_fast_load", spy), _schemas_only():
         gee.parse_ecommerce({"detail": {"products": [{"id": "1"}]}})
     assert calls
-    with mock.patch.object(base.BaseSchema, "_fast_load", _no_fast_path):
+    with mock.patch.object(base.BaseSchema, "_fast_load", _no_fast_path), _schemas_only():
         parsed = gee.parse_ecommerce({"detail": {"products": [{"id": "1"}]}})
     assert parsed.sections["detail"].items[0].id == "1"
 

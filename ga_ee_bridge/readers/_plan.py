@@ -1,0 +1,227 @@
+"""Compiled read plans: the UA reader's hot path, built from its schemas' own fields.
+
+A plan reads an ``ecommerce`` object the way the schemas do when nothing in it needs a warning or
+an error, without marshmallow's machinery (no hooks, no per-field wrappers, no copies of what is
+only read): each value goes through its field's ``_read``, the one rule of what it means, and the
+model objects are made by :func:`~ga_ee_bridge.core.model.maker`. At the first thing the plan
+cannot read exactly (a value to drop with a warning, an error, a flat product, a mapping that is
+no ``dict``) it raises :class:`Slow` (or the field's ``ValidationError``), and the caller reads the
+object again through the schemas, which give the same model, the warnings or the full error
+report. Nothing is recorded on the way, so a plan that gives up leaves no trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields
+from functools import cache
+from types import MappingProxyType
+from typing import Any
+
+from marshmallow import Schema
+
+from ga_ee_bridge.core.model import KINDS, ActionField, Ecommerce, FieldObject, Section, maker
+from ga_ee_bridge.core.numbers import MAX_SAFE_INTEGER
+from ga_ee_bridge.readers._fields import Count, Money, Text
+from ga_ee_bridge.readers._renamed import custom_value
+from ga_ee_bridge.readers._schema import blank
+
+__all__ = ["Slow", "ecommerce_plan"]
+
+#: ``plan(ecommerce, kinds)``: the model of a UA ``ecommerce`` dict, reading ``kinds`` only.
+EcommercePlan = Callable[[dict[str, Any], tuple[str, ...]], Ecommerce]
+
+_NO_CUSTOM: MappingProxyType[str, Any] = MappingProxyType({})
+_MISSING = object()
+_NO_ACTION_FIELD = ActionField()
+_KNOWN_KEYS = frozenset({"currencyCode", *KINDS})
+
+
+class Slow(Exception):
+    """What a plan cannot read exactly: the schemas must read the object (and say why)."""
+
+
+#: Money text read so far, per plan mode: prices repeat, and parsing text is what costs.
+_MONEY_MEMO_SIZE = 4096
+
+
+def _object_plan(schema: Any) -> Callable[[dict[str, Any]], FieldObject]:
+    """A UA field object's plan (product, impression, promotion, actionField), compiled from its
+    schema's fields into one function: a ``get`` per known key, the common value types read
+    inline (text stripped, integers checked, money text parsed once per distinct text), every
+    other value through its field's ``_read``; unknown keys are looked at only when there are
+    some."""
+    model = schema.model
+    by_key = schema._by_key
+    env: dict[str, Any] = {
+        "MISSING": _MISSING, "new": object.__new__, "cls": model, "proxy": MappingProxyType,
+        "Slow": Slow, "LIMIT": MAX_SAFE_INTEGER, "memo": {}, "MEMO_SIZE": _MONEY_MEMO_SIZE,
+        "unknown_keys": _unknown_keys(schema),
+    }
+    lines = ["def read(obj):", "    get = obj.get", "    present = 0"]
+    for number, (key, (_, field)) in enumerate(by_key.items()):
+        env[f"read{number}"] = field._read
+        target = f"v{number}"
+        lines += [
+            f"    value = get({key!r}, MISSING)",
+            "    if value is MISSING:",
+            f"        {target} = None",
+            "    else:",
+            "        present += 1",
+            "        if value is None:",
+            f"            {target} = None",
+        ]
+        kind = type(field)._read
+        if kind is Text._read:  # Text and Identifier: what Text._read does with text
+            lines += ["        elif type(value) is str:",
+                      f"            {target} = value.strip() or None"]
+        elif kind is Count._read:  # what parse_int does with an int within 2**53
+            lines += ["        elif type(value) is int and -LIMIT <= value <= LIMIT:",
+                      f"            {target} = value"]
+        elif kind is Money._read:
+            lines += ["        elif type(value) is str:",
+                      f"            {target} = memo.get(value, MISSING)",
+                      f"            if {target} is MISSING:",
+                      f"                {target} = read{number}(value)",
+                      "                if len(memo) < MEMO_SIZE:",
+                      f"                    memo[value] = {target}"]
+        lines += ["        else:", f"            {target} = read{number}(value)"]
+    names = {key: f"v{number}" for number, key in enumerate(by_key)}
+    if schema.needs_id_or_name:
+        # A value read as None was blank as pushed (anything else would have raised).
+        lines += [f"    if {names['id']} is None and {names['name']} is None:",
+                  "        raise Slow('needs an id or a name')"]
+    lines += ["    if present == len(obj):",
+              "        custom, dropped = NO_CUSTOM, ()",
+              "    else:",
+              "        custom, dropped = unknown_keys(obj)",
+              "    self = new(cls)"]
+    env["NO_CUSTOM"] = _NO_CUSTOM
+    given = {"raw": "proxy(dict(obj))", "custom": "custom", "dropped": "dropped", **names}
+    for number, spec in enumerate(fields(model)):
+        env[f"set{number}"] = getattr(model, spec.name).__set__
+        value = given.get(spec.name)
+        if value is None:
+            env[f"default{number}"] = spec.default
+            value = f"default{number}"
+        lines.append(f"    set{number}(self, {value})")
+    lines.append("    return self")
+    exec("\n".join(lines), env)  # code built from the schema's own field names
+    read: Callable[[dict[str, Any]], FieldObject] = env["read"]
+    read.__qualname__ = f"plan({schema.__class__.__name__})"
+    return read
+
+
+def _unknown_keys(schema: Any) -> Callable[[dict[str, Any]], tuple[Any, tuple[str, ...]]]:
+    """``(custom, dropped)`` of an object with keys its schema does not know, as the schema's
+    ``_validate`` and ``_build`` make them (a custom value that cannot be read raises)."""
+    known = schema._by_key
+    keeps_custom = schema.keeps_custom
+    custom_key = schema.custom_key.fullmatch
+    strict = schema.strict
+
+    def unknown_keys(obj: dict[str, Any]) -> tuple[Any, tuple[str, ...]]:
+        unknown = [key for key in obj if key not in known]
+        if not keeps_custom:
+            return _NO_CUSTOM, tuple(unknown)
+        custom: dict[str, Any] = {}
+        dropped = []
+        for key in unknown:
+            if not custom_key(key):
+                dropped.append(key)
+            elif not blank(obj[key]):
+                custom[key] = custom_value(key, obj[key], strict=strict)
+        return (MappingProxyType(custom) if custom else _NO_CUSTOM), tuple(dropped)
+
+    return unknown_keys
+
+
+def _items(read: Callable[[dict[str, Any]], FieldObject], value: Any) -> tuple[FieldObject, ...]:
+    if type(value) is not list:
+        raise Slow("not a list")
+    items = []
+    for item in value:
+        if type(item) is not dict:
+            raise Slow("not an object")
+        items.append(read(item))
+    return tuple(items)
+
+
+def _section_plan(schema: Any) -> Callable[[dict[str, Any]], Section]:
+    """One section's plan (``purchase``, ``detail``, ``promoView``...) from its schema."""
+    kind = schema.kind
+    list_key = schema.list_key
+    declared = schema.fields
+    action = _object_plan(declared["actionField"].schema) if "actionField" in declared else None
+    item = _object_plan(declared[list_key].schema) if list_key else None
+    products = list_key == "products"
+    needs_id = schema.needs_id
+    make = maker(Section)
+
+    def read(obj: dict[str, Any]) -> Section:
+        if products and schema._is_flat(obj):
+            raise Slow("a flat product")
+        action_field: Any = None
+        items: tuple[FieldObject, ...] = ()
+        dropped: list[str] | None = None
+        for key, value in obj.items():
+            if key == "actionField" and action is not None:
+                if value is not None:
+                    if type(value) is not dict:
+                        raise Slow("actionField is not an object")
+                    action_field = action(value)
+            elif key == list_key and item is not None:
+                if value is not None:
+                    items = _items(item, value)
+            elif dropped is None:
+                dropped = [key]
+            else:
+                dropped.append(key)
+        if needs_id and (action_field is None or action_field.id is None):
+            raise Slow("needs an order id")
+        return make(  # type: ignore[no-any-return]
+            kind, action_field or _NO_ACTION_FIELD, items, tuple(dropped) if dropped else (),
+            bool(items) and products,
+        )
+
+    return read
+
+
+@cache
+def ecommerce_plan(schema: Schema) -> EcommercePlan:
+    """The plan of the UA ``ecommerce`` schema ``schema`` (one per mode), built once."""
+    declared = schema.fields
+    currency = declared["currencyCode"]._read
+    impression = _object_plan(declared["impressions"].schema)  # type: ignore[attr-defined]
+    sections = {
+        kind: _section_plan(declared[kind].schema)  # type: ignore[attr-defined]
+        for kind in KINDS[1:]
+    }
+    make_section = maker(Section)
+    make = maker(Ecommerce)
+
+    def read(ecommerce: dict[str, Any], kinds: tuple[str, ...]) -> Ecommerce:
+        pushed_currency = ecommerce.get("currencyCode")
+        read_sections: dict[str, Section] = {}
+        for kind in kinds:
+            value = ecommerce.get(kind)
+            if value is None:
+                continue
+            if kind == "impressions":
+                read_sections[kind] = make_section(
+                    kind, _NO_ACTION_FIELD, _items(impression, value), (), False
+                )
+            elif type(value) is dict:
+                read_sections[kind] = sections[kind](value)
+            else:
+                raise Slow("a section that is no object")
+        return make(  # type: ignore[no-any-return]
+            None if pushed_currency is None else currency(pushed_currency),
+            MappingProxyType(read_sections),
+            pushed_currency,
+            () if _KNOWN_KEYS.issuperset(ecommerce)
+            else tuple(key for key in ecommerce if key not in _KNOWN_KEYS),
+            "ua", None, (), (),
+        )
+
+    return read

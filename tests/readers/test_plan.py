@@ -1,0 +1,88 @@
+"""The UA reader's compiled plan gives exactly what its schemas give, or hands the object over.
+
+The schemas are the definition: an object read through a ``MappingProxyType`` (no ``dict``) takes
+their path. The plan must agree on every object it reads itself, in both modes, dirty and
+corrupted objects included, and it must read the clean objects shops push (else it is no fast path).
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ga_ee_bridge.core.model import KINDS
+from ga_ee_bridge.errors import EcommerceError
+from ga_ee_bridge.readers import ua
+from ga_ee_bridge.readers._plan import Slow, ecommerce_plan
+from ga_ee_bridge.testing import strategies as gst
+from marshmallow import ValidationError
+
+_MODES = pytest.mark.parametrize("strict", [False, True])
+
+
+def _read(ecommerce: Any, strict: bool) -> Any:
+    """The model read, or the messages of the error raised."""
+    try:
+        return ua.read_ecommerce(ecommerce, strict=strict)
+    except EcommerceError as err:
+        return ("error", err.messages)
+
+
+def _through_schemas(ecommerce: dict[str, Any], strict: bool) -> Any:
+    return _read(MappingProxyType(ecommerce), strict)
+
+
+def _through_plan(ecommerce: dict[str, Any], strict: bool) -> Any:
+    """The plan's model, or None where it hands the object over."""
+    try:
+        return ecommerce_plan(ua.schema(strict))(ecommerce, KINDS)
+    except (Slow, ValidationError):
+        return None
+
+
+@_MODES
+@settings(max_examples=150)
+@given(data=st.data())
+def test_the_plan_agrees_with_the_schemas(strict: bool, data: st.DataObject) -> None:
+    obj = data.draw(st.one_of(
+        gst.ecommerce(dirty=True), gst.ecommerce(dirty=False),
+        gst.corrupted(dirty=False).map(lambda pair: pair[0]).filter(
+            lambda obj: type(obj) is dict),
+    ))
+    planned = _through_plan(obj, strict)
+    if planned is not None:
+        expected = _through_schemas(obj, strict)
+        assert planned == expected
+        assert _read(obj, strict) == expected  # the entry point uses it
+
+
+@_MODES
+@settings(max_examples=60)
+@given(obj=gst.ecommerce(dirty=False))
+def test_the_plan_reads_clean_objects(strict: bool, obj: dict[str, Any]) -> None:
+    assert _through_plan(obj, strict) == _through_schemas(obj, strict)
+
+
+@pytest.mark.parametrize("obj", [
+    {"detail": {"id": "P1", "name": "flat"}},  # a flat product: repaired (or refused) by schemas
+    {"purchase": {"actionField": {"revenue": "1"}, "products": [{"id": "P1"}]}},  # no order id
+    {"add": {"products": [{"id": "P1", "price": "n/a"}]}},  # a value to drop with a warning
+    {"add": {"products": [{"id": "P1", "dimension1": ["x"]}]}},  # a custom value to drop
+    {"add": {"products": {"id": "P1"}}},  # an object where a list belongs
+    {"impressions": {"id": "P1"}},
+    {"add": {"products": [{"price": "1"}]}},  # neither id nor name
+    {"currencyCode": ["EUR"], "add": {"products": [{"id": "P1"}]}},
+])
+def test_what_needs_a_warning_or_an_error_goes_to_the_schemas(obj: dict[str, Any]) -> None:
+    assert _through_plan(obj, strict=False) is None
+    assert _read(obj, strict=False) == _through_schemas(obj, strict=False)
+
+
+def test_a_plan_that_gives_up_leaves_no_warning_behind() -> None:
+    obj = {"add": {"products": [{"id": "P1", "brand": "B", "price": "n/a"}]}}
+    read = ua.read_ecommerce(obj)
+    assert [(w.path, w.value) for w in read.warnings] == [("add.products[0].price", "n/a")]
