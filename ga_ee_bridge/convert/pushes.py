@@ -11,6 +11,7 @@ from ga_ee_bridge.errors import EcommerceError, show
 from ga_ee_bridge.readers import READ_SOURCES, detect_source, read_push
 from ga_ee_bridge.readers.gtag import arguments_of
 from ga_ee_bridge.readers.gtm_classic import SOURCE as GTM_CLASSIC
+from ga_ee_bridge.readers.ua import read_ecommerce
 
 __all__ = ["FILE_SOURCES", "PUSH_SOURCES", "SOURCES", "push_to_ecommerce", "raw_ua_ecommerce",
            "rooted_messages"]
@@ -45,7 +46,10 @@ def push_to_ecommerce(push: Any, *, strict: bool = False, source: str = "auto",
                 return None
             # The cheap path of UA dumps: a UA section key decides at once (UA first).
             if source == "ua" or (source == "auto" and not _UA_KEYS.isdisjoint(ecommerce)):
-                return _read(push, "ua", strict, kinds)
+                try:  # read_push(push, source="ua"), without the checks already made here
+                    return read_ecommerce(ecommerce, strict=strict, kinds=kinds)
+                except EcommerceError as err:
+                    raise EcommerceError(rooted_messages(push, "ua", err.messages)) from None
         elif ecommerce is None and "0" not in push:
             if source in ("auto", GTM_CLASSIC) and (
                 "transactionId" in push or "transactionProducts" in push

@@ -27,9 +27,11 @@ def check_customer_ids(customer_ids: Mapping[str, Any]) -> dict[str, Any]:
     for name, value in customer_ids.items():
         if (type(name) is not str and not isinstance(name, str)) or not name:
             raise ValueError(f"customer id name must be a non-empty string, got {name!r}")
-        if type(value) is not str:  # (plain text, the common case, needs the last check only)
-            if isinstance(value, bool) or not isinstance(value, str | int | float):
-                raise ValueError(f"customer_ids.{name}: must be a string, got {value!r}")
+        # (plain text, the common case, needs the last check only)
+        if type(value) is not str and (
+            isinstance(value, bool) or not isinstance(value, str | int | float)
+        ):
+            raise ValueError(f"customer_ids.{name}: must be a string, got {value!r}")
         if isinstance(value, str) and not value.strip():
             raise ValueError(f"customer_ids.{name}: must not be empty")
         ids[name] = value

@@ -205,9 +205,11 @@ class Ecommerce:
             return self.dropped_keys
         paths = list(self.dropped_keys)
         for section in self.sections.values():
-            paths.extend(f"{section.kind}.{key}" for key in section.dropped)
+            if section.dropped:
+                paths.extend(f"{section.kind}.{key}" for key in section.dropped)
             action_keys = section.action_field.dropped
-            paths.extend(f"{section.kind}.actionField.{key}" for key in action_keys)
+            if action_keys:
+                paths.extend(f"{section.kind}.actionField.{key}" for key in action_keys)
             for index, item in enumerate(section.items):
                 if item.dropped:
                     prefix = item_path(section.kind, index)

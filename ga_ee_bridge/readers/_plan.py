@@ -26,7 +26,7 @@ from ga_ee_bridge.readers._fields import Count, Money, Text
 from ga_ee_bridge.readers._renamed import custom_value
 from ga_ee_bridge.readers._schema import blank
 
-__all__ = ["Slow", "ecommerce_plan"]
+__all__ = ["EcommercePlan", "Slow", "ecommerce_plan"]
 
 #: ``plan(ecommerce, kinds)``: the model of a UA ``ecommerce`` dict, reading ``kinds`` only.
 EcommercePlan = Callable[[dict[str, Any], tuple[str, ...]], Ecommerce]
@@ -35,6 +35,7 @@ _NO_CUSTOM: MappingProxyType[str, Any] = MappingProxyType({})
 _MISSING = object()
 _NO_ACTION_FIELD = ActionField()
 _KNOWN_KEYS = frozenset({"currencyCode", *KINDS})
+_KIND_ORDER = {kind: number for number, kind in enumerate(KINDS)}
 
 
 class Slow(Exception):
@@ -147,7 +148,9 @@ def _items(read: Callable[[dict[str, Any]], FieldObject], value: Any) -> tuple[F
     return tuple(items)
 
 
-def _section_plan(schema: Any) -> Callable[[dict[str, Any]], Section]:
+def _section_plan(
+    schema: Any, flat: Callable[[dict[str, Any]], bool]
+) -> Callable[[dict[str, Any]], Section]:
     """One section's plan (``purchase``, ``detail``, ``promoView``...) from its schema."""
     kind = schema.kind
     list_key = schema.list_key
@@ -159,7 +162,7 @@ def _section_plan(schema: Any) -> Callable[[dict[str, Any]], Section]:
     make = maker(Section)
 
     def read(obj: dict[str, Any]) -> Section:
-        if products and schema._is_flat(obj):
+        if products and flat(obj):
             raise Slow("a flat product")
         action_field: Any = None
         items: tuple[FieldObject, ...] = ()
@@ -188,13 +191,16 @@ def _section_plan(schema: Any) -> Callable[[dict[str, Any]], Section]:
 
 
 @cache
-def ecommerce_plan(schema: Schema) -> EcommercePlan:
-    """The plan of the UA ``ecommerce`` schema ``schema`` (one per mode), built once."""
+def ecommerce_plan(schema: Schema, *, flat: Callable[[dict[str, Any]], bool]) -> EcommercePlan:
+    """The plan of the UA ``ecommerce`` schema ``schema`` (one per mode), built once.
+
+    ``flat`` tells a product section that is one product itself (the schemas repair it).
+    """
     declared = schema.fields
     currency = declared["currencyCode"]._read
     impression = _object_plan(declared["impressions"].schema)  # type: ignore[attr-defined]
     sections = {
-        kind: _section_plan(declared[kind].schema)  # type: ignore[attr-defined]
+        kind: _section_plan(declared[kind].schema, flat)  # type: ignore[attr-defined]
         for kind in KINDS[1:]
     }
     make_section = maker(Section)
@@ -203,6 +209,10 @@ def ecommerce_plan(schema: Schema) -> EcommercePlan:
     def read(ecommerce: dict[str, Any], kinds: tuple[str, ...]) -> Ecommerce:
         pushed_currency = ecommerce.get("currencyCode")
         read_sections: dict[str, Section] = {}
+        if kinds is KINDS:  # the sections present, in KINDS order (fewer lookups)
+            kinds = [kind for kind in ecommerce if kind in _KIND_ORDER]  # type: ignore[assignment]
+            if len(kinds) > 1:
+                kinds.sort(key=_KIND_ORDER.__getitem__)  # type: ignore[attr-defined]
         for kind in kinds:
             value = ecommerce.get(kind)
             if value is None:

@@ -41,7 +41,7 @@ from ga_ee_bridge.readers._fields import (
     to_warnings,
     warn,
 )
-from ga_ee_bridge.readers._plan import Slow, ecommerce_plan
+from ga_ee_bridge.readers._plan import EcommercePlan, Slow, ecommerce_plan
 from ga_ee_bridge.readers._renamed import custom_value
 from ga_ee_bridge.readers._schema import BaseSchema, blank
 
@@ -51,7 +51,9 @@ __all__ = [
     "PRODUCT_TYPES",
     "PROMOTION_TYPES",
     "FieldSchemas",
+    "compiled_plan",
     "field_schemas",
+    "is_flat_product",
     "read_ecommerce",
     "schema",
 ]
@@ -175,13 +177,7 @@ class _SectionSchema(BaseSchema):
 
     def _is_flat(self, data: Any) -> bool:
         """gtm4wp pushes ``detail: {id, name, ...}``: one product where a section belongs."""
-        return (
-            self.list_key == "products"
-            and isinstance(data, Mapping)
-            and "products" not in data
-            and "actionField" not in data
-            and ("id" in data or "name" in data)
-        )
+        return self.list_key == "products" and isinstance(data, Mapping) and is_flat_product(data)
 
     def _prepare(self, data: Any) -> Any:
         if self._is_flat(data):
@@ -227,6 +223,15 @@ class _SectionSchema(BaseSchema):
 
 
 _NO_ACTION_FIELD = ActionField()
+
+
+def is_flat_product(section: Mapping[str, Any]) -> bool:
+    """A product section object that is one product itself (``{id, name, ...}``, no list)."""
+    return (
+        "products" not in section
+        and "actionField" not in section
+        and ("id" in section or "name" in section)
+    )
 
 
 def _section_schema(
@@ -326,6 +331,18 @@ def schema(strict: bool = False) -> Schema:
 _KNOWN_KEYS = frozenset({"currencyCode", *KINDS})
 
 
+#: The compiled plans by mode (see :mod:`._plan`), made on first use.
+_PLANS: dict[bool, EcommercePlan] = {}
+
+
+def compiled_plan(strict: bool = False) -> EcommercePlan:
+    """The compiled plan of :func:`schema` (``plan(ecommerce_dict, kinds)``; see :mod:`._plan`)."""
+    plan = _PLANS.get(strict)
+    if plan is None:
+        plan = _PLANS[strict] = ecommerce_plan(schema(strict), flat=is_flat_product)
+    return plan
+
+
 @cache
 def _wanted(kinds: tuple[str, ...]) -> tuple[str, ...]:
     """``kinds`` in :data:`KINDS` order."""
@@ -343,13 +360,13 @@ def read_ecommerce(
     :class:`EcommerceError` (every section's errors at once) when a section fails in strict mode,
     or when every section read failed.
     """
-    loader = schema(strict)
     wanted = KINDS if kinds is None or kinds is KINDS else _wanted(tuple(kinds))
     if type(ecommerce) is dict:
         try:
-            return ecommerce_plan(loader)(ecommerce, wanted)
+            return compiled_plan(strict)(ecommerce, wanted)
         except (Slow, ValidationError):
             pass  # read again through the schemas: the warnings, or every error at once
+    loader = schema(strict)
     by_kind = loader.fields
     sections: dict[str, Section] = {}
     errors: list[tuple[str, EcommerceError]] = []

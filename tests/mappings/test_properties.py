@@ -377,7 +377,7 @@ def _no_plan(schema: Any) -> Any:
 
 
 def _schemas_only() -> Any:
-    return mock.patch.object(ua, "ecommerce_plan", _no_plan)
+    return mock.patch.object(ua, "compiled_plan", _no_plan)
 
 
 @given(gst.cases(push=None))

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from marshmallow import ValidationError
 
 from ga_ee_bridge.core.model import KINDS
 from ga_ee_bridge.errors import EcommerceError
 from ga_ee_bridge.readers import ua
-from ga_ee_bridge.readers._plan import Slow, ecommerce_plan
+from ga_ee_bridge.readers._plan import Slow
 from ga_ee_bridge.testing import strategies as gst
-from marshmallow import ValidationError
 
 _MODES = pytest.mark.parametrize("strict", [False, True])
 
@@ -39,7 +39,7 @@ def _through_schemas(ecommerce: dict[str, Any], strict: bool) -> Any:
 def _through_plan(ecommerce: dict[str, Any], strict: bool) -> Any:
     """The plan's model, or None where it hands the object over."""
     try:
-        return ecommerce_plan(ua.schema(strict))(ecommerce, KINDS)
+        return ua.compiled_plan(strict)(ecommerce, KINDS)
     except (Slow, ValidationError):
         return None
 
