@@ -7,8 +7,9 @@ wall time is what the user waits). Rows:
 - ``convert jobs 1`` / ``convert jobs 2``: ``bench_convert.py``'s synthetic dump, the floor is
   reading it and ``json.loads`` + ``json.dumps`` each push (a child process each; CPU from
   ``wait4``, workers included); ``jobs 2`` also gets a speed-up row against ``jobs 1``;
-- ``core ...``: ``to_exponea_events(json.loads(text))`` against ``json.dumps(json.loads(text))``
-  for Google's purchase and a 20-product purchase (``bench_core.py``; CPU from ``process_time``);
+- ``core ...``: ``to_exponea_events(json.loads(text))`` and each event's ``to_command`` against
+  ``json.dumps(json.loads(text))`` for Google's purchase and a 20-product purchase
+  (``bench_core.py``; CPU from ``process_time``);
 - ``sender``: events through ``Exponea`` (no spool) into the local server against bare httpx
   posting the same batches (``bench_sender.py``; the ratio is a throughput ratio, floor/ours).
 
@@ -31,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_convert import FLOOR_JSONL, generate, measure
-from bench_core import GOOGLE_PURCHASE, twenty_products
+from bench_core import CUSTOMER, GOOGLE_PURCHASE, STAMP, twenty_products
 
 Row = tuple[str, float, float, float, float, str]  # name, ours wall, floor wall, ours cpu, floor cpu, unit
 
@@ -80,8 +81,9 @@ def core_rows(repeat: int) -> list[Row]:
                                   ("core 20-product purchase", twenty_products(), 300)):
         text = json.dumps(payload)
 
-        def ours(text: str = text) -> None:
-            gee.to_exponea_events(json.loads(text))
+        def ours(text: str = text) -> None:  # read, mapped and each command built
+            for event in gee.to_exponea_events(json.loads(text)):
+                event.to_command(CUSTOMER, timestamp=STAMP)
 
         def floor(text: str = text) -> None:
             json.dumps(json.loads(text))

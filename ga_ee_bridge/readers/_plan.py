@@ -42,7 +42,8 @@ class Slow(Exception):
     """What a plan cannot read exactly: the schemas must read the object (and say why)."""
 
 
-#: Money text read so far, per plan mode: prices repeat, and parsing text is what costs.
+#: The most entries of a plan's memo (money text read, custom keys told): values and keys
+#: repeat, and parsing text is what costs.
 _MONEY_MEMO_SIZE = 4096
 
 
@@ -118,8 +119,9 @@ def _unknown_keys(schema: Any) -> Callable[[dict[str, Any]], tuple[Any, tuple[st
     ``_validate`` and ``_build`` make them (a custom value that cannot be read raises)."""
     known = schema._by_key
     keeps_custom = schema.keeps_custom
-    custom_key = schema.custom_key.fullmatch
+    pattern = schema.custom_key.fullmatch
     strict = schema.strict
+    is_custom: dict[str, bool] = {}  # key -> whether it names a custom value (keys repeat)
 
     def unknown_keys(obj: dict[str, Any]) -> tuple[Any, tuple[str, ...]]:
         unknown = [key for key in obj if key not in known]
@@ -128,7 +130,12 @@ def _unknown_keys(schema: Any) -> Callable[[dict[str, Any]], tuple[Any, tuple[st
         custom: dict[str, Any] = {}
         dropped = []
         for key in unknown:
-            if not custom_key(key):
+            custom_key = is_custom.get(key)
+            if custom_key is None:
+                custom_key = pattern(key) is not None
+                if len(is_custom) < _MONEY_MEMO_SIZE:
+                    is_custom[key] = custom_key
+            if not custom_key:
                 dropped.append(key)
             elif not blank(obj[key]):
                 custom[key] = custom_value(key, obj[key], strict=strict)
