@@ -27,7 +27,12 @@ from ga_ee_bridge.convert.input import (
 from ga_ee_bridge.convert.links import link_events
 from ga_ee_bridge.convert.options import ConvertOptions, parse_aliases
 from ga_ee_bridge.convert.page import MISSING, Held, PageState
-from ga_ee_bridge.convert.pushes import raw_ua_ecommerce, rooted_messages
+from ga_ee_bridge.convert.pushes import (
+    push_to_ecommerce,
+    raw_ua_ecommerce,
+    rooted_messages,
+    ua_ecommerce,
+)
 from ga_ee_bridge.convert.reasons import RejectReason, fault_of
 from ga_ee_bridge.convert.records import TEXT_LIMIT, decode_record
 from ga_ee_bridge.convert.rejects import Ledger
@@ -73,6 +78,8 @@ class Converter:
         self._links = options.links
         self._updater = Updater(options.updates, encode) if options.updates else None
         self._only = self.resolver.state_paths | Updater.state_paths(options.updates)
+        #: The mapping compiled for UA objects (the hot path), when the reader is the built-in.
+        self._compiled = self.emitter.compiled if self._reader is push_to_ecommerce else None
 
     # -- records ---------------------------------------------------------------------------
 
@@ -166,6 +173,19 @@ class Converter:
                 if page.held:
                     self._try_release(page)
                 return
+            compiled = self._compiled
+            if compiled is not None:
+                ecommerce = ua_ecommerce(shaped, self._source)
+                if ecommerce is not None:
+                    converted = compiled(ecommerce)
+                    if converted is not None:  # else the model says what it could not read
+                        stats.ecommerce += 1
+                        if converted.dropped:
+                            self.ledger.dropped(line, self.ledger.container(page, index),
+                                                converted.dropped, "ecommerce.")
+                        self._place(page, line, index, push,
+                                    self.emitter.compiled_groups(converted))
+                        return
             if self.emitter.raw:
                 ecommerce = raw_ua_ecommerce(shaped, self._source)
                 if ecommerce is not None:

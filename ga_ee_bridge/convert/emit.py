@@ -16,6 +16,7 @@ from ga_ee_bridge.core.model import Ecommerce
 from ga_ee_bridge.core.timestamps import micros_to_seconds, next_stamp
 from ga_ee_bridge.errors import EcommerceError
 from ga_ee_bridge.mappings import get_mapping, resolve_kinds
+from ga_ee_bridge.mappings.compiled import CompiledEvents, compile_ua
 
 __all__ = ["Emitter", "Groups"]
 
@@ -46,6 +47,11 @@ class Emitter:
         self.dedup = not options.keep_duplicates and "purchase" in self.kinds
         #: The mapping reads a UA push's raw ``ecommerce`` object itself (``sdk-exact``).
         self.raw = bool(getattr(self.mapping, "reads_raw", False))
+        #: ``compiled(ecommerce_dict)``: the mapping's events of a UA object without the model
+        #: (None: the mapping cannot be compiled; it gives None where the model must be read).
+        self.compiled = None if self.raw else compile_ua(
+            self.mapping, tracked_via=self.tracked_via, strict=options.strict
+        )
 
     def raw_groups(self, ecommerce: Any) -> tuple[Groups, EcommerceError | None, tuple[Any, ...]]:
         """The events of a raw UA ``ecommerce`` object (:attr:`raw` mappings), grouped as
@@ -94,6 +100,23 @@ class Emitter:
                 groups.append((None, mapping.events(parsed, after, tracked_via=tracked_via)))
             return groups
         return [(None, mapping.events(parsed, kinds, tracked_via=tracked_via))]
+
+    def compiled_groups(self, compiled: CompiledEvents) -> Groups:
+        """:meth:`groups` of a UA object the compiled mapping converted."""
+        kinds = self.kinds
+        events = compiled.events
+        if self.dedup and "purchase" in events:
+            at = kinds.index("purchase")
+            groups: Groups = []
+            before = [event for kind in kinds[:at] if kind in events for event in events[kind]]
+            if any(kind in events for kind in kinds[:at]):
+                groups.append((None, before))
+            groups.append((compiled.transaction or "", events["purchase"]))
+            if any(kind in events for kind in kinds[at + 1:]):
+                groups.append((None, [event for kind in kinds[at + 1:] if kind in events
+                                      for event in events[kind]]))
+            return groups
+        return [(None, [event for kind in kinds if kind in events for event in events[kind]])]
 
     def emit(self, page: PageState, held: Held, ts: int | None) -> list[Segment]:
         """The encoded segments of ``held`` at time ``ts`` (None: the server's receive time).

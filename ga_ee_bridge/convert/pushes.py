@@ -14,7 +14,7 @@ from ga_ee_bridge.readers.gtm_classic import SOURCE as GTM_CLASSIC
 from ga_ee_bridge.readers.ua import read_ecommerce
 
 __all__ = ["FILE_SOURCES", "PUSH_SOURCES", "SOURCES", "push_to_ecommerce", "raw_ua_ecommerce",
-           "rooted_messages"]
+           "rooted_messages", "ua_ecommerce"]
 
 #: Forms read push by push (in any dataLayer dump), detected per push unless forced.
 PUSH_SOURCES: tuple[str, ...] = READ_SOURCES
@@ -44,8 +44,7 @@ def push_to_ecommerce(push: Any, *, strict: bool = False, source: str = "auto",
         if type(ecommerce) is dict:
             if not ecommerce:
                 return None
-            # The cheap path of UA dumps: a UA section key decides at once (UA first).
-            if source == "ua" or (source == "auto" and not _UA_KEYS.isdisjoint(ecommerce)):
+            if ua_ecommerce(push, source) is not None:
                 try:  # read_push(push, source="ua"), without the checks already made here
                     return read_ecommerce(ecommerce, strict=strict, kinds=kinds)
                 except EcommerceError as err:
@@ -87,6 +86,20 @@ def push_to_ecommerce(push: Any, *, strict: bool = False, source: str = "auto",
     ):
         return None  # a gtag.js page_view, a GA4 push with nothing to read
     return result
+
+
+def ua_ecommerce(push: Any, source: str = "auto") -> dict[str, Any] | None:
+    """The ``ecommerce`` dict of a push that is UA at once (the cheap path of UA dumps): a
+    ``dict`` with a UA section key (UA first), or any non-empty one when ``source`` is ``"ua"``;
+    else None (:func:`push_to_ecommerce` then looks further)."""
+    if type(push) is not dict:
+        return None
+    ecommerce = push.get("ecommerce")
+    if type(ecommerce) is not dict or not ecommerce:
+        return None
+    if source == "ua" or (source == "auto" and not _UA_KEYS.isdisjoint(ecommerce)):
+        return ecommerce
+    return None
 
 
 def raw_ua_ecommerce(push: Any, source: str = "auto") -> Any:

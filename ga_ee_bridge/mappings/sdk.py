@@ -6,18 +6,11 @@ out, custom ``dimensionN``/``metricN`` kept, ``tracked_via: ecommerce``.
 
 from __future__ import annotations
 
-from typing import Any
-
-from ga_ee_bridge.core.model import Ecommerce
-from ga_ee_bridge.mappings.taxonomy import TaxonomyMapping, typed
+from ga_ee_bridge.mappings.taxonomy import TaxonomyMapping, typed, typed_currency
 
 __all__ = ["SDK"]
 
 
-def _currency(ecommerce: Ecommerce) -> Any:
-    return ecommerce.currency_code
-
-
 SDK = TaxonomyMapping(
-    name="sdk", tracked_via="ecommerce", read=typed, currency=_currency, keep_custom=True
+    name="sdk", tracked_via="ecommerce", read=typed, currency=typed_currency, keep_custom=True
 )

@@ -36,6 +36,7 @@ __all__ = [
     "section_events",
     "too_many_properties",
     "typed",
+    "typed_currency",
 ]
 
 #: kind -> (event per product/impression/promotion, summary event after them).
@@ -114,6 +115,11 @@ Reader = Callable[[FieldObject, str], Any]
 def typed(source: FieldObject, key: str) -> Any:
     """The reader of the typed values (the ``sdk`` mapping's): the model's attribute itself."""
     return getattr(source, key)
+
+
+def typed_currency(ecommerce: Ecommerce) -> Any:
+    """The typed currency code (the ``sdk`` mapping's ``currency_code``)."""
+    return ecommerce.currency_code
 
 
 #: Events are made without a second check of what the table gives (a valid type, a fresh dict).

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import fields
 from functools import cache
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 from marshmallow import Schema
 
@@ -26,7 +26,16 @@ from ga_ee_bridge.readers._fields import Count, Money, Text
 from ga_ee_bridge.readers._renamed import custom_value
 from ga_ee_bridge.readers._schema import blank
 
-__all__ = ["EcommercePlan", "Slow", "ecommerce_plan"]
+__all__ = [
+    "MODEL",
+    "Build",
+    "EcommercePlan",
+    "Slow",
+    "compile_function",
+    "ecommerce_plan",
+    "local_names",
+    "read_code",
+]
 
 #: ``plan(ecommerce, kinds)``: the model of a UA ``ecommerce`` dict, reading ``kinds`` only.
 EcommercePlan = Callable[[dict[str, Any], tuple[str, ...]], Ecommerce]
@@ -47,21 +56,24 @@ class Slow(Exception):
 _MONEY_MEMO_SIZE = 4096
 
 
-def _object_plan(schema: Any) -> Callable[[dict[str, Any]], FieldObject]:
-    """A UA field object's plan (product, impression, promotion, actionField), compiled from its
-    schema's fields into one function: a ``get`` per known key, the common value types read
+def read_code(schema: Any, *, require_id: bool = False) -> tuple[list[str], dict[str, Any]]:
+    """The body of a compiled reader of one UA field object ``obj`` (product, impression,
+    promotion, actionField), from its schema's fields, and the names it uses.
+
+    The lines (indented for a function body) leave in locals ``v0``, ``v1``... the value of each
+    of the schema's keys, in ``by_key`` order (None when absent or blank), and ``custom`` and
+    ``dropped`` as the schema makes them: a ``get`` per known key, the common value types read
     inline (text stripped, integers checked, money text parsed once per distinct text), every
     other value through its field's ``_read``; unknown keys are looked at only when there are
-    some."""
-    model = schema.model
-    by_key = schema._by_key
+    some. ``require_id``: no id is :class:`Slow` (a purchase's or refund's actionField).
+    """
     env: dict[str, Any] = {
-        "MISSING": _MISSING, "new": object.__new__, "cls": model, "proxy": MappingProxyType,
-        "Slow": Slow, "LIMIT": MAX_SAFE_INTEGER, "memo": {}, "MEMO_SIZE": _MONEY_MEMO_SIZE,
-        "unknown_keys": _unknown_keys(schema),
+        "MISSING": _MISSING, "Slow": Slow, "LIMIT": MAX_SAFE_INTEGER, "memo": {},
+        "MEMO_SIZE": _MONEY_MEMO_SIZE, "unknown_keys": _unknown_keys(schema),
+        "NO_CUSTOM": _NO_CUSTOM,
     }
-    lines = ["def read(obj):", "    get = obj.get", "    present = 0"]
-    for number, (key, (_, field)) in enumerate(by_key.items()):
+    lines = ["    get = obj.get", "    present = 0"]
+    for number, (key, (_, field)) in enumerate(schema._by_key.items()):
         env[f"read{number}"] = field._read
         target = f"v{number}"
         lines += [
@@ -88,18 +100,40 @@ def _object_plan(schema: Any) -> Callable[[dict[str, Any]], FieldObject]:
                       "                if len(memo) < MEMO_SIZE:",
                       f"                    memo[value] = {target}"]
         lines += ["        else:", f"            {target} = read{number}(value)"]
-    names = {key: f"v{number}" for number, key in enumerate(by_key)}
+    names = local_names(schema)
+    # A value read as None was blank as pushed (anything else would have raised).
     if schema.needs_id_or_name:
-        # A value read as None was blank as pushed (anything else would have raised).
         lines += [f"    if {names['id']} is None and {names['name']} is None:",
                   "        raise Slow('needs an id or a name')"]
+    if require_id:
+        lines += [f"    if {names['id']} is None:", "        raise Slow('needs an id')"]
     lines += ["    if present == len(obj):",
               "        custom, dropped = NO_CUSTOM, ()",
               "    else:",
-              "        custom, dropped = unknown_keys(obj)",
-              "    self = new(cls)"]
-    env["NO_CUSTOM"] = _NO_CUSTOM
-    given = {"raw": "proxy(dict(obj))", "custom": "custom", "dropped": "dropped", **names}
+              "        custom, dropped = unknown_keys(obj)"]
+    return lines, env
+
+
+def local_names(schema: Any) -> dict[str, str]:
+    """GA key -> the local of :func:`read_code` holding its value (``v0``, ``v1``...)."""
+    return {key: f"v{number}" for number, key in enumerate(schema._by_key)}
+
+
+def compile_function(name: str, lines: list[str], env: dict[str, Any]) -> Callable[..., Any]:
+    """The function ``name`` whose source is ``lines`` (code built from schemas' own names)."""
+    exec("\n".join(lines), env)
+    function: Callable[..., Any] = env[name]
+    return function
+
+
+def _object_plan(schema: Any, require_id: bool = False) -> Callable[[dict[str, Any]], FieldObject]:
+    """A UA field object's plan: :func:`read_code`, then the model object made from it."""
+    model = schema.model
+    lines, env = read_code(schema, require_id=require_id)
+    env.update(new=object.__new__, cls=model, proxy=MappingProxyType)
+    lines = ["def read(obj):", *lines, "    self = new(cls)"]
+    given = {"raw": "proxy(dict(obj))", "custom": "custom", "dropped": "dropped",
+             **local_names(schema)}
     for number, spec in enumerate(fields(model)):
         env[f"set{number}"] = getattr(model, spec.name).__set__
         value = given.get(spec.name)
@@ -108,10 +142,50 @@ def _object_plan(schema: Any) -> Callable[[dict[str, Any]], FieldObject]:
             value = f"default{number}"
         lines.append(f"    set{number}(self, {value})")
     lines.append("    return self")
-    exec("\n".join(lines), env)  # code built from the schema's own field names
-    read: Callable[[dict[str, Any]], FieldObject] = env["read"]
+    read = compile_function("read", lines, env)
     read.__qualname__ = f"plan({schema.__class__.__name__})"
     return read
+
+
+class Build(Protocol):
+    """What a plan makes of what it reads: the model (:data:`MODEL`), or a mapping's events.
+
+    ``item`` compiles the reader of one field object from its schema (see :func:`read_code`);
+    ``section`` and ``ecommerce`` assemble what the readers gave, as the schemas' ``_build`` do.
+    """
+
+    def item(self, schema: Any, *, require_id: bool) -> Callable[[dict[str, Any]], Any]: ...
+
+    def section(self, kind: str, action_field: Any, items: tuple[Any, ...],
+                dropped: tuple[str, ...], has_products: bool) -> Any: ...
+
+    def ecommerce(self, currency: Any, pushed_currency: Any, sections: dict[str, Any],
+                  dropped_keys: tuple[str, ...]) -> Any: ...
+
+
+class _ModelBuild:
+    """The plan that makes the model: what the schemas' ``_build`` make."""
+
+    def __init__(self) -> None:
+        self._section = maker(Section)
+        self._ecommerce = maker(Ecommerce)
+
+    def item(self, schema: Any, *, require_id: bool) -> Callable[[dict[str, Any]], Any]:
+        return _object_plan(schema, require_id)
+
+    def section(self, kind: str, action_field: Any, items: tuple[Any, ...],
+                dropped: tuple[str, ...], has_products: bool) -> Any:
+        return self._section(kind, action_field or _NO_ACTION_FIELD, items, dropped,
+                             has_products)
+
+    def ecommerce(self, currency: Any, pushed_currency: Any, sections: dict[str, Any],
+                  dropped_keys: tuple[str, ...]) -> Any:
+        return self._ecommerce(currency, MappingProxyType(sections), pushed_currency,
+                               dropped_keys, "ua", None, (), ())
+
+
+#: The plan that makes the model.
+MODEL: Build = _ModelBuild()
 
 
 def _unknown_keys(schema: Any) -> Callable[[dict[str, Any]], tuple[Any, tuple[str, ...]]]:
@@ -144,7 +218,7 @@ def _unknown_keys(schema: Any) -> Callable[[dict[str, Any]], tuple[Any, tuple[st
     return unknown_keys
 
 
-def _items(read: Callable[[dict[str, Any]], FieldObject], value: Any) -> tuple[FieldObject, ...]:
+def _items(read: Callable[[dict[str, Any]], Any], value: Any) -> tuple[Any, ...]:
     if type(value) is not list:
         raise Slow("not a list")
     items = []
@@ -156,23 +230,24 @@ def _items(read: Callable[[dict[str, Any]], FieldObject], value: Any) -> tuple[F
 
 
 def _section_plan(
-    schema: Any, flat: Callable[[dict[str, Any]], bool]
-) -> Callable[[dict[str, Any]], Section]:
+    schema: Any, flat: Callable[[dict[str, Any]], bool], build: Build
+) -> Callable[[dict[str, Any]], Any]:
     """One section's plan (``purchase``, ``detail``, ``promoView``...) from its schema."""
     kind = schema.kind
     list_key = schema.list_key
     declared = schema.fields
-    action = _object_plan(declared["actionField"].schema) if "actionField" in declared else None
-    item = _object_plan(declared[list_key].schema) if list_key else None
-    products = list_key == "products"
     needs_id = schema.needs_id
-    make = maker(Section)
+    action = (build.item(declared["actionField"].schema, require_id=needs_id)
+              if "actionField" in declared else None)
+    item = build.item(declared[list_key].schema, require_id=False) if list_key else None
+    products = list_key == "products"
+    section = build.section
 
-    def read(obj: dict[str, Any]) -> Section:
+    def read(obj: dict[str, Any]) -> Any:
         if products and flat(obj):
             raise Slow("a flat product")
         action_field: Any = None
-        items: tuple[FieldObject, ...] = ()
+        items: tuple[Any, ...] = ()
         dropped: list[str] | None = None
         for key, value in obj.items():
             if key == "actionField" and action is not None:
@@ -187,35 +262,37 @@ def _section_plan(
                 dropped = [key]
             else:
                 dropped.append(key)
-        if needs_id and (action_field is None or action_field.id is None):
+        if needs_id and action_field is None:
             raise Slow("needs an order id")
-        return make(  # type: ignore[no-any-return]
-            kind, action_field or _NO_ACTION_FIELD, items, tuple(dropped) if dropped else (),
-            bool(items) and products,
-        )
+        return section(kind, action_field, items, tuple(dropped) if dropped else (),
+                       bool(items) and products)
 
     return read
 
 
 @cache
-def ecommerce_plan(schema: Schema, *, flat: Callable[[dict[str, Any]], bool]) -> EcommercePlan:
+def ecommerce_plan(
+    schema: Schema, *, flat: Callable[[dict[str, Any]], bool], build: Build = MODEL
+) -> EcommercePlan:
     """The plan of the UA ``ecommerce`` schema ``schema`` (one per mode), built once.
 
-    ``flat`` tells a product section that is one product itself (the schemas repair it).
+    ``flat`` tells a product section that is one product itself (the schemas repair it);
+    ``build`` says what the plan makes (default: the model).
     """
     declared = schema.fields
-    currency = declared["currencyCode"]._read
-    impression = _object_plan(declared["impressions"].schema)  # type: ignore[attr-defined]
+    currency = declared["currencyCode"]._read  # type: ignore[attr-defined]
+    impression = build.item(declared["impressions"].schema,  # type: ignore[attr-defined]
+                            require_id=False)
     sections = {
-        kind: _section_plan(declared[kind].schema, flat)  # type: ignore[attr-defined]
+        kind: _section_plan(declared[kind].schema, flat, build)  # type: ignore[attr-defined]
         for kind in KINDS[1:]
     }
-    make_section = maker(Section)
-    make = maker(Ecommerce)
+    make_section = build.section
+    make = build.ecommerce
 
-    def read(ecommerce: dict[str, Any], kinds: tuple[str, ...]) -> Ecommerce:
+    def read(ecommerce: dict[str, Any], kinds: tuple[str, ...]) -> Any:
         pushed_currency = ecommerce.get("currencyCode")
-        read_sections: dict[str, Section] = {}
+        read_sections: dict[str, Any] = {}
         if kinds is KINDS:  # the sections present, in KINDS order (fewer lookups)
             kinds = [kind for kind in ecommerce if kind in _KIND_ORDER]  # type: ignore[assignment]
             if len(kinds) > 1:
@@ -225,20 +302,18 @@ def ecommerce_plan(schema: Schema, *, flat: Callable[[dict[str, Any]], bool]) ->
             if value is None:
                 continue
             if kind == "impressions":
-                read_sections[kind] = make_section(
-                    kind, _NO_ACTION_FIELD, _items(impression, value), (), False
-                )
+                read_sections[kind] = make_section(kind, None, _items(impression, value), (),
+                                                   False)
             elif type(value) is dict:
                 read_sections[kind] = sections[kind](value)
             else:
                 raise Slow("a section that is no object")
-        return make(  # type: ignore[no-any-return]
+        return make(
             None if pushed_currency is None else currency(pushed_currency),
-            MappingProxyType(read_sections),
             pushed_currency,
+            read_sections,
             () if _KNOWN_KEYS.issuperset(ecommerce)
             else tuple(key for key in ecommerce if key not in _KNOWN_KEYS),
-            "ua", None, (), (),
         )
 
     return read

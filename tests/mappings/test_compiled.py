@@ -1,0 +1,106 @@
+"""The compiled sdk mapping gives exactly the model's events and dropped paths, or gives up.
+
+The model's path (reader, then mapping) is the definition; the compiled one must agree on every
+object it converts itself, in both modes, dirty and corrupted objects included, and it must convert
+the clean objects shops push (else it is no fast path).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ga_ee_bridge.core.model import KINDS
+from ga_ee_bridge.errors import EcommerceError
+from ga_ee_bridge.mappings import MAPPINGS
+from ga_ee_bridge.mappings.compiled import compile_ua
+from ga_ee_bridge.readers import ua
+from ga_ee_bridge.testing import strategies as gst
+
+_MODES = pytest.mark.parametrize("strict", [False, True])
+
+
+def _by_model(obj: dict[str, Any], strict: bool, tracked_via: str = "ecommerce") -> Any:
+    """What reading the model and mapping it give: events per kind, transaction, dropped."""
+    try:
+        parsed = ua.read_ecommerce(obj, strict=strict)
+        events = {kind: MAPPINGS["sdk"].events(parsed, (kind,), tracked_via=tracked_via)
+                  for kind in KINDS if kind in parsed.sections}
+    except EcommerceError:
+        return None
+    if parsed.warnings or parsed.section_errors:
+        return None  # the compiled path never gives these: it gives up
+    purchase = parsed.sections.get("purchase")
+    return events, purchase.action_field.id if purchase else None, parsed.dropped
+
+
+def _compiled(obj: dict[str, Any], strict: bool, tracked_via: str = "ecommerce") -> Any:
+    events = compile_ua(MAPPINGS["sdk"], tracked_via=tracked_via, strict=strict)
+    assert events is not None
+    return events(obj)
+
+
+def _shown(events: dict[str, Any]) -> dict[str, Any]:
+    return {kind: [(e.event_type, list(e.properties.items()), e.timestamp) for e in found]
+            for kind, found in events.items()}
+
+
+@_MODES
+@settings(max_examples=150)
+@given(data=st.data())
+def test_the_compiled_mapping_agrees_with_the_model(strict: bool, data: st.DataObject) -> None:
+    obj = data.draw(st.one_of(
+        gst.ecommerce(dirty=True), gst.ecommerce(dirty=False),
+        gst.corrupted(dirty=False).map(lambda pair: pair[0]).filter(
+            lambda obj: type(obj) is dict),
+    ))
+    compiled = _compiled(obj, strict)
+    if compiled is not None:
+        expected = _by_model(obj, strict)
+        assert expected is not None
+        events, transaction, dropped = expected
+        assert _shown(compiled.events) == _shown(events)  # property order included
+        assert (compiled.transaction, compiled.dropped) == (transaction, dropped)
+
+
+@_MODES
+@settings(max_examples=60)
+@given(obj=gst.ecommerce(dirty=False))
+def test_clean_objects_convert_on_the_compiled_path(strict: bool, obj: dict[str, Any]) -> None:
+    compiled = _compiled(obj, strict, tracked_via="backend")
+    expected = _by_model(obj, strict, tracked_via="backend")
+    assert compiled is not None and expected is not None
+    assert _shown(compiled.events) == _shown(expected[0])
+
+
+def test_unknown_keys_and_shared_names_land_where_the_model_puts_them() -> None:
+    obj = {"currencyCode": "eur", "sku": 1, "purchase": {
+        "actionField": {"id": "T1", "coupon": "ORDER", "x": 1}, "y": 2,
+        "products": [{"id": "P1", "coupon": "LINE", "dimension2": " L ", "z": 3},
+                     {"name": "N", "metric1": "2", "dimension3": ""}]}}
+    compiled = _compiled(obj, strict=False)
+    assert compiled is not None
+    assert compiled.dropped == ("sku", "purchase.y", "purchase.actionField.x",
+                                "purchase.products[0].z")
+    first = compiled.events["purchase"][0].properties
+    assert list(first) == ["tracked_via", "currency_code", "transaction_id", "coupon",
+                           "product_id", "dimension2"]
+    assert (first["coupon"], first["dimension2"]) == ("LINE", "L")
+    assert compiled.events["purchase"][1].properties["metric1"] == 2.0
+    assert compiled.events["purchase"][2].properties["coupon"] == "ORDER"
+    assert _shown(compiled.events) == _shown(_by_model(obj, strict=False)[0])
+
+
+@pytest.mark.parametrize("mapping", ["sdk-exact", "bloomreach"])
+def test_only_typed_taxonomy_mappings_compile(mapping: str) -> None:
+    assert compile_ua(MAPPINGS[mapping], tracked_via="x", strict=False) is None
+
+
+def test_what_the_plan_cannot_read_gives_none() -> None:
+    assert _compiled({"add": {"products": [{"id": "P1", "price": "n/a"}]}}, strict=False) is None
+    assert _compiled({"detail": {"id": "P1"}}, strict=False) is None
+    too_many = {f"dimension{n}": "x" for n in range(1, 300)}
+    assert _compiled({"add": {"products": [{"id": "P1", **too_many}]}}, strict=False) is None
