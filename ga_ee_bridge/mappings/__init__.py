@@ -11,9 +11,10 @@ from ga_ee_bridge.core.model import KINDS, Ecommerce, merge_section_errors
 from ga_ee_bridge.errors import EcommerceError
 from ga_ee_bridge.mappings._protocol import EventMapping, RawMapping
 from ga_ee_bridge.mappings.bloomreach import BLOOMREACH
+from ga_ee_bridge.mappings.compiled import compile_ua
 from ga_ee_bridge.mappings.sdk import SDK
 from ga_ee_bridge.mappings.sdk_exact import SDK_EXACT
-from ga_ee_bridge.readers import detect_source, parse_ecommerce
+from ga_ee_bridge.readers import detect_source, parse_ecommerce, ua_object
 
 __all__ = [
     "MAPPINGS",
@@ -83,8 +84,16 @@ def to_exponea_events(
     kinds = resolve_kinds(kind)
     if tracked_via is not None and (not isinstance(tracked_via, str) or not tracked_via):
         raise ValueError(f"tracked_via must be a non-empty string, got {tracked_via!r}")
-    parsed = parse_ecommerce(ecommerce, strict=strict, kinds=kinds)
     via = tracked_via or chosen.tracked_via
+    compiled = compile_ua(chosen, tracked_via=via, strict=strict)
+    found = None if compiled is None else ua_object(ecommerce)
+    if found is not None:  # the hot path: no model in between (None where it gives up)
+        converted = compiled(found, kinds)  # type: ignore[misc]
+        if converted is not None:
+            by_kind = converted.events
+            return EventList([event for k in kinds if k in by_kind for event in by_kind[k]],
+                             dropped=converted.dropped)
+    parsed = parse_ecommerce(ecommerce, strict=strict, kinds=kinds)
     failed = [(k, error) for k, error in parsed.section_errors if k in kinds]
     events: list[TrackEvent] = []
     converted = False

@@ -48,7 +48,7 @@ from ga_ee_bridge.readers._plan import (
     read_code,
 )
 
-__all__ = ["CompiledEvents", "compile_ua"]
+__all__ = ["Compiled", "CompiledEvents", "compile_ua"]
 
 #: The property table of each field object's model.
 _TABLES: dict[type, tuple[tuple[str, str], ...]] = {
@@ -137,12 +137,16 @@ class _EventsBuild:
         return CompiledEvents(events, transaction, tuple(paths))
 
 
-def compile_ua(
-    mapping: Any, *, tracked_via: str, strict: bool
-) -> Callable[[dict[str, Any]], CompiledEvents | None] | None:
-    """``events(ecommerce_dict)`` of ``mapping`` for UA objects, or None when the mapping cannot
-    be compiled (it must be a :class:`TaxonomyMapping` reading typed values). ``events`` gives
-    None where the reader's plan gives up (read the model then: it has the warnings or errors).
+#: ``events(ecommerce_dict, kinds=KINDS)``: the events of the sections of ``kinds`` (the only
+#: ones read, in KINDS order), or None where the reader's plan gives up.
+Compiled = Callable[..., CompiledEvents | None]
+
+
+def compile_ua(mapping: Any, *, tracked_via: str, strict: bool) -> Compiled | None:
+    """``events(ecommerce_dict, kinds=KINDS)`` of ``mapping`` for UA objects, or None when the
+    mapping cannot be compiled (it must be a :class:`TaxonomyMapping` reading typed values).
+    ``events`` gives None where the reader's plan gives up (read the model then: it has the
+    warnings or the errors).
     """
     if not (
         isinstance(mapping, TaxonomyMapping)
@@ -154,15 +158,13 @@ def compile_ua(
 
 
 @cache
-def _compiled(
-    mapping: TaxonomyMapping, tracked_via: str, strict: bool
-) -> Callable[[dict[str, Any]], CompiledEvents | None]:
+def _compiled(mapping: TaxonomyMapping, tracked_via: str, strict: bool) -> Compiled:
     plan = ecommerce_plan(ua.schema(strict), flat=ua.is_flat_product,
                           build=_EventsBuild(mapping, tracked_via))
 
-    def events(ecommerce: dict[str, Any]) -> CompiledEvents | None:
+    def events(ecommerce: dict[str, Any], kinds: tuple[str, ...] = KINDS) -> CompiledEvents | None:
         try:
-            result: CompiledEvents = plan(ecommerce, KINDS)  # type: ignore[assignment]
+            result: CompiledEvents = plan(ecommerce, kinds)  # type: ignore[assignment]
         except (Slow, ValidationError):
             return None
         return result

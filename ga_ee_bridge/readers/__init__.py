@@ -14,7 +14,7 @@ from ga_ee_bridge.core.model import KINDS, Ecommerce
 from ga_ee_bridge.errors import EcommerceError, show
 from ga_ee_bridge.readers import ga4, gtag, gtm_classic, ua
 
-__all__ = ["READ_SOURCES", "detect_source", "parse_ecommerce", "read_push"]
+__all__ = ["READ_SOURCES", "detect_source", "parse_ecommerce", "read_push", "ua_object"]
 
 #: The values of ``source`` :func:`read_push` takes besides ``"auto"``.
 READ_SOURCES: tuple[str, ...] = ("ua", "ga4", "gtag", gtm_classic.SOURCE)
@@ -51,6 +51,28 @@ def detect_source(push: Any) -> str | None:
     if push.get("event") in _GA4_EVENTS or "items" in ecommerce:
         return "ga4"
     return "ua"
+
+
+def ua_object(data: Any) -> dict[str, Any] | None:
+    """The UA ``ecommerce`` dict :func:`parse_ecommerce` reads ``data`` as at once, else None.
+
+    ``data`` is a bare ``ecommerce`` object with a UA section key, or a push whose
+    ``ecommerce`` has one (:func:`detect_source` says ``"ua"``); a gtag.js ``arguments`` object
+    (a ``"0"`` key) and anything else give None (read it the long way).
+    """
+    if type(data) is not dict or "0" in data:
+        return None
+    inner = data.get("ecommerce", _MISSING)
+    if inner is _MISSING:
+        found = data
+    elif type(inner) is dict:
+        found = inner
+    else:
+        return None
+    return None if _UA_KEYS.isdisjoint(found) else found
+
+
+_MISSING: Any = object()
 
 
 def read_push(

@@ -8,11 +8,14 @@ the clean objects shops push (else it is no fast path).
 from __future__ import annotations
 
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import ga_ee_bridge as gee
+from ga_ee_bridge import mappings
 from ga_ee_bridge.core.model import KINDS
 from ga_ee_bridge.errors import EcommerceError
 from ga_ee_bridge.mappings import MAPPINGS
@@ -104,3 +107,22 @@ def test_what_the_plan_cannot_read_gives_none() -> None:
     assert _compiled({"detail": {"id": "P1"}}, strict=False) is None
     too_many = {f"dimension{n}": "x" for n in range(1, 300)}
     assert _compiled({"add": {"products": [{"id": "P1", **too_many}]}}, strict=False) is None
+
+
+def _model_only() -> Any:
+    return mock.patch.object(mappings, "compile_ua", lambda *_, **__: None)
+
+
+@settings(max_examples=100)
+@given(case=gst.cases(push=None), kind=st.sampled_from(["all", *KINDS]))
+def test_to_exponea_events_gives_what_the_model_gives(case: gst.EcommerceCase, kind: str) -> None:
+    def convert() -> Any:
+        try:
+            events = gee.to_exponea_events(case.ecommerce, kind)
+        except EcommerceError as err:
+            return err.messages
+        return _shown({"": list(events)}), events.dropped, events.warnings, events.section_errors
+
+    fast = convert()
+    with _model_only():
+        assert convert() == fast

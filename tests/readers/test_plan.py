@@ -17,7 +17,7 @@ from marshmallow import ValidationError
 
 from ga_ee_bridge.core.model import KINDS
 from ga_ee_bridge.errors import EcommerceError
-from ga_ee_bridge.readers import ua
+from ga_ee_bridge.readers import parse_ecommerce, ua, ua_object
 from ga_ee_bridge.readers._plan import Slow
 from ga_ee_bridge.testing import strategies as gst
 
@@ -86,3 +86,20 @@ def test_a_plan_that_gives_up_leaves_no_warning_behind() -> None:
     obj = {"add": {"products": [{"id": "P1", "brand": "B", "price": "n/a"}]}}
     read = ua.read_ecommerce(obj)
     assert [(w.path, w.value) for w in read.warnings] == [("add.products[0].price", "n/a")]
+
+
+@settings(max_examples=100)
+@given(case=gst.cases(push=None))
+def test_ua_object_finds_what_parse_ecommerce_reads_as_ua(case: gst.EcommerceCase) -> None:
+    found = ua_object(case.ecommerce)
+    assert found is not None  # every UA case, bare or pushed
+    assert parse_ecommerce(case.ecommerce) == ua.read_ecommerce(found)
+
+
+@pytest.mark.parametrize("data", [
+    {"0": "event", "1": "purchase", "ecommerce": {"purchase": {}}},  # gtag.js arguments
+    {"event": "purchase", "ecommerce": {"items": []}},  # GA4
+    {"ecommerce": None}, {"ecommerce": ["purchase"]}, [], {"transactionId": "T1"},
+])
+def test_ua_object_leaves_other_forms_alone(data: Any) -> None:
+    assert ua_object(data) is None
