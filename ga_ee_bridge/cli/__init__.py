@@ -11,12 +11,12 @@ import argparse
 import importlib
 import logging
 import os
-import sqlite3
 import sys
 from collections.abc import Sequence
 
 from ga_ee_bridge import __version__
 from ga_ee_bridge.cli._common import (
+    COMMAND_HELP,
     EXIT_BROKEN_PIPE,
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -33,13 +33,18 @@ __all__ = ["EXIT_BROKEN_PIPE", "EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "E
            "EXIT_USAGE", "build_parser", "main"]
 
 # Subcommand modules under ga_ee_bridge.cli, each with add_parser(subparsers) and run(args) -> int.
-COMMANDS: tuple[str, ...] = ("convert", "validate", "send", "spool")
+COMMANDS: tuple[str, ...] = tuple(COMMAND_HELP)
 
 _log = logging.getLogger("ga_ee_bridge.cli")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the top-level parser with every subcommand registered."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Build the top-level parser with every subcommand registered.
+
+    With ``only`` (a name in :data:`COMMANDS`) just that subcommand gets its options; the others
+    are their line in ``--help`` only, so their modules (and httpx, SQLite, the converter) are not
+    imported: what :func:`main` does, since a run parses one subcommand.
+    """
     parser = Parser(
         prog="ga-ee-bridge",
         description="Turn Google Analytics Enhanced Ecommerce data into Exponea (Bloomreach "
@@ -57,9 +62,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        module = importlib.import_module(f"ga_ee_bridge.cli.{name}")
-        module.add_parser(sub)
+        if only is None or name == only:
+            module = importlib.import_module(f"ga_ee_bridge.cli.{name}")
+            module.add_parser(sub)
+        else:
+            sub.add_parser(name, help=COMMAND_HELP[name])
     return parser
+
+
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` runs: its first word that is no option (the top-level options
+    take no value), when it names one; else None (help, version, a misspelt command)."""
+    for word in argv:
+        if word == "--":
+            continue
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
 
 
 def _quiet_stdout() -> None:
@@ -84,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     130 interrupted, 141 standard output closed)."""
     command = "ga-ee-bridge"
     try:
-        parser = build_parser()
+        parser = build_parser(only=chosen_command(sys.argv[1:] if argv is None else argv))
         try:
             args = _parse(parser, argv)
         except SystemExit as done:
@@ -101,9 +120,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         _quiet_stdout()
         return EXIT_BROKEN_PIPE
-    except sqlite3.DatabaseError as err:
-        print(f"{command}: error: the spool cannot be used: {err}", file=sys.stderr)
-        return EXIT_FAILURE
     except GaEeBridgeError as err:
         print(f"{command}: error: {err}", file=sys.stderr)
         return EXIT_FAILURE
@@ -112,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{command}: error: {where}{err.strerror or err}", file=sys.stderr)
         return EXIT_FAILURE
     except Exception as err:  # the promise: one line, never a traceback
+        sqlite3 = sys.modules.get("sqlite3")  # imported only by a command with a spool
+        if sqlite3 is not None and isinstance(err, sqlite3.DatabaseError):
+            print(f"{command}: error: the spool cannot be used: {err}", file=sys.stderr)
+            return EXIT_FAILURE
         if os.environ.get("GA_EE_BRIDGE_DEBUG"):
             raise
         _log.debug("unexpected error", exc_info=True)
