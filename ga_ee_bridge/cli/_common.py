@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import os
 import re
@@ -68,6 +67,8 @@ class Parser(argparse.ArgumentParser):
 
     def suggestion(self, message: str) -> str:
         """`` (did you mean ...?)`` for a misspelt option or choice in ``message``, or ''."""
+        import difflib  # here: only a usage error needs it
+
         choice = _CHOICE.search(message)
         if choice:
             names = re.findall(r"'([^']*)'", choice.group(2))

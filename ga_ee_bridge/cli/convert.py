@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import os
 import sys
@@ -62,6 +61,8 @@ def kind_of(text: str) -> str:
         return text
     if text in KIND_ALIASES:
         return KIND_ALIASES[text]
+    import difflib  # here: only a misspelt kind needs it
+
     close = difflib.get_close_matches(text, [*KINDS, *KIND_ALIASES], n=1, cutoff=0.6)
     hint = f"; did you mean '{close[0]}'?" if close else ""
     raise argparse.ArgumentTypeError(

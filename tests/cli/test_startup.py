@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ga_ee_bridge.cli import COMMANDS, build_parser, chosen_command
+from ga_ee_bridge.cli import COMMANDS, build_parser, chosen_command, main
 
 #: Modules a ``convert`` or ``validate`` run has no use for: the sender (httpx and its CLI
 #: libraries), SQLite, the other subcommands, worker pools, the HTML report, the progress bar.
@@ -100,16 +100,52 @@ def test_building_only_the_chosen_command_changes_no_help(monkeypatch: pytest.Mo
     monkeypatch.setenv("COLUMNS", "100")
     full = _helps(build_parser())
     assert {"convert", "validate", "send", "spool list", "spool retry"} <= set(full)
+    assert _helps(build_parser(commands=()))[""] == full[""]
     for name in COMMANDS:
-        lazy = _helps(build_parser(only=name))
+        lazy = _helps(build_parser(commands=(name,)))
         assert lazy[""] == full[""]
         own = {words: page for words, page in full.items() if words.split()[:1] == [name]}
         assert own and all(lazy[words] == page for words, page in own.items())
 
 
 def test_a_misspelt_command_is_suggested_as_before(capsys: pytest.CaptureFixture[str]):
-    from ga_ee_bridge.cli import main
-
     assert main(["conver", "a.json"]) == 2
     err = capsys.readouterr().err
     assert "invalid choice: 'conver'" in err and "did you mean 'convert'?" in err
+
+
+def test_the_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]):
+    assert main([]) == 2
+    listed = capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    assert listed == capsys.readouterr().out
+    assert all(f"    {name}" in listed for name in COMMANDS)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_called_from_python_main_leaves_the_collector_as_it_was(tmp_path: Path, enabled: bool):
+    import gc
+
+    (tmp_path / "one.jsonl").write_text(json.dumps(PURCHASE) + "\n", encoding="utf-8")
+    frozen = gc.get_freeze_count()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        assert main(["validate", str(tmp_path / "one.jsonl"), "-q"]) == 0
+        assert gc.isenabled() is enabled
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.enable()
+
+
+def test_as_a_command_the_start_up_objects_are_frozen_and_the_collector_runs(tmp_path: Path):
+    (tmp_path / "one.jsonl").write_text(json.dumps(PURCHASE) + "\n", encoding="utf-8")
+    code = ("import gc, sys\n"
+            "sys.argv = ['ga-ee-bridge', 'convert', 'one.jsonl', '-o', 'out.jsonl', '-q']\n"
+            "from ga_ee_bridge.cli import main\n"
+            "status = main()\n"
+            "print(status, gc.isenabled(), gc.get_freeze_count() > 1000)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, check=True)
+    assert done.stdout.split() == ["0", "True", "True"]
+    assert (tmp_path / "out.jsonl").read_text(encoding="utf-8").count("\n") == 2
