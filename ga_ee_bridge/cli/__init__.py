@@ -8,15 +8,16 @@ one line naming the error (``GA_EE_BRIDGE_DEBUG=1`` shows the traceback).
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
 import os
-import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from ga_ee_bridge import __version__
 from ga_ee_bridge.cli._common import (
+    COMMAND_HELP,
     EXIT_BROKEN_PIPE,
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -33,13 +34,18 @@ __all__ = ["EXIT_BROKEN_PIPE", "EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "E
            "EXIT_USAGE", "build_parser", "main"]
 
 # Subcommand modules under ga_ee_bridge.cli, each with add_parser(subparsers) and run(args) -> int.
-COMMANDS: tuple[str, ...] = ("convert", "validate", "send", "spool")
+COMMANDS: tuple[str, ...] = tuple(COMMAND_HELP)
 
 _log = logging.getLogger("ga_ee_bridge.cli")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the top-level parser with every subcommand registered."""
+def build_parser(commands: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
+    """Build the top-level parser with every subcommand registered.
+
+    Only the ``commands`` given (default: all) get their options; the others are their line in
+    ``--help`` only, so their modules (and httpx, SQLite, the converter) are not imported. That is
+    what :func:`main` does: a run parses one subcommand, or none (help, version, a misspelt one).
+    """
     parser = Parser(
         prog="ga-ee-bridge",
         description="Turn Google Analytics Enhanced Ecommerce data into Exponea (Bloomreach "
@@ -57,9 +63,43 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        module = importlib.import_module(f"ga_ee_bridge.cli.{name}")
-        module.add_parser(sub)
+        if name in commands:
+            module = importlib.import_module(f"ga_ee_bridge.cli.{name}")
+            module.add_parser(sub)
+        else:
+            sub.add_parser(name, help=COMMAND_HELP[name])
     return parser
+
+
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` runs: its first word that is no option (the top-level options
+    take no value), when it names one; else None (help, version, a misspelt command: argparse
+    then stops at the top level, where every subcommand's help line is all it shows)."""
+    for word in argv:
+        if word == "--":
+            continue
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def _startup_parser(commands: Collection[str], *, own_process: bool) -> argparse.ArgumentParser:
+    """:func:`build_parser` with the garbage collector paused while it imports the subcommand.
+
+    Imports create thousands of objects that live as long as the process, and the collector
+    would scan them again every few hundred allocations. In the command's own process (``main()``
+    without arguments) they then move to the permanent generation (``gc.freeze``), so later
+    collections, and the full one at exit, skip them; called from Python, nothing is frozen.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return build_parser(commands)
+    finally:
+        if own_process:
+            gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 def _quiet_stdout() -> None:
@@ -84,7 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     130 interrupted, 141 standard output closed)."""
     command = "ga-ee-bridge"
     try:
-        parser = build_parser()
+        chosen = chosen_command(sys.argv[1:] if argv is None else argv)
+        parser = _startup_parser(() if chosen is None else (chosen,), own_process=argv is None)
         try:
             args = _parse(parser, argv)
         except SystemExit as done:
@@ -101,9 +142,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         _quiet_stdout()
         return EXIT_BROKEN_PIPE
-    except sqlite3.DatabaseError as err:
-        print(f"{command}: error: the spool cannot be used: {err}", file=sys.stderr)
-        return EXIT_FAILURE
     except GaEeBridgeError as err:
         print(f"{command}: error: {err}", file=sys.stderr)
         return EXIT_FAILURE
@@ -112,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{command}: error: {where}{err.strerror or err}", file=sys.stderr)
         return EXIT_FAILURE
     except Exception as err:  # the promise: one line, never a traceback
+        sqlite3 = sys.modules.get("sqlite3")  # imported only by a command with a spool
+        if sqlite3 is not None and isinstance(err, sqlite3.DatabaseError):
+            print(f"{command}: error: the spool cannot be used: {err}", file=sys.stderr)
+            return EXIT_FAILURE
         if os.environ.get("GA_EE_BRIDGE_DEBUG"):
             raise
         _log.debug("unexpected error", exc_info=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import os
 import re
@@ -12,9 +11,9 @@ import sys
 import textwrap
 from typing import IO, Any, NoReturn
 
-__all__ = ["EXIT_BROKEN_PIPE", "EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PARTIAL",
-           "EXIT_USAGE", "Parser", "add_quiet_option", "examples", "input_size", "optional_tqdm",
-           "progress_bar", "reason_text", "subcommand"]
+__all__ = ["COMMAND_HELP", "EXIT_BROKEN_PIPE", "EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK",
+           "EXIT_PARTIAL", "EXIT_USAGE", "Parser", "add_quiet_option", "examples", "input_size",
+           "optional_tqdm", "progress_bar", "reason_text", "subcommand"]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -23,6 +22,16 @@ EXIT_PARTIAL = 3
 #: The reader of standard output went away (``| head``): the status of a process SIGPIPE killed.
 EXIT_BROKEN_PIPE = 128 + 13
 EXIT_INTERRUPTED = 130
+
+#: Each subcommand's line in ``ga-ee-bridge --help``, in that order. Kept here, not only in the
+#: subcommand's module, so the list can be shown without importing the modules (and what they
+#: import) of the commands that do not run.
+COMMAND_HELP: dict[str, str] = {
+    "convert": "convert dataLayer dumps to Exponea commands (JSONL) or CSV",
+    "validate": "check dataLayer dumps: every problem as file:line path: message",
+    "send": "send Tracking API commands (JSON lines) to Exponea",
+    "spool": "list, retry or export the dead letters of a spool",
+}
 
 _BACKTICKS = re.compile(r"``([^`]+)``")
 _CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)$")
@@ -58,6 +67,8 @@ class Parser(argparse.ArgumentParser):
 
     def suggestion(self, message: str) -> str:
         """`` (did you mean ...?)`` for a misspelt option or choice in ``message``, or ''."""
+        import difflib  # here: only a usage error needs it
+
         choice = _CHOICE.search(message)
         if choice:
             names = re.findall(r"'([^']*)'", choice.group(2))

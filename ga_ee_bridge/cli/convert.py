@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures.process import BrokenProcessPool
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ga_ee_bridge import __version__
 from ga_ee_bridge.cli._common import (
+    COMMAND_HELP,
     EXIT_FAILURE,
     EXIT_OK,
     EXIT_PARTIAL,
@@ -38,13 +37,14 @@ from ga_ee_bridge.convert.outputs import (
 )
 from ga_ee_bridge.convert.pushes import SOURCES
 from ga_ee_bridge.convert.reasons import RejectReason
-from ga_ee_bridge.convert.report import render_report
 from ga_ee_bridge.convert.results import ConvertStats, Item, Reject
-from ga_ee_bridge.convert.summary import Observations, summary_record
 from ga_ee_bridge.convert.updates import UpdateSpec
 from ga_ee_bridge.core.model import KINDS
 from ga_ee_bridge.mappings import MAPPINGS
 from ga_ee_bridge.readers.ga4 import EVENTS as GA4_EVENTS
+
+if TYPE_CHECKING:
+    from ga_ee_bridge.convert.summary import Observations
 
 __all__ = ["KIND_ALIASES", "add_dump_options", "add_parser", "kind_of", "options_from_args",
            "run", "run_items"]
@@ -61,6 +61,8 @@ def kind_of(text: str) -> str:
         return text
     if text in KIND_ALIASES:
         return KIND_ALIASES[text]
+    import difflib  # here: only a misspelt kind needs it
+
     close = difflib.get_close_matches(text, [*KINDS, *KIND_ALIASES], n=1, cutoff=0.6)
     hint = f"; did you mean '{close[0]}'?" if close else ""
     raise argparse.ArgumentTypeError(
@@ -140,7 +142,7 @@ def add_convert_only_options(parser: argparse.ArgumentParser) -> None:
 def add_parser(subparsers: Any) -> None:
     """Register ``convert``."""
     parser = subparsers.add_parser(
-        "convert", help="convert dataLayer dumps to Exponea commands (JSONL) or CSV",
+        "convert", help=COMMAND_HELP["convert"],
         description="Convert dataLayer dumps into Exponea Tracking API commands (JSONL) or CSV "
         "files for Bloomreach's event import. Every push that cannot be converted goes to the "
         "rejects. Outputs appear only when complete (an interrupted run leaves none); missing "
@@ -257,7 +259,9 @@ def run_items(
     except DumpError as err:
         print(f"ga-ee-bridge: {err}", file=sys.stderr)
         return EXIT_FAILURE
-    except BrokenProcessPool:
+    except Exception as err:
+        if not _is_broken_pool(err):
+            raise
         print("ga-ee-bridge: a worker process died (out of memory?); run again with fewer "
               "--jobs", file=sys.stderr)
         return EXIT_FAILURE
@@ -267,11 +271,19 @@ def run_items(
     return EXIT_PARTIAL if stats.rejected else EXIT_OK
 
 
+def _is_broken_pool(err: BaseException) -> bool:
+    """True for concurrent.futures' BrokenProcessPool (imported only when workers were used)."""
+    process = sys.modules.get("concurrent.futures.process")
+    return process is not None and isinstance(err, process.BrokenProcessPool)
+
+
 def write_summary_json(path: str | None, stats: ConvertStats, inputs: list[str],
                        seconds: float) -> None:
     """``--summary-json FILE`` (``-``: standard output), written atomically."""
     if path is None:
         return
+    from ga_ee_bridge.convert.summary import summary_record  # here: most runs write none
+
     text = json.dumps(summary_record(stats, inputs=inputs, seconds=seconds), indent=2,
                       ensure_ascii=False) + "\n"
     if path == "-":
@@ -342,7 +354,11 @@ def run(args: argparse.Namespace) -> int:
         return usage_error(PROG, "--rejects must not be the --output file")
 
     stats = ConvertStats()
-    observations = Observations() if args.report else None
+    observations: Observations | None = None
+    if args.report:
+        from ga_ee_bridge.convert.summary import Observations  # here: most runs write no page
+
+        observations = Observations()
     started = time.perf_counter()
     files: list[AtomicFile] = []
     writer: CommandsWriter | CsvWriter | None = None
@@ -385,6 +401,8 @@ def run(args: argparse.Namespace) -> int:
         seconds = time.perf_counter() - started
         write_summary_json(args.summary_json, stats, args.inputs, seconds)
         if args.report and observations is not None:
+            from ga_ee_bridge.convert.report import render_report
+
             with AtomicFile(args.report) as page:
                 page.stream.write(render_report(stats, observations, inputs=args.inputs,
                                                 seconds=seconds,

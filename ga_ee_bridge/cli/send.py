@@ -29,7 +29,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from ga_ee_bridge.cli import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
-from ga_ee_bridge.cli._common import add_quiet_option, examples, progress_bar, reason_text
+from ga_ee_bridge.cli._common import (
+    COMMAND_HELP,
+    add_quiet_option,
+    examples,
+    progress_bar,
+    reason_text,
+)
 from ga_ee_bridge.cli._connection import ConfigError, add_connection_arguments, client_from_args
 from ga_ee_bridge.convert.sniff import looks_like
 from ga_ee_bridge.core.events import CUSTOMER_COMMAND, EVENT_COMMAND
@@ -59,7 +65,7 @@ _SHOWN_LINE = 1000  # characters of an unreadable line kept in its dead letter
 def add_parser(subparsers: Any) -> None:
     """Register ``send``."""
     parser = subparsers.add_parser(
-        "send", help="send Tracking API commands (JSON lines) to Exponea",
+        "send", help=COMMAND_HELP["send"],
         description=__doc__, epilog=examples(*_EXAMPLES))
     parser.add_argument("files", nargs="+", metavar="COMMANDS.jsonl",
                         help="files of commands, one JSON object per line ('-': stdin), as "

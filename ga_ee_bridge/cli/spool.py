@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ga_ee_bridge.cli import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
-from ga_ee_bridge.cli._common import examples, reason_text
+from ga_ee_bridge.cli._common import COMMAND_HELP, examples, reason_text
 from ga_ee_bridge.cli._connection import (
     ConfigError,
     add_connection_arguments,
@@ -33,7 +33,7 @@ __all__ = ["add_parser", "run"]
 def add_parser(subparsers: Any) -> None:
     """Register ``spool`` with its ``list``, ``retry`` and ``export`` actions."""
     parser = subparsers.add_parser(
-        "spool", help="list, retry or export the dead letters of a spool",
+        "spool", help=COMMAND_HELP["spool"],
         description=__doc__, epilog=examples(*_EXAMPLES))
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     spool_help = "the spool file given to 'send --spool' (SQLite)"

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any
 
-from ga_ee_bridge.cli._common import EXIT_FAILURE, examples
+from ga_ee_bridge.cli._common import COMMAND_HELP, EXIT_FAILURE, examples
 from ga_ee_bridge.cli.convert import (
     add_dump_options,
     check_inputs,
@@ -28,7 +28,7 @@ PROG = "ga-ee-bridge validate"
 def add_parser(subparsers: Any) -> None:
     """Register ``validate``."""
     parser = subparsers.add_parser(
-        "validate", help="check dataLayer dumps: every problem as file:line path: message",
+        "validate", help=COMMAND_HELP["validate"],
         description="Read dumps exactly as 'convert' does, write nothing, and report every "
         "problem on standard output as 'file:line path: message'. Exit status: 0 no problem, "
         "3 problems found, 2 usage error, 1 failure, 130 interrupted. It has the reading "
