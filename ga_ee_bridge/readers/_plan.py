@@ -126,6 +126,7 @@ def compile_function(name: str, lines: list[str], env: dict[str, Any]) -> Callab
     return function
 
 
+@cache
 def _object_plan(schema: Any, require_id: bool = False) -> Callable[[dict[str, Any]], FieldObject]:
     """A UA field object's plan: :func:`read_code`, then the model object made from it."""
     model = schema.model
