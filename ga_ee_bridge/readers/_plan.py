@@ -12,6 +12,7 @@ report. Nothing is recorded on the way, so a plan that gives up leaves no trace.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import fields
 from functools import cache
@@ -21,7 +22,7 @@ from typing import Any, Protocol
 from marshmallow import Schema
 
 from ga_ee_bridge.core.model import KINDS, ActionField, Ecommerce, FieldObject, Section, maker
-from ga_ee_bridge.core.numbers import MAX_SAFE_INTEGER
+from ga_ee_bridge.core.numbers import MAX_SAFE_INTEGER, plain_number
 from ga_ee_bridge.readers._fields import Count, Money, Text
 from ga_ee_bridge.readers._renamed import custom_value
 from ga_ee_bridge.readers._schema import blank
@@ -70,7 +71,7 @@ def read_code(schema: Any, *, require_id: bool = False) -> tuple[list[str], dict
     env: dict[str, Any] = {
         "MISSING": _MISSING, "Slow": Slow, "LIMIT": MAX_SAFE_INTEGER, "memo": {},
         "MEMO_SIZE": _MONEY_MEMO_SIZE, "unknown_keys": _unknown_keys(schema),
-        "NO_CUSTOM": _NO_CUSTOM,
+        "NO_CUSTOM": _NO_CUSTOM, "plain": plain_number, "isfinite": math.isfinite,
     }
     lines = ["    get = obj.get", "    present = 0"]
     for number, (key, (_, field)) in enumerate(schema._by_key.items()):
@@ -92,11 +93,13 @@ def read_code(schema: Any, *, require_id: bool = False) -> tuple[list[str], dict
         elif kind is Count._read:  # what parse_int does with an int within 2**53
             lines += ["        elif type(value) is int and -LIMIT <= value <= LIMIT:",
                       f"            {target} = value"]
-        elif kind is Money._read:
+        elif kind is Money._read:  # plain decimal text is float(text), as parse_number reads it
             lines += ["        elif type(value) is str:",
                       f"            {target} = memo.get(value, MISSING)",
                       f"            if {target} is MISSING:",
-                      f"                {target} = read{number}(value)",
+                      f"                {target} = float(value) if plain(value) else None",
+                      f"                if {target} is None or not isfinite({target}):",
+                      f"                    {target} = read{number}(value)",
                       "                if len(memo) < MEMO_SIZE:",
                       f"                    memo[value] = {target}"]
         lines += ["        else:", f"            {target} = read{number}(value)"]

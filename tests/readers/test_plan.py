@@ -103,3 +103,18 @@ def test_ua_object_finds_what_parse_ecommerce_reads_as_ua(case: gst.EcommerceCas
 ])
 def test_ua_object_leaves_other_forms_alone(data: Any) -> None:
     assert ua_object(data) is None
+
+
+_MONEY_TEXT = ["15.25", " 15.25 ", "1e5", "\u0661\u0662.\u0665", "5.", ".5", "-0", "1" * 400,
+               "$15", "1,234.50", "", "  ", "inf", "nan", "0x10", "1_000", "\u00b2"]
+
+
+@_MODES
+@pytest.mark.parametrize("price", _MONEY_TEXT)
+def test_money_text_reads_as_the_schemas_read_it(strict: bool, price: str) -> None:
+    obj = {"add": {"products": [{"id": "P1", "price": price}], "actionField": {"tax": price}}}
+    planned = _through_plan(obj, strict)
+    if planned is not None:
+        assert planned == _through_schemas(obj, strict)
+    for _ in range(2):  # the second read comes from the memo
+        assert _read(obj, strict) == _through_schemas(obj, strict)
