@@ -244,6 +244,13 @@ def architecture_markdown() -> str:
         "`send` never import each other); `lint-imports` checks it in CI (contracts in",
         "`pyproject.toml`).",
         "",
+        "The hot path: a UA `ecommerce` object is read by a plan compiled from the UA schemas'",
+        "own fields (`readers/_plan.py`) and, for the `sdk` mapping, turned into events without",
+        "making the model in between (`mappings/compiled.py`). Whatever the plan cannot read",
+        "exactly (a value to drop with a warning, an error, an unusual shape) goes the long way,",
+        "through the schemas and the model, which stay the definition; tests compare both paths",
+        "on generated data (`tests/readers/test_plan.py`, `tests/mappings/test_compiled.py`).",
+        "",
         "```text",
         "ga_ee_bridge/",
     ]
