@@ -151,13 +151,20 @@ def _read_roles(
     data: dict[str, Any],
     original: Mapping[str, Any],
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
-    """Typed values, pushed values and source keys by role; a role's first non-blank key wins."""
+    """Typed values, pushed values and source keys by role; a role's first non-blank key (in the
+    table's order) wins. Only the keys loaded are looked at: they are fewer than the table's."""
+    order = _ORDERS.get(id(by_key))
+    if order is None:
+        order = _ORDERS[id(by_key)] = {key: number for number, key in enumerate(by_key)}
     values: dict[str, Any] = {}
     raw: dict[str, Any] = {}
     keys: dict[str, str] = {}
-    for key, (role, _) in by_key.items():
-        value = data.get(key)
-        if value is None or role in values:
+    for key, value in data.items():
+        entry = by_key.get(key)
+        if value is None or entry is None:
+            continue
+        role = entry[0]
+        if role in values and order[keys[role]] < order[key]:
             continue
         values[role] = value
         raw[role] = original.get(key)
@@ -165,10 +172,16 @@ def _read_roles(
     return values, raw, keys
 
 
+#: id(table) -> key -> its place in the table (tables are the dialects' constants).
+_ORDERS: dict[int, dict[str, int]] = {}
+
+
 class ItemSchema(BaseSchema):
     """One item of ``items`` (or of gtag's ``promotions``) -> :class:`Item`."""
 
     roles: ClassVar[Mapping[str, tuple[str, type[LenientField]]]]
+    #: The keys of the ``position`` role.
+    position_keys: ClassVar[tuple[str, ...]]
     #: Keys of which one must be set (empty: none required).
     id_keys: ClassVar[tuple[str, ...]]
     position_offset: ClassVar[int]
@@ -183,9 +196,9 @@ class ItemSchema(BaseSchema):
                 f"needs an {first!r} or an {second!r}, found neither: {show(original)}"
             ]
         if self.position_offset:
-            for key, (role, _) in self.roles.items():
+            for key in self.position_keys:
                 value = data.get(f"f_{key}")
-                if role == "position" and value is not None and value < 0:
+                if value is not None and value < 0:
                     message = f"not a 0-based index: {show(original.get(key))}"
                     if self.strict:
                         errors[key] = [message]
@@ -239,6 +252,7 @@ def _item_schema(dialect: Dialect, strict: bool, promotions: bool, require_id: b
     id_keys = ("id", "name") if promotions else dialect.item_id_keys
     declared.update(
         roles=table, strict=strict, id_keys=id_keys if require_id else (),
+        position_keys=tuple(key for key, (role, _) in table.items() if role == "position"),
         position_offset=0 if promotions else dialect.position_offset,
         rebuild=(_item_schema, (dialect, strict, promotions, require_id)),
     )
@@ -341,8 +355,9 @@ def build(
     if kind == "impressions":
         used_roles.add("list")
         for index, item in enumerate(items):
-            section_items.append(_impression(item, values, raw))
-            item_dropped.extend(_paths("items", index, item.unused(_IMPRESSION_USED)))
+            unused = item.unused(_IMPRESSION_USED)
+            section_items.append(_impression(item, values, raw, unused))
+            item_dropped.extend(_paths("items", index, unused))
     elif kind in PROMOTION_KINDS:
         used_roles.update(PROMOTION_ROLES)
         used_keys.add("promotions")
@@ -362,11 +377,11 @@ def build(
             used_keys.discard("items")  # a checkout option carries no products in UA
         else:
             for index, item in enumerate(items):
-                section_items.append(_product(item))
-                roles = _PRODUCT_USED
+                unused = item.unused(_PRODUCT_USED)
+                section_items.append(_product(item, unused))
                 if chosen_list is not None and item.values.get("list") == chosen_list:
-                    roles = _PRODUCT_USED | {"list"}
-                item_dropped.extend(_paths("items", index, item.unused(roles)))
+                    unused = item.unused(_PRODUCT_USED | {"list"})
+                item_dropped.extend(_paths("items", index, unused))
     used_keys.update(key for key, (role, _) in dialect.param_keys.items() if role in used_roles)
     top = [key for key in original if key not in used_keys]
     currency_key = keys.get("currency")
@@ -435,20 +450,22 @@ _NON_ORDER_ROLES = tuple(role for role in ACTION_ROLES if role != "revenue")
 _NON_PRODUCT_KINDS = frozenset({"impressions", *PROMOTION_KINDS})
 
 
-def _product(item: Item) -> Product:
+def _product(item: Item, unused: list[str]) -> Product:
+    """The product of an item; ``unused``: its keys left out (``item.unused(_PRODUCT_USED)``)."""
     values = {role: item.values[role] for role in PRODUCT_ROLES if role in item.values}
     raw = {role: item.raw[role] for role in PRODUCT_ROLES if role in item.raw}
-    return Product(raw=MappingProxyType(raw), dropped=tuple(item.unused(_PRODUCT_USED)), **values)
+    return Product(raw=MappingProxyType(raw), dropped=tuple(unused), **values)
 
 
-def _impression(item: Item, params: Mapping[str, Any], params_raw: Mapping[str, Any]) -> Impression:
+def _impression(item: Item, params: Mapping[str, Any], params_raw: Mapping[str, Any],
+                unused: list[str]) -> Impression:
     values = {role: item.values[role] for role in IMPRESSION_ROLES if role in item.values}
     raw = {role: item.raw[role] for role in IMPRESSION_ROLES if role in item.raw}
     if "list" not in values and "list" in params:  # GA4: item-level list wins, else event-level
         values["list"] = params["list"]
         raw["list"] = params_raw["list"]
     return Impression(
-        raw=MappingProxyType(raw), dropped=tuple(item.unused(_IMPRESSION_USED)), **values
+        raw=MappingProxyType(raw), dropped=tuple(unused), **values
     )
 
 
