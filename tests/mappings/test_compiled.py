@@ -114,11 +114,13 @@ def _model_only() -> Any:
 
 
 @settings(max_examples=100)
-@given(case=gst.cases(push=None), kind=st.sampled_from(["all", *KINDS]))
-def test_to_exponea_events_gives_what_the_model_gives(case: gst.EcommerceCase, kind: str) -> None:
+@given(case=gst.cases(push=None), kind=st.sampled_from(["all", *KINDS]), strict=st.booleans())
+def test_to_exponea_events_gives_what_the_model_gives(
+    case: gst.EcommerceCase, kind: str, strict: bool
+) -> None:
     def convert() -> Any:
         try:
-            events = gee.to_exponea_events(case.ecommerce, kind)
+            events = gee.to_exponea_events(case.ecommerce, kind, strict=strict)
         except EcommerceError as err:
             return err.messages
         return _shown({"": list(events)}), events.dropped, events.warnings, events.section_errors
