@@ -319,6 +319,10 @@ def limits_markdown() -> str:
         "`stats.dead_letters_dropped`, with a WARNING) |",
         f"| `spool.BUSY_TIMEOUT` | {_shown(spool.BUSY_TIMEOUT)} s | how long a spool write "
         "waits for another process's transaction before it fails (`SpoolError`, locked) |",
+        f"| `spool.REJOIN_LIMIT` | {_shown(spool.REJOIN_LIMIT * 1000)} ms | the longest a group "
+        "commit's leader waits for the previous group's callers to come back (and at most "
+        f"{_shown(spool.REJOIN_FRACTION)} of that group's commit time); a lone caller never "
+        "waits |",
         f"| `server.HISTORY_LIMIT` | {_shown(HISTORY_LIMIT)} | commands, and requests, an "
         "`ExponeaServer` remembers by default (`history_limit=`; older ones are dropped and "
         "counted in `dropped`, with a WARNING) |",

@@ -106,8 +106,23 @@ def claim(items: Sequence[Item]) -> list[Item]:
     return fresh
 
 
+#: How :func:`encode_items` appends a ``command_id``: the last key of the command's text.
+_ID_KEY = ',"command_id":"'
+
+
 def command_id_of(text: str) -> str | None:
-    """The ``command_id`` of a command's JSON text, if it has one."""
+    """The ``command_id`` of a command's JSON text, if it has one.
+
+    Text that ends with ``,"command_id":"<id>"}`` (an id without ``"`` or ``\\``: as
+    :func:`encode_items` writes it) is the top-level object's last key, so it is read without
+    parsing the command; any other text is parsed.
+    """
+    if text.endswith('"}'):
+        start = text.rfind(_ID_KEY)
+        if start > 0:
+            value = text[start + len(_ID_KEY):-2]
+            if '"' not in value and "\\" not in value:
+                return value
     value = json.loads(text).get("command_id")
     return value if isinstance(value, str) else None
 
@@ -115,15 +130,25 @@ def command_id_of(text: str) -> str | None:
 def encode_items(commands: Sequence[dict[str, Any]], ids: CommandIds) -> list[Item]:
     """Queued items for a call's commands: each gets a ``command_id`` (unless it has one), is
     encoded once, and must be under the message limit (``ValueError``: nothing of the call queued).
+
+    A new id is appended to the encoded text as its last key, byte for byte what encoding a copy
+    with the id would give, without the copy.
     """
     items = []
+    single = len(commands) == 1
     for index, command in enumerate(commands):
         command_id = command.get("command_id")
         if command_id is None:
-            command = {**command, "command_id": ids.next()}
-            command_id = command["command_id"]
-        text, size = encode_command(command)
-        check_message_size(size, f"commands[{index}]" if len(commands) > 1 else "command")
+            command_id = ids.next()  # hex and digits: nothing to escape
+            if command and "command_id" not in command:
+                text, size = encode_command(command)
+                text = f'{text[:-1]}{_ID_KEY}{command_id}"}}'
+                size += len(_ID_KEY) + len(command_id) + 1
+            else:  # an explicit None keeps its place among the keys
+                text, size = encode_command({**command, "command_id": command_id})
+        else:
+            text, size = encode_command(command)
+        check_message_size(size, "command" if single else f"commands[{index}]")
         items.append(Item(text, size, command_id, None))
     return items
 

@@ -180,9 +180,14 @@ class CommandIds:
         return f"{self._prefix}-{next(self._counter)}"
 
 
+#: ``json.dumps(..., separators=(",", ":"), ensure_ascii=False, allow_nan=False)``, built once
+#: (``json.dumps`` with options builds a new encoder every call).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def encode_command(command: Mapping[str, Any]) -> tuple[str, int]:
     """A command as the JSON text sent (and spooled), and its size in bytes."""
-    text = json.dumps(command, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    text = _ENCODER.encode(command)
     return text, len(text) if text.isascii() else len(text.encode())
 
 

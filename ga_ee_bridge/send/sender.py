@@ -120,22 +120,28 @@ class Sender(SenderBase[TrackingAPI]):
                         self._calls[spool_id] = call
                 self._add_ready(n, immediate)
         else:
-            for item in items:
-                item.call = call
+            if call is not None:
+                for item in items:
+                    item.call = call
             with self._cond:
-                deadline = time.monotonic() + self.queue_timeout
-                while self._memory and len(self._memory) + n > self.max_queue_size:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise QueueFullError(
-                            f"the send queue stayed full ({len(self._memory)} commands) for "
-                            f"{self.queue_timeout:g} s; {n} command(s) not queued")
-                    self._cond.wait(remaining)
+                if self._memory and len(self._memory) + n > self.max_queue_size:
+                    self._wait_for_room(n)
                 self._memory.extend(items)
                 self._add_ready(n, immediate)
         thread = self._thread
         if thread is None or not thread.is_alive():
             self._ensure_thread()
+
+    def _wait_for_room(self, n: int) -> None:
+        """With ``self._cond`` held: wait up to ``queue_timeout`` for room for ``n`` commands."""
+        deadline = time.monotonic() + self.queue_timeout
+        while self._memory and len(self._memory) + n > self.max_queue_size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise QueueFullError(
+                    f"the send queue stayed full ({len(self._memory)} commands) for "
+                    f"{self.queue_timeout:g} s; {n} command(s) not queued")
+            self._cond.wait(remaining)
 
     def _add_ready(self, n: int, immediate: bool) -> None:
         # Called with self._cond held. Wake the consumer only when a batch may have become due.

@@ -12,9 +12,19 @@ dead owner's pending commands and sends them.
 
 With ``synchronous="full"``, writers from many threads are combined (*group commit*): while one
 transaction is being written and fsynced, the calls that arrive queue up and go in the next one,
-so it costs one fsync per group rather than one per call. Accepted commands are deleted by id
-ranges. A fault of the file (disk full, I/O error, read-only, locked) is a :class:`SpoolError`
-naming the spool and the cause; a write that failed is rolled back and stored nothing.
+so it costs one fsync per group rather than one per call. Every call still returns only once the
+transaction holding its commands is committed and fsynced: grouping changes who pays for the
+fsync, never what is on disk when a call returns. The next group's leader gives the callers of the
+previous group a moment (at most half that commit's time, 2 ms) to come back, so that threads
+calling in a loop share one group instead of two taking turns. The sender's deletes of accepted
+commands (by id ranges) and its dead letters go in the same group transactions. A fault of the
+file (disk full, I/O error, read-only, locked) is a :class:`SpoolError` naming the spool and the
+cause; a write that failed is rolled back and stored nothing (when a group fails because the spool
+is full, each of its writes is tried alone, so the deletes that make room still go in).
+
+A single thread gains nothing from grouping: each of its calls waits for its own fsync, so it is
+bound by the disk's fsync rate (``bench_sender.py`` measures that floor); ``send_commands`` with
+many commands, or ``synchronous="normal"``, store more per fsync.
 """
 
 from __future__ import annotations
@@ -102,19 +112,34 @@ def id_ranges(ids: Iterable[int]) -> list[tuple[int, int]]:
 
 
 class _Write:
-    """One caller's rows, waiting for the group transaction that stores them."""
+    """One caller's rows (or the sender's deletes), waiting for the group transaction."""
 
-    __slots__ = ("dead", "error", "finished", "ids", "meta", "texts", "wake")
+    __slots__ = ("accepted", "dead", "error", "failed", "finished", "ids", "meta", "texts",
+                 "thread", "wake")
 
     def __init__(self, texts: list[str], meta: tuple[str, str] | None,
-                 dead: list[tuple[str, str]]) -> None:
+                 dead: list[tuple[str, str]],
+                 accepted: list[tuple[int, int]] | None = None,
+                 failed: list[tuple[str, float, int | None, str, int]] | None = None) -> None:
         self.texts = texts
         self.meta = meta
         self.dead = dead
+        self.accepted = accepted or []  # id ranges to delete (finish)
+        self.failed = failed or []  # rows turned into dead letters (finish)
+        # The caller's thread; None for the sender's finish(), which the next group never waits
+        # for (it comes back only after its next request).
+        self.thread: int | None = None if accepted or failed else threading.get_ident()
         self.ids: list[int] = []
         self.error: SpoolError | None = None
         self.finished = False
         self.wake = threading.Event()
+
+
+#: A group's leader waits for the writers of the previous group to come back (a thread that tracks
+#: in a loop is back within microseconds) at most this fraction of the previous commit's time...
+REJOIN_FRACTION = 0.5
+#: ... and never longer than this many seconds.
+REJOIN_LIMIT = 0.002
 
 
 class Spool:
@@ -137,7 +162,8 @@ class Spool:
         self.synchronous = synchronous.upper()
         self.max_bytes = max_bytes
         self.group_commit = (self.synchronous == "FULL") if group_commit is None else group_commit
-        #: Write transactions of :meth:`add` committed by this process (to see group commit work).
+        #: Write transactions of :meth:`add` and :meth:`finish` committed by this process (to see
+        #: group commit work).
         self.commits = 0
         self._owners_dir = self.path.with_name(self.path.name + ".owners")
         self._init_locks()
@@ -148,9 +174,11 @@ class Spool:
 
     def _init_locks(self) -> None:
         self._lock = threading.Lock()  # the connection
-        self._group = threading.Lock()  # the writers waiting to commit, and who leads
+        self._group = threading.Condition(threading.Lock())  # the waiting writers, who leads
         self._waiting: list[_Write] = []
         self._leading = False
+        self._last_group: frozenset[int] = frozenset()  # caller threads of the last group
+        self._last_seconds = 0.0  # how long its commit took
 
     def __repr__(self) -> str:
         return f"Spool({str(self.path)!r})"
@@ -322,6 +350,11 @@ class Spool:
         """
         write = _Write([_dumps(c) for c in commands], meta,
                        [(_dumps(c), reason) for c, reason in dead])
+        self._store(write)
+        return write.ids
+
+    def _store(self, write: _Write) -> None:
+        """Commit ``write``: alone, or in the next group transaction; raises its error."""
         owner = self.owner
         if not self.group_commit:
             self._commit([write], owner)
@@ -330,22 +363,39 @@ class Spool:
                 self._waiting.append(write)
                 lead = not self._leading
                 self._leading = True
+                self._group.notify()  # a leader may be waiting for this thread to come back
             if not lead:
                 write.wake.wait()  # stored by a leader, or handed the lead
             if not write.finished:
                 self._lead(owner)
         if write.error is not None:
             raise write.error
-        return write.ids
 
     def _lead(self, owner: str) -> None:
-        """Commit every waiting write in one transaction, then hand the lead to a newcomer."""
+        """Commit every waiting write in one transaction, then hand the lead to a newcomer.
+
+        Callers that tracked in the previous group and are not waiting yet are given a moment
+        (at most half that group's commit time, 2 ms) to come back: otherwise threads that call in
+        a loop split into two groups that take turns, each half as large.
+        """
         with self._group:
+            expected = self._last_group
+            if len(expected) > 1:
+                deadline = time.monotonic() + min(REJOIN_LIMIT,
+                                                  self._last_seconds * REJOIN_FRACTION)
+                while not expected <= {w.thread for w in self._waiting}:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._group.wait(remaining)
             batch, self._waiting = self._waiting, []
+        started = time.monotonic()
         try:
             self._commit(batch, owner)
         finally:
             with self._group:
+                self._last_seconds = time.monotonic() - started
+                self._last_group = frozenset(w.thread for w in batch if w.thread is not None)
                 if self._waiting:
                     self._waiting[0].wake.set()  # it leads the next group
                 else:
@@ -354,33 +404,57 @@ class Spool:
                 write.wake.set()
 
     def _commit(self, writes: list[_Write], owner: str) -> None:
-        """Store every write of a group in one transaction; each gets its ids or the error."""
-        now = time.time()
+        """Store every write of a group in one transaction; each gets its ids or the error.
+
+        When a group of several fails because the spool is full, each write is tried again on
+        its own: the sender's deletes (which make room) and the writes that fit still go in.
+        """
         try:
-            with self._transaction() as conn:
-                for write in writes:
-                    if write.texts:
-                        conn.executemany(
-                            "INSERT INTO commands (owner, command, created) VALUES (?, ?, ?)",
-                            [(owner, text, now) for text in write.texts])
-                        last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
-                        write.ids = list(range(last - len(write.texts) + 1, last + 1))
-                    if write.dead:
-                        conn.executemany(
-                            "INSERT INTO commands (owner, state, command, created, failed_at, "
-                            "reason) VALUES (?, ?, ?, ?, ?, ?)",
-                            [(_ORPHAN, DEAD, text, now, now, reason)
-                             for text, reason in write.dead])
-                    if write.meta is not None:
-                        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                                     write.meta)
-            self.commits += 1
+            self._transact(writes, owner)
         except SpoolError as error:
+            if len(writes) > 1 and error.cause == "disk full":
+                for write in writes:
+                    self._commit([write], owner)
+                return
             for write in writes:
                 write.ids, write.error = [], error
         finally:
             for write in writes:
                 write.finished = True
+
+    def _transact(self, writes: list[_Write], owner: str) -> None:
+        """One transaction storing ``writes``; their ids are set only once it committed."""
+        now = time.time()
+        ids: list[list[int]] = []
+        with self._transaction() as conn:
+            for write in writes:
+                if write.accepted:
+                    conn.executemany("DELETE FROM commands WHERE id BETWEEN ? AND ?",
+                                     write.accepted)
+                if write.failed:
+                    conn.executemany(
+                        "UPDATE commands SET state = ?, failed_at = ?, status = ?, reason = ? "
+                        "WHERE id = ?", write.failed)
+                if write.texts:
+                    conn.executemany(
+                        "INSERT INTO commands (owner, command, created) VALUES (?, ?, ?)",
+                        [(owner, text, now) for text in write.texts])
+                    last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+                    ids.append(list(range(last - len(write.texts) + 1, last + 1)))
+                else:
+                    ids.append([])
+                if write.dead:
+                    conn.executemany(
+                        "INSERT INTO commands (owner, state, command, created, failed_at, "
+                        "reason) VALUES (?, ?, ?, ?, ?, ?)",
+                        [(_ORPHAN, DEAD, text, now, now, reason)
+                         for text, reason in write.dead])
+                if write.meta is not None:
+                    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                                 write.meta)
+        self.commits += 1
+        for write, got in zip(writes, ids, strict=True):
+            write.ids = got
 
     def take(self, limit: int, *, after: int = 0) -> list[tuple[int, dict[str, Any]]]:
         """This owner's pending commands with id > ``after``, oldest first (they stay on disk)."""
@@ -402,17 +476,15 @@ class Spool:
     def finish(self, accepted: Iterable[int],
                dead: Iterable[tuple[int, int | None, str]] = ()) -> None:
         """Delete accepted commands (by id ranges), turn ``(id, status, reason)`` into dead
-        letters; atomically. Raises :class:`SpoolError` (and changes nothing) on a fault.
+        letters; atomically, durable on return, in the next group transaction with concurrent
+        writers. Raises :class:`SpoolError` (and changes nothing) on a fault.
         """
         accepted, dead = list(accepted), list(dead)
         if not accepted and not dead:
             return
         now = time.time()
-        with self._transaction() as conn:
-            conn.executemany("DELETE FROM commands WHERE id BETWEEN ? AND ?", id_ranges(accepted))
-            conn.executemany(
-                "UPDATE commands SET state = ?, failed_at = ?, status = ?, reason = ? "
-                "WHERE id = ?", [(DEAD, now, status, reason, i) for i, status, reason in dead])
+        self._store(_Write([], None, [], id_ranges(accepted),
+                           [(DEAD, now, status, reason, i) for i, status, reason in dead]))
 
     # -- inspection --------------------------------------------------------------------------
 
