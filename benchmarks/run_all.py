@@ -140,13 +140,13 @@ def spool_rows(threads: int, calls: int, rounds: int) -> list[Row]:
         old_rate, old_cpu, _ = got[("per-call", callers)]
         rows.append((f"spool full, {callers} thread{'s' if callers > 1 else ''} "
                      f"({per:.1f} events/txn)", 1e6 / rate, 1e6 / old_rate, cpu * 1e6,
-                     old_cpu * 1e6, "us/event vs per-call txn"))
+                     old_cpu * 1e6, "us/event vs 1 txn/call"))
     rate = got[("default", threads)][0]
     # The issue's baseline is a wall rate from another day: there is no CPU time to compare.
-    rows.append((f"  {threads} threads vs issue 13's {ISSUE_13_BASELINE / 1000:.1f}k/s (target 0.33)",
+    rows.append((f"  {threads} threads vs {ISSUE_13_BASELINE / 1000:.1f}k/s baseline (target .33)",
                  1e6 / rate, 1e6 / ISSUE_13_BASELINE, float("nan"), float("nan"), "us/event"))
     # One durable call at a time waits for one fsync: a single thread's floor on this disk.
-    rows.append((f"  1 thread vs fsync floor ({got['floor']:.0f}/s here)",
+    rows.append((f"  1 thread vs this disk's fsync ({got['floor']:.0f}/s)",
                  1e6 / got[("default", 1)][0], 1e6 / got["floor"], float("nan"), float("nan"),
                  "us/event vs us/fsync"))
     return rows
