@@ -130,10 +130,14 @@ class _Commands:
     def event_properties(self, properties: Mapping[str, Any] | None, *,
                          user_agent: str | None = None, url: str | None = None) -> dict[str, Any]:
         """An event's properties: user-agent ones and ``location``, defaults, then the caller's."""
-        merged = page_properties(url, user_agent)
-        merged.update(self.default_properties)
-        if properties:
-            merged.update(check_properties(properties))
+        if not (url or user_agent or self.default_properties):
+            # The common call: the checked copy of the caller's properties is the result.
+            merged = check_properties(properties) if properties else {}
+        else:
+            merged = page_properties(url, user_agent)
+            merged.update(self.default_properties)
+            if properties:
+                merged.update(check_properties(properties))
         warn_many_properties(len(merged), "event properties")
         return merged
 

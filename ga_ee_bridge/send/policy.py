@@ -67,8 +67,12 @@ def check_options(*, batch_size: int, max_queue_size: int, max_batch_bytes: int,
 
 
 def wakes_consumer(was_ready: int, ready: int, immediate: bool, batch_size: int) -> bool:
-    """Whether newly queued commands may have made a batch due, so the consumer must wake."""
-    return was_ready == 0 or immediate or ready >= batch_size
+    """Whether newly queued commands may have made a batch due, so the consumer must wake.
+
+    Only when a full batch is newly there: with one waiting already, the consumer was woken for
+    it and does not wait while it is there (waking it on every call would cost each call).
+    """
+    return was_ready == 0 or immediate or was_ready < batch_size <= ready
 
 
 def batch_wait(ready: int, first_ready: float | None, now: float, *, batch_size: int,

@@ -177,3 +177,18 @@ def test_command_id_of_agrees_with_parsing(value: Any) -> None:
         text = json.dumps(command, separators=(",", ":"), ensure_ascii=False)
         parsed = json.loads(text).get("command_id")
         assert command_id_of(text) == (parsed if isinstance(parsed, str) else None)
+
+
+@pytest.mark.parametrize(("was_ready", "ready", "immediate", "wakes"), [
+    (0, 1, False, True),  # the first command: the flush interval starts
+    (10, 20, False, False),  # not due yet
+    (49, 50, False, True),  # a full batch is newly there
+    (30, 130, False, True),
+    (60, 61, False, False),  # a full batch was there already: the consumer knows
+    (60, 61, True, True),
+])
+def test_the_consumer_is_woken_when_a_batch_becomes_due(was_ready: int, ready: int,
+                                                         immediate: bool, wakes: bool) -> None:
+    from ga_ee_bridge.send.policy import wakes_consumer
+
+    assert wakes_consumer(was_ready, ready, immediate, 50) is wakes
