@@ -16,11 +16,12 @@ so it costs one fsync per group rather than one per call. Every call still retur
 transaction holding its commands is committed and fsynced: grouping changes who pays for the
 fsync, never what is on disk when a call returns. The next group's leader gives the callers of the
 previous group a moment (at most half that commit's time, 2 ms) to come back, so that threads
-calling in a loop share one group instead of two taking turns. The sender's deletes of accepted
-commands (by id ranges) and its dead letters go in the same group transactions. A fault of the
-file (disk full, I/O error, read-only, locked) is a :class:`SpoolError` naming the spool and the
-cause; a write that failed is rolled back and stored nothing (when a group fails because the spool
-is full, each of its writes is tried alone, so the deletes that make room still go in).
+calling in a loop share one group instead of two taking turns (after a wait in vain, only one
+group in 16 waits: callers that come now and then are rarely held up). The sender's deletes of
+accepted commands (by id ranges) and its dead letters go in the same group transactions. A fault
+of the file (disk full, I/O error, read-only, locked) is a :class:`SpoolError` naming the spool and
+the cause; a write that failed is rolled back and stored nothing (when a group fails because the
+spool is full, each of its writes is tried alone, so the deletes that make room still go in).
 
 A single thread gains nothing from grouping: each of its calls waits for its own fsync, so it is
 bound by the disk's fsync rate (``bench_sender.py`` measures that floor); ``send_commands`` with
@@ -140,6 +141,9 @@ class _Write:
 REJOIN_FRACTION = 0.5
 #: ... and never longer than this many seconds.
 REJOIN_LIMIT = 0.002
+#: After a wait in vain (callers that track now and then, not in a loop), the next groups commit
+#: at once; one in this many waits again, to notice callers that loop.
+REJOIN_PROBE = 16
 
 
 class Spool:
@@ -179,6 +183,8 @@ class Spool:
         self._leading = False
         self._last_group: frozenset[int] = frozenset()  # caller threads of the last group
         self._last_seconds = 0.0  # how long its commit took
+        self._in_vain = False  # the last wait for them timed out
+        self._unwaited = 0  # groups committed without waiting since then
 
     def __repr__(self) -> str:
         return f"Spool({str(self.path)!r})"
@@ -376,18 +382,17 @@ class Spool:
 
         Callers that tracked in the previous group and are not waiting yet are given a moment
         (at most half that group's commit time, 2 ms) to come back: otherwise threads that call in
-        a loop split into two groups that take turns, each half as large.
+        a loop split into two groups that take turns, each half as large. After a wait in vain
+        only one group in :data:`REJOIN_PROBE` waits, so callers that come now and then are
+        rarely held up.
         """
         with self._group:
-            expected = self._last_group
-            if len(expected) > 1:
-                deadline = time.monotonic() + min(REJOIN_LIMIT,
-                                                  self._last_seconds * REJOIN_FRACTION)
-                while not expected <= {w.thread for w in self._waiting}:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    self._group.wait(remaining)
+            if len(self._last_group) > 1:
+                if not self._in_vain or self._unwaited >= REJOIN_PROBE - 1:
+                    self._in_vain = not self._rejoined(self._last_group)
+                    self._unwaited = 0
+                else:
+                    self._unwaited += 1
             batch, self._waiting = self._waiting, []
         started = time.monotonic()
         try:
@@ -402,6 +407,16 @@ class Spool:
                     self._leading = False
             for write in batch:
                 write.wake.set()
+
+    def _rejoined(self, expected: frozenset[int]) -> bool:
+        """With ``self._group`` held: wait (bounded) for ``expected`` threads to be waiting."""
+        deadline = time.monotonic() + min(REJOIN_LIMIT, self._last_seconds * REJOIN_FRACTION)
+        while not expected <= {w.thread for w in self._waiting}:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._group.wait(remaining)
+        return True
 
     def _commit(self, writes: list[_Write], owner: str) -> None:
         """Store every write of a group in one transaction; each gets its ids or the error.

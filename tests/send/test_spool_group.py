@@ -141,6 +141,7 @@ def test_a_lone_caller_never_waits_for_others(tmp_path: Path,
     monkeypatch.setattr(spool_module, "REJOIN_LIMIT", 5.0)
     spool = Spool(tmp_path / "s.db", synchronous="full")
     spool._group = _CountingCondition(threading.Lock())
+    _CountingCondition.waits = 0
     _gated(spool, delay=0.05)[0].set()
     for _ in range(3):
         spool.add([COMMAND])
@@ -192,3 +193,21 @@ def test_the_consumer_is_woken_when_a_batch_becomes_due(was_ready: int, ready: i
     from ga_ee_bridge.send.policy import wakes_consumer
 
     assert wakes_consumer(was_ready, ready, immediate, 50) is wakes
+
+
+def test_after_a_wait_in_vain_groups_commit_at_once_but_probe_now_and_then(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(spool_module, "REJOIN_LIMIT", 0.02)
+    spool = Spool(tmp_path / "s.db", synchronous="full")
+    spool._group = counting = _CountingCondition(threading.Lock())
+    _CountingCondition.waits = 0
+    gone = frozenset({-1, -2})  # callers of the last group that never come back
+    waited = []
+    for _ in range(spool_module.REJOIN_PROBE + 1):
+        spool._last_group, spool._last_seconds = gone, 1.0
+        before = counting.waits
+        spool.add([COMMAND])
+        waited.append(counting.waits > before)
+    assert waited == [True] + [False] * (spool_module.REJOIN_PROBE - 1) + [True]
+    assert spool.counts()["pending"] == spool_module.REJOIN_PROBE + 1
+    spool.close()
