@@ -322,7 +322,7 @@ def limits_markdown() -> str:
         f"| `spool.REJOIN_LIMIT` | {_shown(spool.REJOIN_LIMIT * 1000)} ms | the longest a group "
         "commit's leader waits for the previous group's callers to come back (and at most "
         f"{_shown(spool.REJOIN_FRACTION)} of that group's commit time); a lone caller never "
-        "waits |",
+        f"waits, and after a wait in vain only one group in {spool.REJOIN_PROBE} does |",
         f"| `server.HISTORY_LIMIT` | {_shown(HISTORY_LIMIT)} | commands, and requests, an "
         "`ExponeaServer` remembers by default (`history_limit=`; older ones are dropped and "
         "counted in `dropped`, with a WARNING) |",
