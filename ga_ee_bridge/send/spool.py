@@ -16,12 +16,13 @@ so it costs one fsync per group rather than one per call. Every call still retur
 transaction holding its commands is committed and fsynced: grouping changes who pays for the
 fsync, never what is on disk when a call returns. The next group's leader gives the callers of the
 previous group a moment (at most half that commit's time, 2 ms) to come back, so that threads
-calling in a loop share one group instead of two taking turns (after a wait in vain, only one
-group in 16 waits: callers that come now and then are rarely held up). The sender's deletes of
-accepted commands (by id ranges) and its dead letters go in the same group transactions. A fault
-of the file (disk full, I/O error, read-only, locked) is a :class:`SpoolError` naming the spool and
-the cause; a write that failed is rolled back and stored nothing (when a group fails because the
-spool is full, each of its writes is tried alone, so the deletes that make room still go in).
+calling in a loop share one group instead of two taking turns (after a wait in vain, when none
+came back, only one group in 16 waits: callers that come now and then are rarely held up). The
+sender's deletes of accepted commands (by id ranges) and its dead letters go in the same group
+transactions. A fault of the file (disk full, I/O error, read-only, locked) is a
+:class:`SpoolError` naming the spool and the cause; a write that failed is rolled back and stored
+nothing (when a group fails because the spool is full, each of its writes is tried alone, so the
+deletes that make room still go in).
 
 A single thread gains nothing from grouping: each of its calls waits for its own fsync, so it is
 bound by the disk's fsync rate (``bench_sender.py`` measures that floor); ``send_commands`` with
@@ -383,8 +384,8 @@ class Spool:
         Callers that tracked in the previous group and are not waiting yet are given a moment
         (at most half that group's commit time, 2 ms) to come back: otherwise threads that call in
         a loop split into two groups that take turns, each half as large. After a wait in vain
-        only one group in :data:`REJOIN_PROBE` waits, so callers that come now and then are
-        rarely held up.
+        (none came back) only one group in :data:`REJOIN_PROBE` waits, so callers that come now
+        and then are rarely held up.
         """
         with self._group:
             if len(self._last_group) > 1:
@@ -409,14 +410,21 @@ class Spool:
                 write.wake.set()
 
     def _rejoined(self, expected: frozenset[int]) -> bool:
-        """With ``self._group`` held: wait (bounded) for ``expected`` threads to be waiting."""
+        """With ``self._group`` held: wait (bounded) for ``expected`` threads to be waiting.
+
+        False when none of those missing came back (a straggler among callers that loop does
+        not count as a wait in vain).
+        """
         deadline = time.monotonic() + min(REJOIN_LIMIT, self._last_seconds * REJOIN_FRACTION)
-        while not expected <= {w.thread for w in self._waiting}:
+        missing = expected - {w.thread for w in self._waiting}
+        left = missing
+        while left:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return False
+                break
             self._group.wait(remaining)
-        return True
+            left = missing - {w.thread for w in self._waiting}
+        return left != missing or not missing
 
     def _commit(self, writes: list[_Write], owner: str) -> None:
         """Store every write of a group in one transaction; each gets its ids or the error.
