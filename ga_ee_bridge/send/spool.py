@@ -134,7 +134,10 @@ class _Write:
         self.ids: list[int] = []
         self.error: SpoolError | None = None
         self.finished = False
-        self.wake = threading.Event()
+        # Held until the write is stored or handed the lead (released once for each): a bare
+        # lock is the cheapest wait and wake-up there is (an Event costs a Condition each).
+        self.wake = threading.Lock()
+        self.wake.acquire()
 
 
 #: A group's leader waits for the writers of the previous group to come back (a thread that tracks
@@ -372,7 +375,7 @@ class Spool:
                 self._leading = True
                 self._group.notify()  # a leader may be waiting for this thread to come back
             if not lead:
-                write.wake.wait()  # stored by a leader, or handed the lead
+                write.wake.acquire()  # stored by a leader, or handed the lead
             if not write.finished:
                 self._lead(owner)
         if write.error is not None:
@@ -403,11 +406,11 @@ class Spool:
                 self._last_seconds = time.monotonic() - started
                 self._last_group = frozenset(w.thread for w in batch if w.thread is not None)
                 if self._waiting:
-                    self._waiting[0].wake.set()  # it leads the next group
+                    self._waiting[0].wake.release()  # it leads the next group
                 else:
                     self._leading = False
             for write in batch:
-                write.wake.set()
+                write.wake.release()
 
     def _rejoined(self, expected: frozenset[int]) -> bool:
         """With ``self._group`` held: wait (bounded) for ``expected`` threads to be waiting.
