@@ -4,6 +4,8 @@ writes that fit, callers in a loop are waited for, and commands are encoded with
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -17,8 +19,10 @@ from hypothesis import strategies as st
 from ga_ee_bridge.errors import SpoolError
 from ga_ee_bridge.send import spool as spool_module
 from ga_ee_bridge.send.calls import command_id_of, encode_items
+from ga_ee_bridge.send.client import Exponea
 from ga_ee_bridge.send.policy import CommandIds
 from ga_ee_bridge.send.spool import Spool
+from ga_ee_bridge.testing.server import ExponeaServer
 
 COMMAND = {"name": "customers/events", "data": {"customer_ids": {"cookie": "c"}}}
 
@@ -211,3 +215,39 @@ def test_after_a_wait_in_vain_groups_commit_at_once_but_probe_now_and_then(
     assert waited == [True] + [False] * (spool_module.REJOIN_PROBE - 1) + [True]
     assert spool.counts()["pending"] == spool_module.REJOIN_PROBE + 1
     spool.close()
+
+
+def test_a_child_forked_mid_group_commit_leads_its_own(exponea_server: ExponeaServer,
+                                                      tmp_path: Path) -> None:
+    client = Exponea(exponea_server.project_token, api_key_id=exponea_server.api_key_id,
+                     api_secret=exponea_server.api_secret, base_url=exponea_server.url,
+                     spool=tmp_path / "s.db", flush_interval=0.02)
+    spool = client.spool
+    assert spool is not None
+    try:
+        client.customer(cookie="warm").track("warm")
+        assert client.flush(10)
+        gate, entered, _ = _gated(spool)
+        leader = _thread(lambda: client.customer(cookie="p1").track("parent-leader"))
+        assert entered.wait(10)
+        waiter = _thread(lambda: client.customer(cookie="p2").track("parent-waiter"))
+        _wait_for(lambda: len(spool._waiting) == 1)  # a leader mid-commit, a writer waiting
+        pid = os.fork()
+        if pid == 0:
+            signal.alarm(30)  # a child stuck waiting for the parent's leader dies, not hangs
+            code = 1
+            try:  # the parent's leader and waiter do not exist here: this call leads
+                client.customer(cookie="c").track("child")
+                code = 0 if client.flush(10) else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        gate.set()
+        for thread in (leader, waiter):
+            thread.join(10)
+        assert client.flush(10)
+    finally:
+        client.close(5)
+    assert sorted(e["event_type"] for e in exponea_server.events) == [
+        "child", "parent-leader", "parent-waiter", "warm"]
