@@ -153,12 +153,14 @@ def test_a_lone_caller_never_waits_for_others(tmp_path: Path,
     spool.close()
 
 
+def _nested(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.lists(children, max_size=3),
+                     st.dictionaries(st.text(max_size=12), children, max_size=3))
+
+
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner,
-                                                                  max_size=3),
-    max_leaves=12)
+    | st.text(), _nested, max_leaves=12)
 KEYS = st.sampled_from(["name", "data", "command_id", "x", "é", 'q"', "\\"])
 
 
