@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from marshmallow import EXCLUDE, Schema, ValidationError, post_load, pre_load, validates_schema
 
-from ga_ee_bridge.readers._fields import discard_since, mark
+from ga_ee_bridge.readers._fields import LenientField, discard_since, mark
 
 __all__ = ["BaseSchema", "blank"]
 
@@ -38,6 +38,12 @@ class BaseSchema(Schema):
         super().__init__()
         self._by_key = {
             field.data_key or name: (name, field) for name, field in self.load_fields.items()
+        }
+        #: key -> (name, the field's ``_read``) for the leaf fields whose ``_deserialize`` is
+        #: ``_read`` when it does not raise: the fast path calls it at once.
+        self._reads = {
+            key: (name, field._read) for key, (name, field) in self._by_key.items()
+            if type(field)._deserialize is LenientField._deserialize
         }
 
     def __reduce_ex__(self, protocol: Any) -> Any:
@@ -68,11 +74,23 @@ class BaseSchema(Schema):
         data = self._prepare(original)
         result: dict[str, Any] = {}
         by_key = self._by_key
+        reads = self._reads
         for key, value in data.items():
             entry = by_key.get(key)
-            if entry is not None:
-                name, field = entry
-                result[name] = None if value is None else field._deserialize(value, key, data)
+            if entry is None:
+                continue
+            name, field = entry
+            if value is None:
+                result[name] = None
+                continue
+            read = reads.get(key)
+            if read is not None:
+                try:
+                    result[name] = read[1](value)
+                    continue
+                except ValidationError:
+                    pass  # the field's own _deserialize warns (lenient) or raises (strict)
+            result[name] = field._deserialize(value, key, data)
         self._validate(result, original)
         return self._build(result, original)
 

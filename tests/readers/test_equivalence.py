@@ -9,6 +9,7 @@ decimals, so that BigQuery's micros hold every amount exactly.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -34,7 +35,11 @@ def _hit_kinds(draw: st.DrawFn, action: str | None) -> list[str]:
 
 
 def _hits(action: str | None) -> st.SearchStrategy[EcommerceCase]:
-    return _hit_kinds(action).flatmap(lambda kinds: gst.cases(kinds, dirty=False, decimals=6))
+    # Hypothesis also draws the readers' own literals: GA's placeholder "(not set)" is absent in
+    # hits and export rows by design, so an id or name of that text cannot convert alike.
+    return _hit_kinds(action).flatmap(
+        lambda kinds: gst.cases(kinds, dirty=False, decimals=6)
+    ).filter(lambda case: '"(not set)"' not in json.dumps(case.intended))
 
 
 # One run per action, so that every action is drawn whatever the seed; 30 examples each keep the
