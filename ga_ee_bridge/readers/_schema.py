@@ -42,7 +42,8 @@ class BaseSchema(Schema):
         #: key -> (name, the field's ``_read``) for the leaf fields whose ``_deserialize`` is
         #: ``_read`` when it does not raise: the fast path calls it at once.
         self._reads = {
-            key: (name, field._read) for key, (name, field) in self._by_key.items()
+            key: (name, field._read)  # type: ignore[attr-defined]
+            for key, (name, field) in self._by_key.items()
             if type(field)._deserialize is LenientField._deserialize
         }
 

@@ -18,7 +18,7 @@ import json
 import os
 import random
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,14 +184,37 @@ class CommandIds:
         return f"{self._prefix}-{next(self._counter)}"
 
 
-#: ``json.dumps(..., separators=(",", ":"), ensure_ascii=False, allow_nan=False)``, built once
-#: (``json.dumps`` with options builds a new encoder every call).
+#: ``json.dumps(..., separators=(",", ":"), ensure_ascii=False, allow_nan=False)``.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _make_encode() -> Callable[[Any], str]:
+    """:data:`_ENCODER`'s ``encode`` with its C encoder built once (``encode`` builds one each
+    call, which is most of a small command's cost). Without the cycle check: a command that
+    contains itself recurses until ``RecursionError``, and is then encoded again by
+    :data:`_ENCODER`, which says what is wrong as ``json`` does."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return _ENCODER.encode
+    iterencode = make(None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",",
+                      False, False, False)
+    join = "".join
+
+    def encode(value: Any) -> str:
+        try:
+            return join(iterencode(value, 0))
+        except RecursionError:
+            return _ENCODER.encode(value)
+
+    return encode
+
+
+_encode = _make_encode()
 
 
 def encode_command(command: Mapping[str, Any]) -> tuple[str, int]:
     """A command as the JSON text sent (and spooled), and its size in bytes."""
-    text = _ENCODER.encode(command)
+    text = _encode(command)
     return text, len(text) if text.isascii() else len(text.encode())
 
 
