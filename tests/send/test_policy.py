@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import json
 import random
+from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -95,3 +98,33 @@ def test_take_batch_bounds_commands_and_bytes(sizes: list[int], max_commands: in
 def test_encode_command_size_is_bytes() -> None:
     text, size = encode_command({"name": "customers/events", "data": {"p": "é"}})
     assert size == len(text.encode()) == len(text) + 1
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(command=st.dictionaries(st.text(), _JSON, max_size=6))
+def test_encode_command_is_json_dumps(command: dict[str, Any]) -> None:
+    text, _ = encode_command(command)
+    assert text == json.dumps(command, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+@pytest.mark.parametrize(("command", "error", "message"), [
+    ({"x": float("nan")}, ValueError, "Out of range float"),
+    ({"x": object()}, TypeError, "not JSON serializable"),
+])
+def test_encode_command_refuses_what_json_refuses(command: Any, error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        encode_command(command)
+
+
+def test_a_command_that_contains_itself_is_refused_as_json_does() -> None:
+    command: dict[str, Any] = {"name": "customers/events"}
+    command["data"] = command
+    with pytest.raises(ValueError, match="Circular reference"):
+        encode_command(command)
