@@ -34,6 +34,7 @@ from ga_ee_bridge.core.model import (
     Product,
     Promotion,
     Section,
+    maker,
 )
 from ga_ee_bridge.errors import show
 from ga_ee_bridge.readers._fields import ItemList, LenientField, warn
@@ -218,8 +219,9 @@ class ItemSchema(BaseSchema):
             raw_levels = [raw.pop(level) for level in CATEGORY_LEVELS if level in raw]
             values["category"] = "/".join(levels)
             raw["category"] = raw_levels[0] if len(raw_levels) == 1 else values["category"]
-        return Item(MappingProxyType(values), MappingProxyType(raw), MappingProxyType(keys),
-                    MappingProxyType(dict(original)), self.roles)
+        # (an Item lives only while its event is read: the pushed object is not copied)
+        return _make_item(MappingProxyType(values), MappingProxyType(raw),
+                          MappingProxyType(keys), MappingProxyType(original), self.roles)
 
 
 def _by_data_key(data: dict[str, Any]) -> dict[str, Any]:
@@ -452,9 +454,17 @@ _NON_PRODUCT_KINDS = frozenset({"impressions", *PROMOTION_KINDS})
 
 def _product(item: Item, unused: list[str]) -> Product:
     """The product of an item; ``unused``: its keys left out (``item.unused(_PRODUCT_USED)``)."""
-    values = {role: item.values[role] for role in PRODUCT_ROLES if role in item.values}
+    get = item.values.get
     raw = {role: item.raw[role] for role in PRODUCT_ROLES if role in item.raw}
-    return Product(raw=MappingProxyType(raw), dropped=tuple(unused), **values)
+    return _make_product(
+        MappingProxyType(raw), _NO_CUSTOM, tuple(unused), *[get(role) for role in PRODUCT_ROLES]
+    )
+
+
+_make_item = maker(Item)
+#: Product's fields are raw, custom, dropped, then PRODUCT_ROLES in order (a test pins it).
+_make_product = maker(Product)
+_NO_CUSTOM: Mapping[str, Any] = MappingProxyType({})
 
 
 def _impression(item: Item, params: Mapping[str, Any], params_raw: Mapping[str, Any],

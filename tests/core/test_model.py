@@ -42,3 +42,10 @@ def test_maker_takes_every_field_and_is_built_once() -> None:
     with pytest.raises(TypeError):
         maker(Section)("detail")
     assert maker(Section) is maker(Section)
+
+
+def test_the_ga4_readers_positional_product_follows_the_models_field_order() -> None:
+    from ga_ee_bridge.readers._events import PRODUCT_ROLES
+
+    names = [spec.name for spec in dataclasses.fields(Product)]
+    assert names == ["raw", "custom", "dropped", *PRODUCT_ROLES]
