@@ -60,7 +60,14 @@ BATCH = 2000
 TASK_RECORDS = 4000
 #: Bytes per worker task (of JSON lines, or of framed records' text, whichever bound is met
 #: first); cut at page boundaries only. Bounds memory with big pushes (100 products each).
-TASK_BYTES = 1 << 18
+TASK_BYTES = 3 << 16
+#: Tasks per job handed over before the oldest one's results are waited for (small tasks);
+#: with full ones, as many as hold ``jobs + 1`` tasks' worth of bytes: one running per job and
+#: one waiting, which keeps the workers busy. Results are held here until collected in order.
+QUEUED = 2
+#: Blocks of JSON lines framed here (read, searched for page starts, cut into tasks): a task's
+#: size, so that a block, its cuts and what is read next are not held at once.
+BLOCK_BYTES = TASK_BYTES
 #: A page longer than this (records, or bytes of text) is converted in the main process.
 LONG_PAGE = 200_000
 LONG_BYTES = 1 << 26
@@ -167,6 +174,9 @@ def _joined(items: list[Item]) -> list[Item]:
     return result
 
 
+#: What a line that may begin a page holds: GTM's ``gtm.js`` event, a page object's
+#: ``dataLayer``, or a ``\\u`` escape (which may spell either).
+_NEEDLES = (b"gtm.js", b"dataLayer", b"\\u")
 _CANDIDATE = re.compile(rb"gtm\.js|dataLayer|\\u")
 
 
@@ -204,13 +214,9 @@ class _Framer:
         if self.after_page:
             found.append(0)
             self.after_page = False
-        last_start = -1
-        for match in _CANDIDATE.finditer(block):
-            start = block.rfind(b"\n", 0, match.start()) + 1
-            if start == last_start:
-                continue
-            last_start = start
-            end = block.find(b"\n", match.start())
+        find = block.find
+        for start in candidate_lines(block):
+            end = find(b"\n", start)
             end = len(block) if end < 0 else end + 1
             value = decode_line(block[start:end])
             if self.boundary(value):
@@ -221,6 +227,25 @@ class _Framer:
         return found
 
 
+def candidate_lines(block: bytes) -> list[int]:
+    """Where the lines of ``block`` that :data:`_CANDIDATE` matches start, in order.
+
+    Each text is looked for with ``bytes.find`` (twice as fast as the regex over a block), and
+    the rest of a line that has it is skipped.
+    """
+    starts: set[int] = set()
+    find, rfind = block.find, block.rfind
+    for needle in _NEEDLES:
+        at = find(needle)
+        while at >= 0:
+            starts.add(rfind(b"\n", 0, at) + 1)
+            end = find(b"\n", at)
+            if end < 0:
+                break
+            at = find(needle, end + 1)
+    return sorted(starts)
+
+
 def run_parallel(inputs: list[str], options: ConvertOptions, encoder: str, jobs: int,
               stats: ConvertStats) -> Iterator[list[Item]]:
     import multiprocessing  # here: most runs use one process
@@ -229,21 +254,32 @@ def run_parallel(inputs: list[str], options: ConvertOptions, encoder: str, jobs:
     encode = ENCODERS[encoder]
     context = multiprocessing.get_context("fork" if "fork" in
                                           multiprocessing.get_all_start_methods() else None)
-    pending: deque[Future[tuple[list[Item], ConvertStats]]] = deque()
+    # Tasks handed over and not collected yet, each with its size in whole tasks' worth of
+    # input (a page longer than a task makes a bigger one): its results, held here until the
+    # tasks before it are collected, grow with it.
+    pending: deque[tuple[Future[tuple[list[Item], ConvertStats]], int]] = deque()
+    held = 0  # the sizes of the pending tasks
+    most = jobs + 1
 
     def collect(limit: int) -> Iterator[list[Item]]:
-        while len(pending) > limit:
-            items, part = pending.popleft().result()
+        nonlocal held
+        while len(pending) > limit or (len(pending) > 1 and held > most):
+            future, size = pending.popleft()
+            held -= size
+            items, part = future.result()
             stats.add(part)
             yield items
 
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
                              initargs=(options, encoder)) as pool:
 
-        def submit(name: str, records: list[RawRecord] | None,
-                   pieces: list[Piece] | None) -> Iterator[list[Item]]:
-            pending.append(pool.submit(_work, name, records, pieces))
-            yield from collect(2 * jobs)
+        def submit(name: str, records: list[RawRecord] | None, pieces: list[Piece] | None,
+                   size: int) -> Iterator[list[Item]]:
+            nonlocal held
+            units = max(1, size // TASK_BYTES)
+            pending.append((pool.submit(_work, name, records, pieces), units))
+            held += units
+            yield from collect(QUEUED * jobs)
 
         for path in inputs:
             stream, form, problem = _open(path, options, stats)
@@ -264,7 +300,7 @@ def run_parallel(inputs: list[str], options: ConvertOptions, encoder: str, jobs:
         yield from collect(0)
 
 
-Submit = Callable[[str, "list[RawRecord] | None", "list[Piece] | None"],
+Submit = Callable[[str, "list[RawRecord] | None", "list[Piece] | None", int],
                   Iterator[list[Item]]]
 Collect = Callable[[int], Iterator[list[Item]]]
 
@@ -277,7 +313,7 @@ def _parallel_lines(stream: Any, name: str, options: ConvertOptions, encode: Enc
     pieces: list[Piece] = []
     size = 0
     local: Converter | None = None  # converting a long page here, in order
-    blocks = jsonl_blocks(stream, max_record=options.max_record_size)
+    blocks = jsonl_blocks(stream, BLOCK_BYTES, max_record=options.max_record_size)
     last = 1
     while True:
         try:
@@ -314,8 +350,9 @@ def _parallel_lines(stream: Any, name: str, options: ConvertOptions, encode: Enc
             elif size + cut - done >= TASK_BYTES:
                 pieces.append((line, block[done:cut]))
                 line += block.count(b"\n", done, cut)
+                size += cut - done
                 done = cut
-                yield from submit(name, None, pieces)
+                yield from submit(name, None, pieces, size)
                 pieces, size = [], 0
         rest = block[done:]
         if local is not None:
@@ -342,7 +379,8 @@ def _lines_then(pieces: list[Piece], local: Converter | None, name: str,
         stats.add(local.stats)
         yield local.out
     elif pieces:
-        yield from submit(name, None, pieces)
+        yield from submit(name, None, pieces, sum(len(data) for _, data in pieces
+                                                  if type(data) is bytes))
 
 
 def _parallel_records(records: Iterable[RawRecord], name: str, options: ConvertOptions,
@@ -362,7 +400,7 @@ def _parallel_records(records: Iterable[RawRecord], name: str, options: ConvertO
                 yield local.out
                 local = None
             elif len(chunk) >= TASK_RECORDS or size >= TASK_BYTES:
-                yield from submit(name, chunk, None)
+                yield from submit(name, chunk, None, size)
                 chunk, size = [], 0
         if raw is not None and value is not UNDECODED:
             record = (line, index, raw, UNDECODED)  # text pickles faster than objects
@@ -386,4 +424,4 @@ def _parallel_records(records: Iterable[RawRecord], name: str, options: ConvertO
         stats.add(local.stats)
         yield local.out
     elif chunk:
-        yield from submit(name, chunk, None)
+        yield from submit(name, chunk, None, size)
