@@ -155,10 +155,15 @@ def _work(name: str, records: list[RawRecord] | None,
 
 
 def _joined(items: list[Item]) -> list[Item]:
-    """Commands of pushes that are no purchase joined into :class:`Run`s (in order)."""
+    """Commands of pushes that are no purchase joined into :class:`Run`s (in order).
+
+    Event counts are only ever summed, so the first run carries those of all of them and the
+    others none: the main process adds one count per task, not one per run.
+    """
     result: list[Item] = []
     texts: list[str] = []
     counts: dict[str, int] = {}
+    first = -1  # where the first run is
     for item in items:
         if type(item) is Segment and item.transaction is None:
             for event_type, text in item.events:
@@ -166,11 +171,15 @@ def _joined(items: list[Item]) -> list[Item]:
                 counts[event_type] = counts.get(event_type, 0) + 1
             continue
         if texts:
-            result.append(Run("".join(texts), counts))
-            texts, counts = [], {}
+            first = len(result) if first < 0 else first
+            result.append(Run("".join(texts), {}))
+            texts = []
         result.append(item)
     if texts:
-        result.append(Run("".join(texts), counts))
+        first = len(result) if first < 0 else first
+        result.append(Run("".join(texts), {}))
+    if first >= 0:
+        result[first] = Run(result[first].text, counts)  # type: ignore[union-attr]
     return result
 
 
@@ -314,7 +323,9 @@ def _parallel_lines(stream: Any, name: str, options: ConvertOptions, encode: Enc
     size = 0
     local: Converter | None = None  # converting a long page here, in order
     blocks = jsonl_blocks(stream, BLOCK_BYTES, max_record=options.max_record_size)
-    last = 1
+    # The last block (its first line, its bytes; None for a line too long to hold): where a
+    # read error is reported, counted only then.
+    last: tuple[int, bytes | None] = (1, b"")
     while True:
         try:
             first, block = next(blocks)
@@ -323,18 +334,19 @@ def _parallel_lines(stream: Any, name: str, options: ConvertOptions, encode: Enc
         except READ_ERRORS as err:
             # Everything read so far goes on as usual, then the reject (see JsonLinesForm).
             yield from _lines_then(pieces, local, name, options, encode, stats, submit)
+            number = last[0] + (1 if last[1] is None else last[1].count(b"\n"))
             broken = Converter(options, encode, name, stats)
-            broken.feed((last, None, None, unreadable(err, f"line {last}")))
+            broken.feed((number, None, None, unreadable(err, f"line {number}")))
             yield broken.out
             return
         if isinstance(block, Broken):  # a line too long to hold, skipped
-            last = first + 1
+            last = (first, None)
             if local is not None:
                 _feed_lines(local, [(first, block)])
             else:
                 pieces.append((first, block))
             continue
-        last = first + block.count(b"\n")
+        last = (first, block)
         cuts = framer.line_boundaries(block)
         done = 0
         line = first

@@ -175,3 +175,18 @@ def test_one_process_hands_results_over_after_every_read(tmp_path: Path) -> None
     # each batch holds one read's results (some five times its size here), never a few reads'
     assert max(len(_text(batch)) for batch in batches) < 8 * READ_SIZE
     assert re.fullmatch(r"(\{[^\n]*\}\n)+", "".join(_text(batch) for batch in batches))
+
+
+def test_a_tasks_runs_carry_its_event_counts_once_between_purchases() -> None:
+    items: list[Any] = [Segment(None, [("view", "a\n"), ("click", "b\n")]),
+                        Segment("T1", [("purchase", "p\n")]),
+                        Segment(None, [("view", "c\n")]),
+                        Segment("T2", [("purchase", "q\n")]),
+                        Segment(None, [("view", "d\n")])]
+    joined = runner._joined(items)
+    assert [type(item).__name__ for item in joined] == ["Run", "Segment", "Run", "Segment", "Run"]
+    assert [item.text for item in joined if type(item) is Run] == ["a\nb\n", "c\n", "d\n"]
+    assert [item.counts for item in joined if type(item) is Run] == [
+        {"view": 3, "click": 1}, {}, {}]  # purchases are counted after the duplicate check
+    assert runner._joined([Segment("T1", [("purchase", "p\n")])]) == [
+        Segment("T1", [("purchase", "p\n")])]
