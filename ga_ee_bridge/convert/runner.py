@@ -5,6 +5,9 @@ starts a page (:class:`_Framer` mirrors its rule); workers convert whole pages a
 put back in input order, so the output is the same as with one process. JSON lines are framed in
 blocks, decoding only the lines that may start a page; JSON text is decoded here to find its
 pushes and sent on as text. A page too long for one task is converted here, in order.
+
+What the main process holds is bounded in bytes: blocks and tasks of :data:`TASK_BYTES`, and
+at most ``jobs + 1`` tasks' worth pending (their results wait here to be collected in order).
 """
 
 from __future__ import annotations
@@ -54,12 +57,16 @@ __all__ = ["run_parallel", "run_serial"]
 Piece = tuple[int, "bytes | Broken"]
 
 #: Records converted between two hand-overs to the caller (one process); a hand-over also
-#: follows each read of the input (chunks of 1 MiB), so that big pushes do not pile up.
+#: follows each read of the input (``input.READ_SIZE``, 256 KiB), so that the results of big
+#: pushes do not pile up.
 BATCH = 2000
 #: Records per worker task for framed records (JSON lists); cut at page boundaries only.
 TASK_RECORDS = 4000
 #: Bytes per worker task (of JSON lines, or of framed records' text, whichever bound is met
-#: first); cut at page boundaries only. Bounds memory with big pushes (100 products each).
+#: first); cut at page boundaries only. Bounds memory with big pushes (100 products each): the
+#: main process holds the results of ``jobs + 1`` tasks at most (measured: 192 KiB keeps it
+#: under 45 MiB with 100-product pushes, 256 KiB does not; smaller tasks cost the main
+#: process more per push).
 TASK_BYTES = 3 << 16
 #: Tasks per job handed over before the oldest one's results are waited for (small tasks);
 #: with full ones, as many as hold ``jobs + 1`` tasks' worth of bytes: one running per job and
