@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ga_ee_bridge.convert import runner
+from ga_ee_bridge.convert import json_stream, runner
 from ga_ee_bridge.convert.encoders import ENCODERS
 from ga_ee_bridge.convert.input import READ_SIZE
 from ga_ee_bridge.convert.options import ConvertOptions, IdSpec
@@ -162,18 +162,21 @@ def test_a_task_bigger_than_the_bound_waits_for_the_ones_before_it(tmp_path: Pat
 # -- one process ----------------------------------------------------------------------------------
 
 
-def test_one_process_hands_results_over_after_every_read(tmp_path: Path) -> None:
-    dump = tmp_path / "big.jsonl"
-    with dump.open("w") as out:
-        for page in range(200):
-            for push in _page(page, 100):
-                out.write(json.dumps(push) + "\n")
+@pytest.mark.parametrize("form", ["jsonl", "json"])
+def test_one_process_hands_results_over_after_every_read(tmp_path: Path, form: str) -> None:
+    pushes = [push for page in range(200) for push in _page(page, 100)]
+    dump = tmp_path / f"big.{form}"
+    if form == "jsonl":
+        dump.write_text("".join(json.dumps(push) + "\n" for push in pushes))
+    else:
+        dump.write_text(json.dumps(pushes))
+    read = READ_SIZE if form == "jsonl" else json_stream.CHUNK  # lines, or JSON text
     size = dump.stat().st_size
-    assert size > 4 * READ_SIZE
+    assert size > 4 * read
     batches = list(runner.run_serial(str(dump), OPTIONS, ENCODERS["commands"], ConvertStats()))
-    assert len(batches) >= size // READ_SIZE  # not only every BATCH records
+    assert len(batches) >= size // read  # not only every BATCH records
     # each batch holds one read's results (some five times its size here), never a few reads'
-    assert max(len(_text(batch)) for batch in batches) < 8 * READ_SIZE
+    assert max(len(_text(batch)) for batch in batches) < 8 * read
     assert re.fullmatch(r"(\{[^\n]*\}\n)+", "".join(_text(batch) for batch in batches))
 
 
