@@ -16,6 +16,11 @@ processes take cores away, which the load average printed before each size shows
     python benchmarks/bench_convert.py                  # 100k and 1M pushes, JSONL
     python benchmarks/bench_convert.py --form json --sizes 100000
     python benchmarks/bench_convert.py --sizes 20000 --products 100   # RSS with big pushes
+    python benchmarks/bench_convert.py --realistic --sizes 300000     # issue 13's realistic dump
+
+``--realistic`` writes pages of 8 to 60 pushes instead (GTM events, custom events, clears, and a
+quarter with ecommerce: UA kinds with 1 to 20 products a list, a fifth of them GA4 events with 1 to
+20 items), from the same fixed seed.
 """
 
 from __future__ import annotations
@@ -121,16 +126,97 @@ def page_pushes(rng: random.Random, page: int, products: int = 0) -> list[dict[s
     return pushes
 
 
-def generate(path: Path, count: int, form: str, products: int = 0) -> None:
+#: The realistic dump's ecommerce pushes: UA kinds and GA4 events, with their weights.
+UA_WEIGHTS = {"impressions": 24, "detail": 18, "click": 10, "add": 12, "remove": 3,
+              "promoView": 7, "promoClick": 2, "checkout": 8, "checkout_option": 2,
+              "purchase": 6, "refund": 1}
+GA4_WEIGHTS = {"view_item_list": 8, "view_item": 6, "add_to_cart": 4, "begin_checkout": 2,
+               "purchase": 2}
+_REALISTIC_KINDS = [*UA_WEIGHTS, *(f"ga4:{name}" for name in GA4_WEIGHTS)]
+_REALISTIC_WEIGHTS = [*UA_WEIGHTS.values(), *GA4_WEIGHTS.values()]
+
+
+def _ga4_item(rng: random.Random, index: int) -> dict[str, Any]:
+    return {"item_id": f"SKU-{rng.randrange(100_000)}", "item_name": f"Product {index}",
+            "item_brand": "Acme", "item_category": "Apparel", "item_category2": "Shirts",
+            "item_variant": rng.choice(["Red", "Blue", "Black"]), "index": index,
+            "price": rng.randrange(100, 20_000) / 100, "quantity": rng.randrange(1, 4)}
+
+
+def _ga4_push(rng: random.Random, name: str, page: int, number: int) -> dict[str, Any]:
+    """A GA4 ecommerce push (``event`` + ``ecommerce.items``) of 1 to 20 items."""
+    items = [_ga4_item(rng, i) for i in range(rng.randint(1, 20))]
+    ecommerce: dict[str, Any] = {"currency": "EUR", "items": items}
+    if name != "view_item_list":
+        ecommerce["value"] = round(sum(item["price"] * item["quantity"] for item in items), 2)
+    else:
+        ecommerce["item_list_name"] = "Search"
+    if name == "purchase":
+        ecommerce.update(transaction_id=f"G{page}-{number}", tax=4.9, shipping=5.99)
+    return {"event": name, "ecommerce": ecommerce}
+
+
+def _other_push(rng: random.Random, page: int, number: int) -> dict[str, Any]:
+    """A push without ecommerce: GTM's own events, custom events, clears, variables."""
+    choice = rng.randrange(6)
+    if choice == 0:
+        return {"event": "gtm.scrollDepth", "gtm.scrollThreshold": rng.choice([25, 50, 75, 90]),
+                "gtm.scrollUnits": "percent", "gtm.uniqueEventId": number}
+    if choice == 1:
+        return {"event": "gtm.click", "gtm.elementClasses": "btn btn-primary",
+                "gtm.elementId": f"cta-{rng.randrange(40)}",
+                "gtm.elementUrl": f"https://shop.example.com/p/{rng.randrange(5000)}",
+                "gtm.uniqueEventId": number}
+    if choice == 2:
+        return {"ecommerce": None}
+    if choice == 3:
+        return {"event": "gtm.timer", "gtm.timerId": 1, "gtm.timerInterval": 30000,
+                "gtm.timerEventNumber": number, "gtm.uniqueEventId": number}
+    if choice == 4:
+        return {"event": "newsletter_view", "form": {"id": "footer", "variant": "B"},
+                "consent": {"analytics": True, "ads": False}}
+    return {"event": "gtm.historyChange", "gtm.newUrlFragment": f"tab{number}",
+            "gtm.oldUrlFragment": "", "gtm.historyChangeSource": "pushState"}
+
+
+def realistic_page(rng: random.Random, page: int) -> list[dict[str, Any]]:
+    """One page of 8 to 60 pushes, a quarter of them with ecommerce: UA kinds (1 to 20
+    products a list) and some GA4 events (1 to 20 items) among GTM and custom events."""
+    pushes: list[dict[str, Any]] = [
+        {"pageType": rng.choice(["home", "category", "product", "cart", "checkout"]),
+         "user": {"email": f" User{page % 5000}@Example.com ", "loggedIn": page % 3 == 0}},
+        {"gtm.start": T0 + page * 60_000, "event": "gtm.js", "gtm.uniqueEventId": 1},
+        {"event": "gtm.dom", "gtm.uniqueEventId": 2},
+        {"event": "gtm.load", "gtm.uniqueEventId": 3},
+    ]
+    length = rng.randint(8, 60)
+    while len(pushes) < length:
+        number = len(pushes) + 1
+        if rng.random() >= 0.28:  # with the 4 pushes above, about a quarter carry ecommerce
+            pushes.append(_other_push(rng, page, number))
+            continue
+        kind = rng.choices(_REALISTIC_KINDS, _REALISTIC_WEIGHTS)[0]
+        if kind.startswith("ga4:"):
+            pushes.append(_ga4_push(rng, kind[4:], page, number))
+        else:
+            pushes.append({"event": kind, "gtm.uniqueEventId": number,
+                           "ecommerce": _ecommerce(rng, kind, page, rng.randint(1, 20))})
+    return pushes
+
+
+def generate(path: Path, count: int, form: str, products: int = 0, *,
+             realistic: bool = False) -> None:
     """Write a synthetic dump of ``count`` pushes (``jsonl`` or a ``json`` list); ``products``:
-    that many products in every product list (0: the usual 1 to 4)."""
+    that many products in every product list (0: the usual 1 to 4); ``realistic``: pages of
+    :func:`realistic_page` instead (``products`` is then ignored)."""
     rng = random.Random(20240301)
     written = page = 0
     with open(path, "w", encoding="utf-8") as out:
         if form == "json":
             out.write("[")
         while written < count:
-            for push in page_pushes(rng, page, products):
+            pushes = realistic_page(rng, page) if realistic else page_pushes(rng, page, products)
+            for push in pushes:
                 if written >= count:
                     break
                 if form == "json":
@@ -178,6 +264,9 @@ def main() -> None:
                         help="runs per measurement; the fastest is kept (shared machines)")
     parser.add_argument("--products", type=int, default=0,
                         help="products in every product list (default: 1 to 4; try 100)")
+    parser.add_argument("--realistic", action="store_true",
+                        help="pages of 8 to 60 pushes, a quarter with ecommerce (UA and some "
+                        "GA4), 1 to 20 products a list (--products is ignored)")
     parser.add_argument("--dir", default=None, help="where to write the dumps (default: tmp)")
     options = parser.parse_args()
     floor_code = FLOOR_JSONL if options.form == "jsonl" else FLOOR_JSON
@@ -185,7 +274,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=options.dir) as tmp:
         for size in options.sizes:
             dump = Path(tmp) / f"dump-{size}.{options.form}"
-            generate(dump, size, options.form, options.products)
+            generate(dump, size, options.form, options.products, realistic=options.realistic)
             out = Path(tmp) / "out.jsonl"
             runs = {
                 "floor": [sys.executable, "-c", floor_code, str(dump)],

@@ -7,6 +7,8 @@ wall time is what the user waits). Rows:
 - ``convert jobs 1`` / ``convert jobs 2``: ``bench_convert.py``'s synthetic dump, the floor is
   reading it and ``json.loads`` + ``json.dumps`` each push (a child process each; CPU from
   ``wait4``, workers included); ``jobs 2`` also gets a speed-up row against ``jobs 1``;
+- ``convert realistic ...``: the same on ``bench_convert.py --realistic``'s dump (300k pushes by
+  default, a quarter with ecommerce, 1 to 20 products a list; ``--realistic 0`` leaves it out);
 - ``core ...``: ``to_exponea_events(json.loads(text))`` and each event's ``to_command`` against
   ``json.dumps(json.loads(text))`` for Google's purchase and a 20-product purchase
   (``bench_core.py``; CPU from ``process_time``);
@@ -21,9 +23,10 @@ wall time is what the user waits). Rows:
   sender sending, the queue never full), wall and the calling thread's CPU time, against the
   20 us target.
 
-    PYTHONPATH=. python benchmarks/run_all.py                 # 100k pushes, 10k events
+    PYTHONPATH=. python benchmarks/run_all.py                 # 100k (+300k realistic) pushes, 10k events
     PYTHONPATH=. python benchmarks/run_all.py --pushes 300000 --only convert,core
     PYTHONPATH=. python benchmarks/run_all.py --only spool,track --rounds 5
+    PYTHONPATH=. python benchmarks/run_all.py --only convert --realistic 100000
 """
 
 from __future__ import annotations
@@ -53,11 +56,11 @@ def _best(function: Callable[[], object], number: int, repeat: int, timer: Calla
     return statistics.median(runs) / number
 
 
-def convert_rows(pushes: int, repeat: int) -> list[Row]:
-    """``convert --jobs 1`` and ``--jobs 2`` against the floor, on one synthetic dump."""
+def _convert_dump_rows(label: str, pushes: int, repeat: int, realistic: bool) -> list[Row]:
+    """``convert --jobs 1`` and ``--jobs 2`` against the floor on one dump, and the speed-up."""
     with tempfile.TemporaryDirectory(prefix="bench-all-") as tmp:
         dump = Path(tmp) / "dump.jsonl"
-        generate(dump, pushes, "jsonl")
+        generate(dump, pushes, "jsonl", realistic=realistic)
         out = Path(tmp) / "out.jsonl"
 
         def convert(jobs: int) -> list[str]:
@@ -70,15 +73,27 @@ def convert_rows(pushes: int, repeat: int) -> list[Row]:
                for name, command in runs.items()}
     floor, one, two = got["floor"], got["jobs1"], got["jobs2"]
     unit = "s"
+    # the names fit the table's column (44 characters): the longer label says less
+    count, largest = (f"{pushes:,}", "largest") if realistic else (
+        f"{pushes:,} pushes", "largest process")
     return [
-        (f"convert jobs 1 ({pushes:,} pushes, {one['rss']:.0f} MiB)", one["wall"],
+        (f"{label} jobs 1 ({count}, {one['rss']:.0f} MiB)", one["wall"],
          floor["wall"], one["cpu"], floor["cpu"], unit),
-        (f"convert jobs 2 ({two['rss']:.0f} MiB largest process)", two["wall"], floor["wall"],
+        (f"{label} jobs 2 ({two['rss']:.0f} MiB {largest})", two["wall"], floor["wall"],
          two["cpu"], floor["cpu"], unit),
         # a speed-up: jobs 1 over jobs 2 (wall), and the bound CPU allows on two idle cores
         ("  jobs 2 speed-up (x, not a ratio)", one["wall"] / two["wall"], 1.0,
          2 * one["cpu"] / two["cpu"], 1.0, "x"),
     ]
+
+
+def convert_rows(pushes: int, repeat: int, realistic: int = 0) -> list[Row]:
+    """``convert --jobs 1`` and ``--jobs 2`` against the floor: on ``bench_convert.py``'s
+    synthetic dump of ``pushes``, then (``realistic`` > 0) on its realistic dump of that many."""
+    rows = _convert_dump_rows("convert", pushes, repeat, realistic=False)
+    if realistic:
+        rows += _convert_dump_rows("convert realistic", realistic, repeat, realistic=True)
+    return rows
 
 
 def core_rows(repeat: int) -> list[Row]:
@@ -166,6 +181,8 @@ def track_rows(events: int, rounds: int) -> list[Row]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pushes", type=int, default=100_000, help="pushes in convert's dump")
+    parser.add_argument("--realistic", type=int, default=300_000, metavar="PUSHES",
+                        help="pushes in convert's realistic dump (0: leave it out)")
     parser.add_argument("--events", type=int, default=10_000, help="events through the sender")
     parser.add_argument("--repeat", type=int, default=1,
                         help="convert runs per measurement; the least CPU is kept")
@@ -181,7 +198,7 @@ def main() -> None:
           "(wall ratios suffer on a loaded machine; CPU ratios much less)", flush=True)
     rows: list[Row] = []
     if "convert" in chosen:
-        rows += convert_rows(args.pushes, args.repeat)
+        rows += convert_rows(args.pushes, args.repeat, args.realistic)
     if "core" in chosen:
         rows += core_rows(7)
     if "sender" in chosen:

@@ -68,6 +68,10 @@ from ga_ee_bridge.readers.mp import is_mp_hit
 
 #: How many bytes the form detection looks at.
 HEAD_SIZE = 1 << 16
+#: The read buffer of an opened input: lines are read through it, bigger reads (blocks of JSON
+#: lines, JSON text) bypass it. Each read is counted in ``bytes_read`` (the one-process
+#: conversion hands its results over after each), so it also bounds the results held.
+READ_SIZE = 1 << 18
 _BOMS = (b"\xef\xbb\xbf",)
 
 __all__ = [
@@ -106,6 +110,7 @@ class _Prefixed(io.RawIOBase):
     def __init__(self, head: bytes, rest: IO[bytes]):
         self._head = memoryview(head)
         self._rest = rest
+        self._readinto = getattr(rest, "readinto", None)
 
     def readable(self) -> bool:
         return True
@@ -116,6 +121,8 @@ class _Prefixed(io.RawIOBase):
             buffer[:size] = self._head[:size]
             self._head = self._head[size:]
             return size
+        if self._readinto is not None:  # straight into the caller's buffer: no copy held
+            return self._readinto(buffer) or 0
         data = self._rest.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
@@ -141,7 +148,7 @@ def _peek(stream: IO[bytes], size: int) -> tuple[bytes, IO[bytes]]:
     except READ_ERRORS:
         pass
     head = b"".join(pieces)
-    return head, io.BufferedReader(_Prefixed(head, stream), CHUNK)
+    return head, io.BufferedReader(_Prefixed(head, stream), READ_SIZE)
 
 
 class _Counting(io.RawIOBase):
@@ -150,14 +157,18 @@ class _Counting(io.RawIOBase):
     def __init__(self, source: IO[bytes], count: Callable[[int], None]):
         self._source = source
         self._count = count
+        self._readinto = getattr(source, "readinto", None)
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        data = self._source.read(len(buffer))
-        size = len(data)
-        buffer[:size] = data
+        if self._readinto is not None:  # straight into the caller's buffer: no copy held
+            size = self._readinto(buffer) or 0
+        else:
+            data = self._source.read(len(buffer))
+            size = len(data)
+            buffer[:size] = data
         self._count(size)
         return size
 
@@ -179,8 +190,8 @@ def open_input(path: str, *, count: Callable[[int], None] | None = None
         raw: IO[bytes] = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
     except OSError as err:
         raise DumpError(f"cannot read {path}: {err.strerror or err}") from None
-    if count is not None:
-        raw = io.BufferedReader(_Counting(raw, count), CHUNK)
+    if count is not None:  # a small buffer: only the head is read through it (_Prefixed)
+        raw = io.BufferedReader(_Counting(raw, count), HEAD_SIZE)
     return open_stream(raw)
 
 

@@ -35,7 +35,10 @@ __all__ = [
     "jsonl_blocks",
 ]
 
-CHUNK = 1 << 20
+#: How much JSON text is read at a time (more for a value longer than that). One process hands
+#: its results over after each read, so this also bounds the results it holds (with pushes of
+#: 100 products, 1 MiB of text gives some 3 MiB of commands).
+CHUNK = 1 << 18
 #: Longest record (in characters) read before a parse error is believed to be real.
 MAX_RECORD = 1 << 26  # 64 MiB
 #: Pushes of a page object held until its metadata is complete (see :func:`_object`).

@@ -153,7 +153,11 @@ class Segment(NamedTuple):
 
 
 class Run(NamedTuple):
-    """Several pushes' encoded commands, joined (from worker processes: less to pickle)."""
+    """Several pushes' encoded commands, joined (from worker processes: less to pickle).
+
+    ``counts`` are events per type, only ever summed: a worker puts those of all of a task's
+    runs on its first one and leaves the others' empty.
+    """
 
     text: str
     counts: dict[str, int]

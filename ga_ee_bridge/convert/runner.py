@@ -5,6 +5,9 @@ starts a page (:class:`_Framer` mirrors its rule); workers convert whole pages a
 put back in input order, so the output is the same as with one process. JSON lines are framed in
 blocks, decoding only the lines that may start a page; JSON text is decoded here to find its
 pushes and sent on as text. A page too long for one task is converted here, in order.
+
+What the main process holds is bounded in bytes: blocks and tasks of :data:`TASK_BYTES`, and
+at most ``jobs + 1`` tasks' worth pending (their results wait here to be collected in order).
 """
 
 from __future__ import annotations
@@ -54,13 +57,24 @@ __all__ = ["run_parallel", "run_serial"]
 Piece = tuple[int, "bytes | Broken"]
 
 #: Records converted between two hand-overs to the caller (one process); a hand-over also
-#: follows each read of the input (chunks of 1 MiB), so that big pushes do not pile up.
+#: follows each read of the input (``input.READ_SIZE``, 256 KiB), so that the results of big
+#: pushes do not pile up.
 BATCH = 2000
 #: Records per worker task for framed records (JSON lists); cut at page boundaries only.
 TASK_RECORDS = 4000
 #: Bytes per worker task (of JSON lines, or of framed records' text, whichever bound is met
-#: first); cut at page boundaries only. Bounds memory with big pushes (100 products each).
-TASK_BYTES = 1 << 18
+#: first); cut at page boundaries only. Bounds memory with big pushes (100 products each): the
+#: main process holds the results of ``jobs + 1`` tasks at most (measured: 192 KiB keeps it
+#: under 45 MiB with 100-product pushes, 256 KiB does not; smaller tasks cost the main
+#: process more per push).
+TASK_BYTES = 3 << 16
+#: Tasks per job handed over before the oldest one's results are waited for (small tasks);
+#: with full ones, as many as hold ``jobs + 1`` tasks' worth of bytes: one running per job and
+#: one waiting, which keeps the workers busy. Results are held here until collected in order.
+QUEUED = 2
+#: Blocks of JSON lines framed here (read, searched for page starts, cut into tasks): a task's
+#: size, so that a block, its cuts and what is read next are not held at once.
+BLOCK_BYTES = TASK_BYTES
 #: A page longer than this (records, or bytes of text) is converted in the main process.
 LONG_PAGE = 200_000
 LONG_BYTES = 1 << 26
@@ -148,10 +162,15 @@ def _work(name: str, records: list[RawRecord] | None,
 
 
 def _joined(items: list[Item]) -> list[Item]:
-    """Commands of pushes that are no purchase joined into :class:`Run`s (in order)."""
+    """Commands of pushes that are no purchase joined into :class:`Run`s (in order).
+
+    Event counts are only ever summed, so the first run carries those of all of them and the
+    others none: the main process adds one count per task, not one per run.
+    """
     result: list[Item] = []
     texts: list[str] = []
     counts: dict[str, int] = {}
+    first = -1  # where the first run is
     for item in items:
         if type(item) is Segment and item.transaction is None:
             for event_type, text in item.events:
@@ -159,14 +178,21 @@ def _joined(items: list[Item]) -> list[Item]:
                 counts[event_type] = counts.get(event_type, 0) + 1
             continue
         if texts:
-            result.append(Run("".join(texts), counts))
-            texts, counts = [], {}
+            first = len(result) if first < 0 else first
+            result.append(Run("".join(texts), {}))
+            texts = []
         result.append(item)
     if texts:
-        result.append(Run("".join(texts), counts))
+        first = len(result) if first < 0 else first
+        result.append(Run("".join(texts), {}))
+    if first >= 0:
+        result[first] = Run(result[first].text, counts)  # type: ignore[union-attr]
     return result
 
 
+#: What a line that may begin a page holds: GTM's ``gtm.js`` event, a page object's
+#: ``dataLayer``, or a ``\\u`` escape (which may spell either).
+_NEEDLES = (b"gtm.js", b"dataLayer", b"\\u")
 _CANDIDATE = re.compile(rb"gtm\.js|dataLayer|\\u")
 
 
@@ -204,13 +230,9 @@ class _Framer:
         if self.after_page:
             found.append(0)
             self.after_page = False
-        last_start = -1
-        for match in _CANDIDATE.finditer(block):
-            start = block.rfind(b"\n", 0, match.start()) + 1
-            if start == last_start:
-                continue
-            last_start = start
-            end = block.find(b"\n", match.start())
+        find = block.find
+        for start in candidate_lines(block):
+            end = find(b"\n", start)
             end = len(block) if end < 0 else end + 1
             value = decode_line(block[start:end])
             if self.boundary(value):
@@ -221,6 +243,25 @@ class _Framer:
         return found
 
 
+def candidate_lines(block: bytes) -> list[int]:
+    """Where the lines of ``block`` that :data:`_CANDIDATE` matches start, in order.
+
+    Each text is looked for with ``bytes.find`` (twice as fast as the regex over a block), and
+    the rest of a line that has it is skipped.
+    """
+    starts: set[int] = set()
+    find, rfind = block.find, block.rfind
+    for needle in _NEEDLES:
+        at = find(needle)
+        while at >= 0:
+            starts.add(rfind(b"\n", 0, at) + 1)
+            end = find(b"\n", at)
+            if end < 0:
+                break
+            at = find(needle, end + 1)
+    return sorted(starts)
+
+
 def run_parallel(inputs: list[str], options: ConvertOptions, encoder: str, jobs: int,
               stats: ConvertStats) -> Iterator[list[Item]]:
     import multiprocessing  # here: most runs use one process
@@ -229,21 +270,32 @@ def run_parallel(inputs: list[str], options: ConvertOptions, encoder: str, jobs:
     encode = ENCODERS[encoder]
     context = multiprocessing.get_context("fork" if "fork" in
                                           multiprocessing.get_all_start_methods() else None)
-    pending: deque[Future[tuple[list[Item], ConvertStats]]] = deque()
+    # Tasks handed over and not collected yet, each with its size in whole tasks' worth of
+    # input (a page longer than a task makes a bigger one): its results, held here until the
+    # tasks before it are collected, grow with it.
+    pending: deque[tuple[Future[tuple[list[Item], ConvertStats]], int]] = deque()
+    held = 0  # the sizes of the pending tasks
+    most = jobs + 1
 
     def collect(limit: int) -> Iterator[list[Item]]:
-        while len(pending) > limit:
-            items, part = pending.popleft().result()
+        nonlocal held
+        while len(pending) > limit or (len(pending) > 1 and held > most):
+            future, size = pending.popleft()
+            held -= size
+            items, part = future.result()
             stats.add(part)
             yield items
 
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
                              initargs=(options, encoder)) as pool:
 
-        def submit(name: str, records: list[RawRecord] | None,
-                   pieces: list[Piece] | None) -> Iterator[list[Item]]:
-            pending.append(pool.submit(_work, name, records, pieces))
-            yield from collect(2 * jobs)
+        def submit(name: str, records: list[RawRecord] | None, pieces: list[Piece] | None,
+                   size: int) -> Iterator[list[Item]]:
+            nonlocal held
+            units = max(1, size // TASK_BYTES)
+            pending.append((pool.submit(_work, name, records, pieces), units))
+            held += units
+            yield from collect(QUEUED * jobs)
 
         for path in inputs:
             stream, form, problem = _open(path, options, stats)
@@ -264,7 +316,7 @@ def run_parallel(inputs: list[str], options: ConvertOptions, encoder: str, jobs:
         yield from collect(0)
 
 
-Submit = Callable[[str, "list[RawRecord] | None", "list[Piece] | None"],
+Submit = Callable[[str, "list[RawRecord] | None", "list[Piece] | None", int],
                   Iterator[list[Item]]]
 Collect = Callable[[int], Iterator[list[Item]]]
 
@@ -277,8 +329,10 @@ def _parallel_lines(stream: Any, name: str, options: ConvertOptions, encode: Enc
     pieces: list[Piece] = []
     size = 0
     local: Converter | None = None  # converting a long page here, in order
-    blocks = jsonl_blocks(stream, max_record=options.max_record_size)
-    last = 1
+    blocks = jsonl_blocks(stream, BLOCK_BYTES, max_record=options.max_record_size)
+    # The last block (its first line, its bytes; None for a line too long to hold): where a
+    # read error is reported, counted only then.
+    last: tuple[int, bytes | None] = (1, b"")
     while True:
         try:
             first, block = next(blocks)
@@ -287,18 +341,19 @@ def _parallel_lines(stream: Any, name: str, options: ConvertOptions, encode: Enc
         except READ_ERRORS as err:
             # Everything read so far goes on as usual, then the reject (see JsonLinesForm).
             yield from _lines_then(pieces, local, name, options, encode, stats, submit)
+            number = last[0] + (1 if last[1] is None else last[1].count(b"\n"))
             broken = Converter(options, encode, name, stats)
-            broken.feed((last, None, None, unreadable(err, f"line {last}")))
+            broken.feed((number, None, None, unreadable(err, f"line {number}")))
             yield broken.out
             return
         if isinstance(block, Broken):  # a line too long to hold, skipped
-            last = first + 1
+            last = (first, None)
             if local is not None:
                 _feed_lines(local, [(first, block)])
             else:
                 pieces.append((first, block))
             continue
-        last = first + block.count(b"\n")
+        last = (first, block)
         cuts = framer.line_boundaries(block)
         done = 0
         line = first
@@ -314,8 +369,9 @@ def _parallel_lines(stream: Any, name: str, options: ConvertOptions, encode: Enc
             elif size + cut - done >= TASK_BYTES:
                 pieces.append((line, block[done:cut]))
                 line += block.count(b"\n", done, cut)
+                size += cut - done
                 done = cut
-                yield from submit(name, None, pieces)
+                yield from submit(name, None, pieces, size)
                 pieces, size = [], 0
         rest = block[done:]
         if local is not None:
@@ -342,7 +398,8 @@ def _lines_then(pieces: list[Piece], local: Converter | None, name: str,
         stats.add(local.stats)
         yield local.out
     elif pieces:
-        yield from submit(name, None, pieces)
+        yield from submit(name, None, pieces, sum(len(data) for _, data in pieces
+                                                  if type(data) is bytes))
 
 
 def _parallel_records(records: Iterable[RawRecord], name: str, options: ConvertOptions,
@@ -362,7 +419,7 @@ def _parallel_records(records: Iterable[RawRecord], name: str, options: ConvertO
                 yield local.out
                 local = None
             elif len(chunk) >= TASK_RECORDS or size >= TASK_BYTES:
-                yield from submit(name, chunk, None)
+                yield from submit(name, chunk, None, size)
                 chunk, size = [], 0
         if raw is not None and value is not UNDECODED:
             record = (line, index, raw, UNDECODED)  # text pickles faster than objects
@@ -386,4 +443,4 @@ def _parallel_records(records: Iterable[RawRecord], name: str, options: ConvertO
         stats.add(local.stats)
         yield local.out
     elif chunk:
-        yield from submit(name, chunk, None)
+        yield from submit(name, chunk, None, size)
