@@ -26,6 +26,7 @@ quarter with ecommerce: UA kinds with 1 to 20 products a list, a fifth of them G
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import random
@@ -179,9 +180,9 @@ def _other_push(rng: random.Random, page: int, number: int) -> dict[str, Any]:
             "gtm.oldUrlFragment": "", "gtm.historyChangeSource": "pushState"}
 
 
-def realistic_page(rng: random.Random, page: int) -> list[dict[str, Any]]:
+def realistic_page(rng: random.Random, page: int, ga4: bool = True) -> list[dict[str, Any]]:
     """One page of 8 to 60 pushes, a quarter of them with ecommerce: UA kinds (1 to 20
-    products a list) and some GA4 events (1 to 20 items) among GTM and custom events."""
+    products a list) and (``ga4``) some GA4 events (1 to 20 items) among GTM and custom events."""
     pushes: list[dict[str, Any]] = [
         {"pageType": rng.choice(["home", "category", "product", "cart", "checkout"]),
          "user": {"email": f" User{page % 5000}@Example.com ", "loggedIn": page % 3 == 0}},
@@ -195,7 +196,8 @@ def realistic_page(rng: random.Random, page: int) -> list[dict[str, Any]]:
         if rng.random() >= 0.28:  # with the 4 pushes above, about a quarter carry ecommerce
             pushes.append(_other_push(rng, page, number))
             continue
-        kind = rng.choices(_REALISTIC_KINDS, _REALISTIC_WEIGHTS)[0]
+        kind = rng.choices(*((_REALISTIC_KINDS, _REALISTIC_WEIGHTS) if ga4 else
+                             (list(UA_WEIGHTS), list(UA_WEIGHTS.values()))))[0]
         if kind.startswith("ga4:"):
             pushes.append(_ga4_push(rng, kind[4:], page, number))
         else:
@@ -205,17 +207,18 @@ def realistic_page(rng: random.Random, page: int) -> list[dict[str, Any]]:
 
 
 def generate(path: Path, count: int, form: str, products: int = 0, *,
-             realistic: bool = False) -> None:
+             realistic: bool | str = False) -> None:
     """Write a synthetic dump of ``count`` pushes (``jsonl`` or a ``json`` list); ``products``:
     that many products in every product list (0: the usual 1 to 4); ``realistic``: pages of
-    :func:`realistic_page` instead (``products`` is then ignored)."""
+    :func:`realistic_page` instead (``products`` is then ignored; ``"ua"``: without GA4)."""
     rng = random.Random(20240301)
     written = page = 0
     with open(path, "w", encoding="utf-8") as out:
         if form == "json":
             out.write("[")
         while written < count:
-            pushes = realistic_page(rng, page) if realistic else page_pushes(rng, page, products)
+            pushes = (realistic_page(rng, page, ga4=realistic != "ua") if realistic
+                      else page_pushes(rng, page, products))
             for push in pushes:
                 if written >= count:
                     break
@@ -227,6 +230,12 @@ def generate(path: Path, count: int, form: str, products: int = 0, *,
             page += 1
         if form == "json":
             out.write("]")
+
+
+def compile_package() -> None:
+    """Write the package's bytecode, as installing it does (``PYTHONDONTWRITEBYTECODE`` would
+    otherwise make every measured process compile its sources again: start-up, not our code)."""
+    compileall.compile_dir(ROOT / "ga_ee_bridge", quiet=1)
 
 
 def measure(args: list[str]) -> dict[str, float]:
@@ -264,11 +273,13 @@ def main() -> None:
                         help="runs per measurement; the fastest is kept (shared machines)")
     parser.add_argument("--products", type=int, default=0,
                         help="products in every product list (default: 1 to 4; try 100)")
-    parser.add_argument("--realistic", action="store_true",
-                        help="pages of 8 to 60 pushes, a quarter with ecommerce (UA and some "
-                        "GA4), 1 to 20 products a list (--products is ignored)")
+    parser.add_argument("--realistic", nargs="?", const="mixed", choices=("mixed", "ua"),
+                        help="pages of 8 to 60 pushes, a quarter with ecommerce (UA and a "
+                        "fifth GA4; 'ua': UA only), 1 to 20 products a list (--products is "
+                        "ignored)")
     parser.add_argument("--dir", default=None, help="where to write the dumps (default: tmp)")
     options = parser.parse_args()
+    compile_package()
     floor_code = FLOOR_JSONL if options.form == "jsonl" else FLOOR_JSON
     results: dict[int, dict[str, dict[str, float]]] = {}
     with tempfile.TemporaryDirectory(dir=options.dir) as tmp:

@@ -43,7 +43,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_convert import FLOOR_JSONL, generate, measure
+from bench_convert import FLOOR_JSONL, compile_package, generate, measure
 from bench_core import CUSTOMER, GOOGLE_PURCHASE, STAMP, twenty_products
 
 Row = tuple[str, float, float, float, float, str]  # name, ours wall, floor wall, ours cpu, floor cpu, unit
@@ -56,7 +56,8 @@ def _best(function: Callable[[], object], number: int, repeat: int, timer: Calla
     return statistics.median(runs) / number
 
 
-def _convert_dump_rows(label: str, pushes: int, repeat: int, realistic: bool) -> list[Row]:
+def _convert_dump_rows(label: str, pushes: int, repeat: int, realistic: bool | str
+                       ) -> list[Row]:
     """``convert --jobs 1`` and ``--jobs 2`` against the floor on one dump, and the speed-up."""
     with tempfile.TemporaryDirectory(prefix="bench-all-") as tmp:
         dump = Path(tmp) / "dump.jsonl"
@@ -87,12 +88,16 @@ def _convert_dump_rows(label: str, pushes: int, repeat: int, realistic: bool) ->
     ]
 
 
-def convert_rows(pushes: int, repeat: int, realistic: int = 0) -> list[Row]:
+def convert_rows(pushes: int, repeat: int, realistic: int = 0, realistic_ua: int = 0
+                 ) -> list[Row]:
     """``convert --jobs 1`` and ``--jobs 2`` against the floor: on ``bench_convert.py``'s
-    synthetic dump of ``pushes``, then (``realistic`` > 0) on its realistic dump of that many."""
+    synthetic dump of ``pushes``, then (``realistic`` > 0) on its realistic dump of that many,
+    and (``realistic_ua`` > 0) on the realistic dump without GA4."""
     rows = _convert_dump_rows("convert", pushes, repeat, realistic=False)
     if realistic:
         rows += _convert_dump_rows("convert realistic", realistic, repeat, realistic=True)
+    if realistic_ua:
+        rows += _convert_dump_rows("realistic UA", realistic_ua, repeat, realistic="ua")
     return rows
 
 
@@ -183,6 +188,8 @@ def main() -> None:
     parser.add_argument("--pushes", type=int, default=100_000, help="pushes in convert's dump")
     parser.add_argument("--realistic", type=int, default=300_000, metavar="PUSHES",
                         help="pushes in convert's realistic dump (0: leave it out)")
+    parser.add_argument("--realistic-ua", type=int, default=0, metavar="PUSHES",
+                        help="pushes in the realistic dump without GA4 (default 0: left out)")
     parser.add_argument("--events", type=int, default=10_000, help="events through the sender")
     parser.add_argument("--repeat", type=int, default=1,
                         help="convert runs per measurement; the least CPU is kept")
@@ -198,7 +205,8 @@ def main() -> None:
           "(wall ratios suffer on a loaded machine; CPU ratios much less)", flush=True)
     rows: list[Row] = []
     if "convert" in chosen:
-        rows += convert_rows(args.pushes, args.repeat, args.realistic)
+        compile_package()
+        rows += convert_rows(args.pushes, args.repeat, args.realistic, args.realistic_ua)
     if "core" in chosen:
         rows += core_rows(7)
     if "sender" in chosen:
