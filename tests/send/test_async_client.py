@@ -301,19 +301,23 @@ def test_a_five_ms_ticker_is_never_fifty_ms_late_while_spooled_calls_run(
 
 async def test_concurrent_spooled_calls_share_commits(
         exponea_server: ExponeaServer, tmp_path: Path) -> None:
-    """Group commit: 200 concurrent calls take far fewer than 200 transactions' time."""
+    """Group commit: 200 concurrent calls share transactions; 20 calls one after the other take
+    one each (counted, not timed: the spool counts the write transactions it commits)."""
     async with _client(exponea_server, spool=tmp_path / "s.db", flush_interval=5) as exponea:
         visitor = exponea.customer(registered="u")
-        started = time.perf_counter()
+        spool = exponea._sender.spool
+        assert spool is not None
+        before = spool.commits
         await asyncio.gather(*(visitor.track("a", {"n": n}) for n in range(200)))
-        concurrent = time.perf_counter() - started
-        started = time.perf_counter()
+        concurrent = spool.commits - before
+        before = spool.commits
         for n in range(20):
             await visitor.track("b", {"n": n})
-        one_by_one = (time.perf_counter() - started) / 20
+        one_by_one = spool.commits - before
         assert exponea.queued + exponea.stats.accepted == 220
         assert await exponea.flush(10)
-    assert concurrent < 200 * one_by_one / 2, (concurrent, one_by_one)  # serial: 200x
+    # (the sender's deletes of delivered rows may commit in between: a few more)
+    assert concurrent < 50 and one_by_one >= 20, (concurrent, one_by_one)
 
 
 # -- cancellation, close and the queue -----------------------------------------------------------
