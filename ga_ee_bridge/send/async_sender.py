@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from ga_ee_bridge.errors import QueueFullError, SpoolError
+from ga_ee_bridge.errors import SpoolError
 from ga_ee_bridge.send import lifecycle
 from ga_ee_bridge.send.async_request import AsyncTrackingAPI
 from ga_ee_bridge.send.async_spool import SpoolThread
@@ -49,7 +49,7 @@ from ga_ee_bridge.send.policy import (
     take_batch,
 )
 from ga_ee_bridge.send.request import APIError, CommandResult
-from ga_ee_bridge.send.sender_base import IDLE_CLAIM_INTERVAL, SenderBase
+from ga_ee_bridge.send.sender_base import IDLE_CLAIM_INTERVAL, SenderBase, queue_full
 from ga_ee_bridge.send.spool import DeadLetter
 
 __all__ = ["AsyncSender"]
@@ -199,9 +199,7 @@ class AsyncSender(SenderBase[AsyncTrackingAPI]):
             while self._memory and len(self._memory) + n > self.max_queue_size:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise QueueFullError(
-                        f"the send queue stayed full ({len(self._memory)} commands) for "
-                        f"{self.queue_timeout:g} s; {n} command(s) not queued")
+                    raise queue_full(len(self._memory), self.queue_timeout, n)
                 await self._wait_change(remaining)
             if self._closed:
                 raise RuntimeError("this client was closed while the call waited; nothing queued")

@@ -53,6 +53,7 @@ from ga_ee_bridge.send.sender_base import (
     IDLE_CLAIM_INTERVAL,
     MAX_BATCH,
     SenderBase,
+    queue_full,
 )
 from ga_ee_bridge.send.spool import DeadLetter
 
@@ -138,9 +139,7 @@ class Sender(SenderBase[TrackingAPI]):
         while self._memory and len(self._memory) + n > self.max_queue_size:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise QueueFullError(
-                    f"the send queue stayed full ({len(self._memory)} commands) for "
-                    f"{self.queue_timeout:g} s; {n} command(s) not queued")
+                raise queue_full(len(self._memory), self.queue_timeout, n)
             self._cond.wait(remaining)
 
     def _add_ready(self, n: int, immediate: bool) -> None:

@@ -14,6 +14,7 @@ import time
 from typing import Generic, TypeVar
 
 from ga_ee_bridge.core.limits import MAX_BATCH_BYTES, MAX_BATCH_COMMANDS
+from ga_ee_bridge.errors import QueueFullError
 from ga_ee_bridge.send import lifecycle
 from ga_ee_bridge.send.calls import Call, Item, SenderStats, SpoolFaults, record_failure
 from ga_ee_bridge.send.policy import (
@@ -34,6 +35,13 @@ DEAD_LETTER_LIMIT = 1000
 IDLE_CLAIM_INTERVAL = 5.0
 
 ApiT = TypeVar("ApiT")
+
+
+def queue_full(queued: int, timeout: float, n: int) -> QueueFullError:
+    """The error of a call whose ``n`` commands found no room in ``timeout`` seconds (both
+    senders raise it; nothing of the call was queued)."""
+    return QueueFullError(f"the send queue stayed full ({queued} commands) for {timeout:g} s; "
+                          f"{n} command(s) not queued")
 
 
 class SenderBase(Generic[ApiT]):
