@@ -58,16 +58,16 @@ def encode_command(
     properties: dict[str, Any],
 ) -> str:
     """One JSONL line, byte for byte ``json.dumps(command) + "\\n"`` of the batch command."""
-    stamp = "" if seconds is None else f', "timestamp": {seconds!r}'
     event_json = _EVENT_TYPES.get(event_type)
     if event_json is None:
         event_json = dumps(event_type)
         if len(_EVENT_TYPES) < 1024:  # a mapping's few names (bounded: aliases are the user's)
             _EVENT_TYPES[event_type] = event_json
-    return (
-        f'{_COMMAND_HEAD}{ids_json}, "event_type": {event_json}{stamp}, '
-        f'"properties": {dumps(properties)}}}}}\n'
-    )
+    if seconds is None:
+        return (f'{_COMMAND_HEAD}{ids_json}, "event_type": {event_json}, '
+                f'"properties": {dumps(properties)}}}}}\n')
+    return (f'{_COMMAND_HEAD}{ids_json}, "event_type": {event_json}, "timestamp": {seconds!r}, '
+            f'"properties": {dumps(properties)}}}}}\n')
 
 
 #: The JSON of the event types encoded so far.

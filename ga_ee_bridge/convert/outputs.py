@@ -122,10 +122,12 @@ class CommandsWriter:
 
     def write(self, segment: Segment | Run) -> None:
         """Write the commands of one push (or of a run of pushes)."""
-        if isinstance(segment, Run):
+        if type(segment) is Run or isinstance(segment, Run):
             self.stream.write(segment.text)
         else:
-            self.stream.write("".join([line for _, line in segment.events]))
+            write = self.stream.write
+            for _, line in segment.events:
+                write(line)
 
     def close(self) -> list[str]:
         """Flush; returns the files written (none: the stream belongs to the caller)."""

@@ -52,9 +52,11 @@ class Slow(Exception):
     """What a plan cannot read exactly: the schemas must read the object (and say why)."""
 
 
-#: The most entries of a plan's memo (money text read, custom keys told): values and keys
-#: repeat, and parsing text is what costs.
-_MONEY_MEMO_SIZE = 4096
+#: The most entries of a memo (money text read, custom keys told): values and keys repeat,
+#: and parsing text is what costs. About 1.5 MB when full.
+_MONEY_MEMO_SIZE = 16384
+#: Money text -> what ``Money._read`` gives, per mode: one memo for every plan's money fields.
+_MONEY_MEMOS: dict[bool, dict[str, Any]] = {False: {}, True: {}}
 
 
 def read_code(schema: Any, *, require_id: bool = False) -> tuple[list[str], dict[str, Any]]:
@@ -69,8 +71,9 @@ def read_code(schema: Any, *, require_id: bool = False) -> tuple[list[str], dict
     some. ``require_id``: no id is :class:`Slow` (a purchase's or refund's actionField).
     """
     env: dict[str, Any] = {
-        "MISSING": _MISSING, "Slow": Slow, "LIMIT": MAX_SAFE_INTEGER, "memo": {},
-        "MEMO_SIZE": _MONEY_MEMO_SIZE, "unknown_keys": _unknown_keys(schema),
+        "MISSING": _MISSING, "Slow": Slow, "LIMIT": MAX_SAFE_INTEGER,
+        "memo": _MONEY_MEMOS[bool(schema.strict)], "MEMO_SIZE": _MONEY_MEMO_SIZE,
+        "unknown_keys": _unknown_keys(schema),
         "NO_CUSTOM": _NO_CUSTOM, "plain": plain_number, "isfinite": math.isfinite,
     }
     lines = ["    get = obj.get", "    present = 0"]
