@@ -286,6 +286,8 @@ def run_parallel(inputs: list[str], options: ConvertOptions, encoder: str, jobs:
             stats.add(part)
             yield items
 
+    # A converter made here compiles the read plan and the mapping once: forked workers get them.
+    Converter(options, encode, "")
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
                              initargs=(options, encoder)) as pool:
 
