@@ -54,7 +54,7 @@ def customer_command(customer_ids: Mapping[str, Any], properties: Mapping[str, A
 class TrackEvent:
     """One Exponea event: ``event_type`` with flat ``properties`` and an optional ``timestamp``.
 
-    Immutable: ``properties`` is a read-only mapping (``dict(event.properties)`` for a copy).
+    Immutable: ``properties`` is a read-only mapping (:meth:`properties_dict` for a copy).
     """
 
     event_type: str

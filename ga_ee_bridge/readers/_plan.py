@@ -53,8 +53,10 @@ class Slow(Exception):
 
 
 #: The most entries of a memo (money text read, custom keys told): values and keys repeat,
-#: and parsing text is what costs. About 1.5 MB when full.
+#: and parsing text is what costs. At most about 2 MB when full.
 _MONEY_MEMO_SIZE = 16384
+#: The longest text a memo keeps (prices are short; a long one is read, not kept).
+_MEMO_TEXT = 40
 #: Money text -> what ``Money._read`` gives, per mode: one memo for every plan's money fields.
 _MONEY_MEMOS: dict[bool, dict[str, Any]] = {False: {}, True: {}}
 
@@ -73,6 +75,7 @@ def read_code(schema: Any, *, require_id: bool = False) -> tuple[list[str], dict
     env: dict[str, Any] = {
         "MISSING": _MISSING, "Slow": Slow, "LIMIT": MAX_SAFE_INTEGER,
         "memo": _MONEY_MEMOS[bool(schema.strict)], "MEMO_SIZE": _MONEY_MEMO_SIZE,
+        "MEMO_TEXT": _MEMO_TEXT,
         "unknown_keys": _unknown_keys(schema),
         "NO_CUSTOM": _NO_CUSTOM, "plain": plain_number, "isfinite": math.isfinite,
     }
@@ -103,7 +106,7 @@ def read_code(schema: Any, *, require_id: bool = False) -> tuple[list[str], dict
                       f"                {target} = float(value) if plain(value) else None",
                       f"                if {target} is None or not isfinite({target}):",
                       f"                    {target} = read{number}(value)",
-                      "                if len(memo) < MEMO_SIZE:",
+                      "                if len(memo) < MEMO_SIZE and len(value) <= MEMO_TEXT:",
                       f"                    memo[value] = {target}"]
         lines += ["        else:", f"            {target} = read{number}(value)"]
     names = local_names(schema)
@@ -214,7 +217,7 @@ def _unknown_keys(schema: Any) -> Callable[[dict[str, Any]], tuple[Any, tuple[st
             custom_key = is_custom.get(key)
             if custom_key is None:
                 custom_key = pattern(key) is not None
-                if len(is_custom) < _MONEY_MEMO_SIZE:
+                if len(is_custom) < _MONEY_MEMO_SIZE and len(key) <= _MEMO_TEXT:
                     is_custom[key] = custom_key
             if not custom_key:
                 dropped.append(key)

@@ -118,3 +118,14 @@ def test_money_text_reads_as_the_schemas_read_it(strict: bool, price: str) -> No
         assert planned == _through_schemas(obj, strict)
     for _ in range(2):  # the second read comes from the memo
         assert _read(obj, strict) == _through_schemas(obj, strict)
+
+
+def test_the_memos_keep_short_texts_only() -> None:
+    from ga_ee_bridge.readers import _plan
+
+    long_price = "1" * 200 + ".5"
+    obj = {"add": {"products": [{"id": "P1", "price": long_price, "dimension" + "9" * 80: "x"}]}}
+    ua.read_ecommerce(obj)
+    assert long_price not in _plan._MONEY_MEMOS[False]
+    ua.read_ecommerce({"add": {"products": [{"id": "P1", "price": "12.5"}]}})
+    assert _plan._MONEY_MEMOS[False]["12.5"] == 12.5
