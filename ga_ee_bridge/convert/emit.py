@@ -4,6 +4,7 @@ stamped with the page's time (the one tie rule) and the page's default propertie
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ga_ee_bridge.convert.encoders import Encoder
@@ -84,39 +85,37 @@ class Emitter:
 
     def groups(self, parsed: Ecommerce) -> Groups:
         """The mapping's events of ``parsed``, the purchase's in a group of their own."""
-        kinds = self.kinds
-        mapping = self.mapping
-        tracked_via = self.tracked_via
-        if self.dedup and "purchase" in parsed.sections:
-            purchase = parsed.sections["purchase"]
-            at = kinds.index("purchase")
-            before, after = kinds[:at], kinds[at + 1:]
-            groups: Groups = []
-            if any(kind in parsed.sections for kind in before):
-                groups.append((None, mapping.events(parsed, before, tracked_via=tracked_via)))
-            groups.append((purchase.action_field.id or "", mapping.events(
-                parsed, ("purchase",), tracked_via=tracked_via)))
-            if any(kind in parsed.sections for kind in after):
-                groups.append((None, mapping.events(parsed, after, tracked_via=tracked_via)))
-            return groups
-        return [(None, mapping.events(parsed, kinds, tracked_via=tracked_via))]
+        mapping, tracked_via = self.mapping, self.tracked_via
+        purchase = parsed.sections.get("purchase")
+        return self._grouped(
+            parsed.sections, purchase.action_field.id if purchase is not None else None,
+            lambda kinds: mapping.events(parsed, kinds, tracked_via=tracked_via),
+        )
 
     def compiled_groups(self, compiled: CompiledEvents) -> Groups:
         """:meth:`groups` of a UA object the compiled mapping converted."""
-        kinds = self.kinds
         events = compiled.events
-        if self.dedup and "purchase" in events:
+        return self._grouped(
+            events, compiled.transaction,
+            lambda kinds: [event for kind in kinds if kind in events for event in events[kind]],
+        )
+
+    def _grouped(self, present: Mapping[str, Any], transaction: str | None,
+                 events_of: Callable[[tuple[str, ...]], list[Any]]) -> Groups:
+        """The one grouping rule: with the duplicate check, the purchase's events (under its
+        transaction id) apart from the sections before and after it; ``events_of(kinds)``."""
+        kinds = self.kinds
+        if self.dedup and "purchase" in present:
             at = kinds.index("purchase")
+            before, after = kinds[:at], kinds[at + 1:]
             groups: Groups = []
-            before = [event for kind in kinds[:at] if kind in events for event in events[kind]]
-            if any(kind in events for kind in kinds[:at]):
-                groups.append((None, before))
-            groups.append((compiled.transaction or "", events["purchase"]))
-            if any(kind in events for kind in kinds[at + 1:]):
-                groups.append((None, [event for kind in kinds[at + 1:] if kind in events
-                                      for event in events[kind]]))
+            if any(kind in present for kind in before):
+                groups.append((None, events_of(before)))
+            groups.append((transaction or "", events_of(("purchase",))))
+            if any(kind in present for kind in after):
+                groups.append((None, events_of(after)))
             return groups
-        return [(None, [event for kind in kinds if kind in events for event in events[kind]])]
+        return [(None, events_of(kinds))]
 
     def emit(self, page: PageState, held: Held, ts: int | None) -> list[Segment]:
         """The encoded segments of ``held`` at time ``ts`` (None: the server's receive time).
