@@ -64,6 +64,8 @@ def ua_object(data: Any) -> dict[str, Any] | None:
         return None
     inner = data.get("ecommerce", _MISSING)
     if inner is _MISSING:
+        if gtm_classic.is_classic(data):  # a classic GTM transaction: detect_source says so
+            return None
         found = data
     elif type(inner) is dict:
         found = inner

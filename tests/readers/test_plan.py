@@ -17,7 +17,7 @@ from marshmallow import ValidationError
 
 from ga_ee_bridge.core.model import KINDS
 from ga_ee_bridge.errors import EcommerceError
-from ga_ee_bridge.readers import parse_ecommerce, ua, ua_object
+from ga_ee_bridge.readers import detect_source, parse_ecommerce, ua, ua_object
 from ga_ee_bridge.readers._plan import Slow
 from ga_ee_bridge.testing import strategies as gst
 
@@ -100,9 +100,16 @@ def test_ua_object_finds_what_parse_ecommerce_reads_as_ua(case: gst.EcommerceCas
     {"0": "event", "1": "purchase", "ecommerce": {"purchase": {}}},  # gtag.js arguments
     {"event": "purchase", "ecommerce": {"items": []}},  # GA4
     {"ecommerce": None}, {"ecommerce": ["purchase"]}, [], {"transactionId": "T1"},
+    {"purchase": {"actionField": {"id": "T1"}}, "transactionId": "T1"},  # classic GTM first
 ])
 def test_ua_object_leaves_other_forms_alone(data: Any) -> None:
     assert ua_object(data) is None
+
+
+def test_a_classic_gtm_transaction_beside_ua_keys_reads_as_classic_gtm() -> None:
+    data = {"purchase": {"actionField": {"id": "T1"}}, "transactionId": "T1"}
+    assert detect_source(data) == "gtm"
+    assert parse_ecommerce(data).source == "gtm"
 
 
 _MONEY_TEXT = ["15.25", " 15.25 ", "1e5", "\u0661\u0662.\u0665", "5.", ".5", "-0", "1" * 400,
