@@ -122,7 +122,7 @@ class CommandsWriter:
 
     def write(self, segment: Segment | Run) -> None:
         """Write the commands of one push (or of a run of pushes)."""
-        if type(segment) is Run or isinstance(segment, Run):
+        if isinstance(segment, Run):
             self.stream.write(segment.text)
         else:
             write = self.stream.write

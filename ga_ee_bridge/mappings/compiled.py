@@ -77,13 +77,13 @@ class _EventsBuild:
     def __init__(self, mapping: TaxonomyMapping, tracked_via: str):
         self.keep_custom = mapping.keep_custom
         self.tracked_via = tracked_via
-        self._items: dict[tuple[int, bool], Callable[[dict[str, Any]], Any]] = {}
+        self._items: dict[tuple[Any, bool], Callable[[dict[str, Any]], Any]] = {}
 
     def item(self, schema: Any, *, require_id: bool) -> Callable[[dict[str, Any]], Any]:
         """``read(obj) -> (properties, dropped keys, id)``: the table's properties in table
         order (None left out), then the custom ones (one reader per schema and ``require_id``:
         the sections share their actionField's and products' schemas)."""
-        key = (id(schema), require_id)
+        key = (schema, require_id)
         if key not in self._items:
             self._items[key] = self._item(schema, require_id)
         return self._items[key]

@@ -154,9 +154,10 @@ def _read_roles(
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
     """Typed values, pushed values and source keys by role; a role's first non-blank key (in the
     table's order) wins. Only the keys loaded are looked at: they are fewer than the table's."""
-    order = _ORDERS.get(id(by_key))
-    if order is None:
-        order = _ORDERS[id(by_key)] = {key: number for number, key in enumerate(by_key)}
+    known = _ORDERS.get(id(by_key))
+    if known is None or known[0] is not by_key:
+        known = _ORDERS[id(by_key)] = (by_key, {key: number for number, key in enumerate(by_key)})
+    order = known[1]
     values: dict[str, Any] = {}
     raw: dict[str, Any] = {}
     keys: dict[str, str] = {}
@@ -173,8 +174,8 @@ def _read_roles(
     return values, raw, keys
 
 
-#: id(table) -> key -> its place in the table (tables are the dialects' constants).
-_ORDERS: dict[int, dict[str, int]] = {}
+#: id(table) -> (the table, key -> its place in it); holding the table keeps its id its own.
+_ORDERS: dict[int, tuple[Mapping[str, Any], dict[str, int]]] = {}
 
 
 class ItemSchema(BaseSchema):

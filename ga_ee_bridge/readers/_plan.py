@@ -54,7 +54,7 @@ class Slow(Exception):
 
 #: The most entries of a memo (money text read, custom keys told): values and keys repeat,
 #: and parsing text is what costs. At most about 2 MB when full.
-_MONEY_MEMO_SIZE = 16384
+_MEMO_SIZE = 16384
 #: The longest text a memo keeps (prices are short; a long one is read, not kept).
 _MEMO_TEXT = 40
 #: Money text -> what ``Money._read`` gives, per mode: one memo for every plan's money fields.
@@ -74,7 +74,7 @@ def read_code(schema: Any, *, require_id: bool = False) -> tuple[list[str], dict
     """
     env: dict[str, Any] = {
         "MISSING": _MISSING, "Slow": Slow, "LIMIT": MAX_SAFE_INTEGER,
-        "memo": _MONEY_MEMOS[bool(schema.strict)], "MEMO_SIZE": _MONEY_MEMO_SIZE,
+        "memo": _MONEY_MEMOS[bool(schema.strict)], "MEMO_SIZE": _MEMO_SIZE,
         "MEMO_TEXT": _MEMO_TEXT,
         "unknown_keys": _unknown_keys(schema),
         "NO_CUSTOM": _NO_CUSTOM, "plain": plain_number, "isfinite": math.isfinite,
@@ -217,7 +217,7 @@ def _unknown_keys(schema: Any) -> Callable[[dict[str, Any]], tuple[Any, tuple[st
             custom_key = is_custom.get(key)
             if custom_key is None:
                 custom_key = pattern(key) is not None
-                if len(is_custom) < _MONEY_MEMO_SIZE and len(key) <= _MEMO_TEXT:
+                if len(is_custom) < _MEMO_SIZE and len(key) <= _MEMO_TEXT:
                     is_custom[key] = custom_key
             if not custom_key:
                 dropped.append(key)
