@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ga_ee_bridge.convert.encoders import Encoder
+from ga_ee_bridge.convert.encoders import SPLIT_ENCODERS, Encoder
 from ga_ee_bridge.convert.options import ConvertOptions
 from ga_ee_bridge.convert.page import Held, PageState
 from ga_ee_bridge.convert.results import (
@@ -17,7 +17,7 @@ from ga_ee_bridge.core.model import Ecommerce
 from ga_ee_bridge.core.timestamps import micros_to_seconds, next_stamp
 from ga_ee_bridge.errors import EcommerceError
 from ga_ee_bridge.mappings import get_mapping, resolve_kinds
-from ga_ee_bridge.mappings.compiled import CompiledEvents, compile_ua
+from ga_ee_bridge.mappings.compiled import CompiledEvents, SplitEvent, compile_ua
 
 __all__ = ["Emitter", "Groups"]
 
@@ -51,8 +51,10 @@ class Emitter:
         #: ``compiled(ecommerce_dict)``: the mapping's events of a UA object without the model
         #: (None: the mapping cannot be compiled; it gives None where the model must be read).
         self.compiled = None if self.raw else compile_ua(
-            self.mapping, tracked_via=self.tracked_via, strict=options.strict
+            self.mapping, tracked_via=self.tracked_via, strict=options.strict, split=True
         )
+        #: The encoder's variant for :class:`SplitEvent` s (None: they are merged for it).
+        self.split = SPLIT_ENCODERS.get(encode)
 
     def raw_groups(self, ecommerce: Any) -> tuple[Groups, EcommerceError | None, tuple[Any, ...]]:
         """The events of a raw UA ``ecommerce`` object (:attr:`raw` mappings), grouped as
@@ -125,6 +127,7 @@ class Emitter:
         """
         encode = self.encode
         defaults = page.defaults
+        split = None if defaults else self.split
         ids, ids_json = held.ids, held.ids_json
         last = page.last_us
         segments = []
@@ -136,6 +139,10 @@ class Emitter:
                 else:
                     last = next_stamp(last, ts)
                     seconds = micros_to_seconds(last)
+                if split is not None and type(event) is SplitEvent:
+                    encoded.append((event.event_type,
+                                    split(ids, ids_json, event.event_type, seconds, event)))
+                    continue
                 properties = event.properties_dict()
                 if defaults:
                     for key, value in defaults.items():

@@ -14,7 +14,7 @@ from typing import Any
 
 from ga_ee_bridge.core.events import EVENT_COMMAND
 
-__all__ = ["ENCODERS", "Encoder", "dumps"]
+__all__ = ["ENCODERS", "SPLIT_ENCODERS", "Encoder", "dumps"]
 
 
 def _refuse(value: Any) -> Any:
@@ -58,6 +58,27 @@ def encode_command(
     properties: dict[str, Any],
 ) -> str:
     """One JSONL line, byte for byte ``json.dumps(command) + "\\n"`` of the batch command."""
+    return _command_line(ids_json, event_type, seconds, dumps(properties))
+
+
+def encode_command_split(
+    ids: dict[str, Any], ids_json: str, event_type: str, seconds: float | None, event: Any,
+) -> str:
+    """:func:`encode_command` of a :class:`~ga_ee_bridge.mappings.compiled.SplitEvent`, the same
+    bytes: its section's shared properties are encoded once, each item's own joined on."""
+    shared = event.shared
+    head = shared.open
+    if head is None:
+        whole = dumps(shared.properties)
+        head = shared.open = f"{whole[:-1]}, " if len(whole) > 2 else "{"
+        shared.json = whole
+    item = event.item
+    return _command_line(ids_json, event_type, seconds,
+                         f"{head}{dumps(item)[1:]}" if item else shared.json)
+
+
+def _command_line(ids_json: str, event_type: str, seconds: float | None,
+                  properties_json: str) -> str:
     event_json = _EVENT_TYPES.get(event_type)
     if event_json is None:
         event_json = dumps(event_type)
@@ -65,9 +86,9 @@ def encode_command(
             _EVENT_TYPES[event_type] = event_json
     if seconds is None:
         return (f'{_COMMAND_HEAD}{ids_json}, "event_type": {event_json}, '
-                f'"properties": {dumps(properties)}}}}}\n')
+                f'"properties": {properties_json}}}}}\n')
     return (f'{_COMMAND_HEAD}{ids_json}, "event_type": {event_json}, "timestamp": {seconds!r}, '
-            f'"properties": {dumps(properties)}}}}}\n')
+            f'"properties": {properties_json}}}}}\n')
 
 
 #: The JSON of the event types encoded so far.
@@ -103,6 +124,10 @@ def encode_none(
     """Nothing (``validate``), after the same NaN check as the other formats."""
     dumps(properties)
 
+
+#: Encoders that take a :class:`~ga_ee_bridge.mappings.compiled.SplitEvent` in place of the
+#: properties (the others are given ``event.properties_dict()``).
+SPLIT_ENCODERS: dict[Encoder, Callable[..., Any]] = {encode_command: encode_command_split}
 
 ENCODERS: dict[str, Encoder] = {
     "commands": encode_command,

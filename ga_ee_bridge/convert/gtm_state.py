@@ -38,6 +38,12 @@ def _merged(old: Any, new: Any) -> Any:
     return new
 
 
+#: Wanted paths -> dotted key -> whether it is wanted (what :meth:`DataModel._wanted` found).
+_DOTTED: dict[Any, dict[str, bool]] = {}
+#: The most path sets, and keys a path set, remembered.
+_DOTTED_LIMIT = 4096
+
+
 class DataModel:
     """The data-model state of one page.
 
@@ -53,7 +59,13 @@ class DataModel:
                  only: Iterable[str] | None = None):
         self._paths = None if only is None else tuple(split_path(path) for path in only)
         self._heads = None if self._paths is None else frozenset(p[0] for p in self._paths)
-        self._dotted: dict[str, bool] = {}
+        # Shared by the pages reading the same paths: the same dotted keys come on every page.
+        dotted = _DOTTED.get(self._paths)
+        if dotted is None:
+            dotted = {}
+            if len(_DOTTED) < _DOTTED_LIMIT:
+                _DOTTED[self._paths] = dotted
+        self._dotted: dict[str, bool] = dotted
         self.state: dict[str, Any] = {}
         if initial:
             self.push(initial)
@@ -64,9 +76,9 @@ class DataModel:
         if wanted is None:
             parts = tuple(key.split("."))
             assert self._paths is not None
-            wanted = self._dotted[key] = any(
-                path[: len(parts)] == parts[: len(path)] for path in self._paths
-            )
+            wanted = any(path[: len(parts)] == parts[: len(path)] for path in self._paths)
+            if len(self._dotted) < _DOTTED_LIMIT:  # (keys are the pages': bounded)
+                self._dotted[key] = wanted
         return wanted
 
     def push(self, push: Mapping[str, Any]) -> None:

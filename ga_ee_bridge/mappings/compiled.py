@@ -48,7 +48,7 @@ from ga_ee_bridge.readers._plan import (
     read_code,
 )
 
-__all__ = ["Compiled", "CompiledEvents", "compile_ua"]
+__all__ = ["Compiled", "CompiledEvents", "Shared", "SplitEvent", "compile_ua"]
 
 #: The property table of each field object's model.
 _TABLES: dict[type, tuple[tuple[str, str], ...]] = {
@@ -58,6 +58,38 @@ _TABLES: dict[type, tuple[tuple[str, str], ...]] = {
     ActionField: ACTION_FIELD_PROPERTIES,
 }
 _event = maker(TrackEvent)
+
+
+class Shared:
+    """The properties a section's events share (``tracked_via``, the currency, its actionField's)
+    and, once an encoder made it, their JSON: encoded once for all the section's items."""
+
+    __slots__ = ("json", "open", "properties")
+
+    def __init__(self, properties: dict[str, Any]):
+        self.properties = properties
+        #: ``dumps(properties)`` and it without its ``}``, followed by ``, `` (None until made).
+        self.json: str | None = None
+        self.open: str | None = None
+
+
+class SplitEvent:
+    """A compiled event in its parts, for the converter (``compile_ua(..., split=True)``): the
+    section's :class:`Shared` properties, then the item's own (None for the section's summary
+    event). The two have no key in common, so the whole is ``shared | item`` in that order, and
+    its JSON is theirs joined: the shared part is encoded once a section, not once an item."""
+
+    __slots__ = ("event_type", "item", "shared")
+
+    def __init__(self, event_type: str, shared: Shared, item: dict[str, Any] | None):
+        self.event_type = event_type
+        self.shared = shared
+        self.item = item
+
+    def properties_dict(self) -> dict[str, Any]:
+        """A new dict of the properties, as :meth:`TrackEvent.properties_dict` gives them."""
+        item = self.item
+        return self.shared.properties.copy() if item is None else self.shared.properties | item
 
 
 class CompiledEvents(NamedTuple):
@@ -74,9 +106,10 @@ class CompiledEvents(NamedTuple):
 class _EventsBuild:
     """What the plan makes for a mapping: properties per field object, events per section."""
 
-    def __init__(self, mapping: TaxonomyMapping, tracked_via: str):
+    def __init__(self, mapping: TaxonomyMapping, tracked_via: str, split: bool = False):
         self.keep_custom = mapping.keep_custom
         self.tracked_via = tracked_via
+        self.split = split
         self._items: dict[tuple[Any, bool], Callable[[dict[str, Any]], Any]] = {}
 
     def item(self, schema: Any, *, require_id: bool) -> Callable[[dict[str, Any]], Any]:
@@ -113,6 +146,8 @@ class _EventsBuild:
         paths = list(dropped_keys)
         transaction = None
         proxy = MappingProxyType
+        split = self.split
+        split_event = SplitEvent
         for kind, action_field, items, dropped, has_products in sections.values():
             if dropped:
                 paths.extend(f"{kind}.{key}" for key in dropped)
@@ -127,20 +162,30 @@ class _EventsBuild:
                 if kind == "purchase":
                     transaction = order_id
             item_event, summary_event = SECTION_EVENTS[kind]
-            made: list[TrackEvent] = []
+            made: list[Any] = []
+            shared = Shared(base) if split else None
             for index, (properties, item_dropped, _) in enumerate(items):
                 if item_dropped:
                     prefix = item_path(kind, index)
                     paths.extend(f"{prefix}.{key}" for key in item_dropped)
-                if item_event is not None:
-                    properties = base | properties  # base first; a shared key keeps its place
-                    if len(properties) > MAX_PROPERTIES:
+                if item_event is None:
+                    continue
+                if shared is not None and base.keys().isdisjoint(properties):
+                    if len(base) + len(properties) > MAX_PROPERTIES:
                         raise Slow("too many properties")  # the model's path says so
-                    made.append(_event(item_event, proxy(properties), None))
+                    made.append(split_event(item_event, shared, properties))
+                    continue
+                properties = base | properties  # base first; a shared key keeps its place
+                if len(properties) > MAX_PROPERTIES:
+                    raise Slow("too many properties")
+                made.append(split_event(item_event, Shared(properties), None) if split
+                            else _event(item_event, proxy(properties), None))
             if summary_event is not None:
-                if kind == "refund":
-                    base[REFUND_TYPE] = "partial" if has_products else "full"
-                made.append(_event(summary_event, proxy(base), None))
+                if kind == "refund":  # a dict of its own: the items' shared one stays as it is
+                    base = {**base, REFUND_TYPE: "partial" if has_products else "full"}
+                    shared = Shared(base) if split else None
+                made.append(split_event(summary_event, shared, None) if shared is not None
+                            else _event(summary_event, proxy(base), None))
             events[kind] = made
         return CompiledEvents(events, transaction, tuple(paths))
 
@@ -150,11 +195,13 @@ class _EventsBuild:
 Compiled = Callable[..., CompiledEvents | None]
 
 
-def compile_ua(mapping: Any, *, tracked_via: str, strict: bool) -> Compiled | None:
+def compile_ua(mapping: Any, *, tracked_via: str, strict: bool,
+               split: bool = False) -> Compiled | None:
     """``events(ecommerce_dict, kinds=KINDS)`` of ``mapping`` for UA objects, or None when the
     mapping cannot be compiled (it must be a :class:`TaxonomyMapping` reading typed values).
     ``events`` gives None where the reader's plan gives up (read the model then: it has the
-    warnings or the errors).
+    warnings or the errors). ``split``: :class:`SplitEvent` s instead of :class:`TrackEvent` s
+    (for the converter, whose encoders join the parts).
     """
     if not (
         isinstance(mapping, TaxonomyMapping)
@@ -162,13 +209,13 @@ def compile_ua(mapping: Any, *, tracked_via: str, strict: bool) -> Compiled | No
         and mapping.currency is typed_currency
     ):
         return None
-    return _compiled(mapping, tracked_via, strict)
+    return _compiled(mapping, tracked_via, strict, split)
 
 
 @cache
-def _compiled(mapping: TaxonomyMapping, tracked_via: str, strict: bool) -> Compiled:
+def _compiled(mapping: TaxonomyMapping, tracked_via: str, strict: bool, split: bool) -> Compiled:
     plan = ecommerce_plan(ua.schema(strict), flat=ua.is_flat_product,
-                          build=_EventsBuild(mapping, tracked_via))
+                          build=_EventsBuild(mapping, tracked_via, split))
 
     def events(ecommerce: dict[str, Any], kinds: tuple[str, ...] = KINDS) -> CompiledEvents | None:
         try:

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ga_ee_bridge.convert import gtm_state
 from ga_ee_bridge.convert.gtm_state import DataModel, split_path
 
 
@@ -37,6 +38,22 @@ def test_only_keeps_the_named_top_level_keys():
     model = DataModel(only={"user", "gtm"})
     model.push({"user": {"email": "x"}, "gtm.start": 5, "pageType": "home", "noise.deep": 1})
     assert model.state == {"user": {"email": "x"}, "gtm": {"start": 5}}
+
+
+def test_pages_reading_the_same_paths_share_what_was_found_and_it_stays_bounded(monkeypatch):
+    monkeypatch.setattr(gtm_state, "_DOTTED", {})
+    monkeypatch.setattr(gtm_state, "_DOTTED_LIMIT", 3)
+    first, second = DataModel(only={"gtm.start"}), DataModel(only={"gtm.start"})
+    first.push({"gtm.start": 5, "gtm.element": 1})
+    assert first._dotted is second._dotted == {"gtm.start": True, "gtm.element": False}
+    second.push({f"gtm.k{n}": n for n in range(10)} | {"gtm.start": 6})
+    assert len(second._dotted) == 3 and second.state == {"gtm": {"start": 6}}
+    assert DataModel(only={"user.email"})._dotted is not first._dotted
+    for n in range(5):  # more path sets than the limit: each page then finds on its own
+        model = DataModel(only={f"a{n}.b"})
+        model.push({f"a{n}.b": n, f"a{n}.c": n})
+        assert model.state == {f"a{n}": {"b": n}}
+    assert len(gtm_state._DOTTED) == 3
 
 
 def test_pushes_are_never_mutated():

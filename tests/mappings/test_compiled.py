@@ -19,7 +19,7 @@ from ga_ee_bridge import mappings
 from ga_ee_bridge.core.model import KINDS
 from ga_ee_bridge.errors import EcommerceError
 from ga_ee_bridge.mappings import MAPPINGS
-from ga_ee_bridge.mappings.compiled import compile_ua
+from ga_ee_bridge.mappings.compiled import SplitEvent, compile_ua
 from ga_ee_bridge.readers import ua
 from ga_ee_bridge.testing import strategies as gst
 
@@ -40,8 +40,9 @@ def _by_model(obj: dict[str, Any], strict: bool, tracked_via: str = "ecommerce")
     return events, purchase.action_field.id if purchase else None, parsed.dropped
 
 
-def _compiled(obj: dict[str, Any], strict: bool, tracked_via: str = "ecommerce") -> Any:
-    events = compile_ua(MAPPINGS["sdk"], tracked_via=tracked_via, strict=strict)
+def _compiled(obj: dict[str, Any], strict: bool, tracked_via: str = "ecommerce",
+              split: bool = False) -> Any:
+    events = compile_ua(MAPPINGS["sdk"], tracked_via=tracked_via, strict=strict, split=split)
     assert events is not None
     return events(obj)
 
@@ -95,6 +96,50 @@ def test_unknown_keys_and_shared_names_land_where_the_model_puts_them() -> None:
     assert compiled.events["purchase"][1].properties["metric1"] == 2.0
     assert compiled.events["purchase"][2].properties["coupon"] == "ORDER"
     assert _shown(compiled.events) == _shown(_by_model(obj, strict=False)[0])
+
+
+def _split_shown(events: dict[str, Any]) -> dict[str, Any]:
+    return {kind: [(e.event_type, list(e.properties_dict().items()), None) for e in found]
+            for kind, found in events.items()}
+
+
+@_MODES
+@settings(max_examples=150)
+@given(data=st.data())
+def test_split_events_are_the_events_in_two_parts(strict: bool, data: st.DataObject) -> None:
+    obj = data.draw(st.one_of(gst.ecommerce(dirty=True), gst.ecommerce(dirty=False)))
+    whole, split = _compiled(obj, strict), _compiled(obj, strict, split=True)
+    assert (whole is None) == (split is None)
+    if whole is not None:
+        assert _split_shown(split.events) == _shown(whole.events)  # property order included
+        assert (split.transaction, split.dropped) == (whole.transaction, whole.dropped)
+        for found in split.events.values():
+            for event in found:
+                assert type(event) is SplitEvent
+                if event.item is not None:  # the parts never share a key
+                    assert event.shared.properties.keys().isdisjoint(event.item)
+
+
+def test_a_key_in_both_parts_is_merged_where_the_model_puts_it() -> None:
+    obj = {"currencyCode": "EUR", "purchase": {
+        "actionField": {"id": "T1", "coupon": "ORDER"},
+        "products": [{"id": "P1", "coupon": "LINE"}, {"id": "P2"}]}}
+    events = _compiled(obj, strict=False, split=True).events["purchase"]
+    assert events[0].item is None  # merged: "coupon" keeps the order's place, the line's value
+    assert list(events[0].properties_dict()) == ["tracked_via", "currency_code",
+                                                 "transaction_id", "coupon", "product_id"]
+    assert events[0].properties_dict()["coupon"] == "LINE"
+    assert events[1].item == {"product_id": "P2"}
+    assert events[1].shared is events[2].shared  # the second item and the summary share it
+
+
+def test_a_refunds_type_is_its_summarys_only() -> None:
+    obj = {"refund": {"actionField": {"id": "T1"}, "products": [{"id": "P1", "quantity": 1}]}}
+    item, summary = _compiled(obj, strict=False, split=True).events["refund"]
+    assert "refund_type" not in item.properties_dict()
+    assert summary.properties_dict()["refund_type"] == "partial"
+    assert _split_shown({"refund": [item, summary]}) == _shown(
+        _compiled(obj, strict=False).events)
 
 
 @pytest.mark.parametrize("mapping", ["sdk-exact", "bloomreach"])
