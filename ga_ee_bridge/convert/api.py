@@ -152,7 +152,8 @@ def kept_items(
                     for event_type, _ in item.events:  # type: ignore[union-attr]
                         events[event_type] += 1
             elif kind is Run:
-                events.update(item.counts)  # type: ignore[union-attr]
+                if item.counts:  # (only a task's first run has them)
+                    events.update(item.counts)  # type: ignore[union-attr]
             kept.append(item)
         yield kept
 

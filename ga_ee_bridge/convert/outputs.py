@@ -124,10 +124,10 @@ class CommandsWriter:
         """Write the commands of one push (or of a run of pushes)."""
         if isinstance(segment, Run):
             self.stream.write(segment.text)
-        else:
-            write = self.stream.write
-            for _, line in segment.events:
-                write(line)
+        elif len(segment.events) == 1:
+            self.stream.write(segment.events[0][1])
+        else:  # one write a push: a text stream's write costs more than joining
+            self.stream.write("".join([line for _, line in segment.events]))
 
     def close(self) -> list[str]:
         """Flush; returns the files written (none: the stream belongs to the caller)."""
