@@ -151,9 +151,8 @@ def kept_items(
                 if transaction is None or not transaction.startswith(CUSTOMERS_SEGMENT):
                     for event_type, _ in item.events:  # type: ignore[union-attr]
                         events[event_type] += 1
-            elif kind is Run:
-                if item.counts:  # (only a task's first run has them)
-                    events.update(item.counts)  # type: ignore[union-attr]
+            elif kind is Run and item.counts:  # type: ignore[union-attr]  # a task's first run only
+                events.update(item.counts)  # type: ignore[union-attr]
             kept.append(item)
         yield kept
 
