@@ -8,13 +8,13 @@ A record is ``(line, index, value)``: ``value`` is one dataLayer push (any JSON 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ga_ee_bridge.convert.reasons import MAX_DEPTH, RejectReason, fault_of
+from ga_ee_bridge.core.fastjson import fast_json
 
 __all__ = [
     "FAST_LOADS",
@@ -215,15 +215,10 @@ Loads = Callable[[bytes | str], Any]
 
 
 def _fast_loads() -> Loads | None:
-    """``orjson.loads`` when orjson is installed (the extra ``fast``) and the environment does
-    not ask for the standard library (``GA_EE_BRIDGE_JSON=stdlib``); else ``None``."""
-    if os.environ.get("GA_EE_BRIDGE_JSON", "").strip().lower() == "stdlib":
-        return None
-    try:
-        import orjson
-    except ImportError:
-        return None
-    return orjson.loads
+    """``orjson.loads`` when :func:`~ga_ee_bridge.core.fastjson.fast_json` offers orjson (the
+    extra ``fast``, unless ``GA_EE_BRIDGE_JSON=stdlib``); else ``None``."""
+    orjson = fast_json()
+    return None if orjson is None else orjson.loads
 
 
 #: The faster decoder used for lines when installed (see :func:`decode_line`), or ``None``.

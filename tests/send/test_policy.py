@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import os
 import random
+from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from ga_ee_bridge.errors import APIError
+from ga_ee_bridge.send import policy
 from ga_ee_bridge.send.policy import (
+    CommandIds,
     RateLimiter,
     RetryPolicy,
     batch_wait,
@@ -108,10 +114,68 @@ _JSON = st.recursive(
 )
 
 
+@contextlib.contextmanager
+def _stdlib_only() -> Iterator[None]:
+    """encode_command as without the extra ``fast`` (the standard library alone)."""
+    with mock.patch.object(policy, "_orjson", None):
+        yield
+
+
+def _json_dumps(command: Any) -> str:
+    return json.dumps(command, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 @given(command=st.dictionaries(st.text(), _JSON, max_size=6))
+@example(command={"small": 1e-05, "tiny": 5e-324, "large": 1e16, "huge": 1e300, "x": -0.0001})
+@example(command={"n": None, "big": 2**70, "t": (1, "a"), "s": "\x00\x1f\x7f\u2028é😀\"\\"})
+@example(command={"0e1": "1e5 0.00001 null", "f": 15.000001, "ts": 1764660000.123456})
 def test_encode_command_is_json_dumps(command: dict[str, Any]) -> None:
-    text, _ = encode_command(command)
-    assert text == json.dumps(command, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    """With orjson (the extra) and without, the text is json's, byte for byte."""
+    text, size = encode_command(command)
+    assert text == _json_dumps(command)
+    assert size == len(text.encode())
+    with _stdlib_only():
+        assert encode_command(command) == (text, size)
+
+
+def test_encode_command_keys_json_turns_into_text() -> None:
+    command = {7: "a", False: "b", None: "c", 2.5: "d"}
+    assert encode_command(command)[0] == _json_dumps(command)
+    assert _json_dumps(command) == '{"7":"a","false":"b","null":"c","2.5":"d"}'
+
+
+def test_a_plain_command_is_encoded_by_orjson_when_installed() -> None:
+    """The fast path is taken for what track() queues (json is not asked at all)."""
+    pytest.importorskip("orjson")
+    if policy._orjson is None:
+        pytest.skip("GA_EE_BRIDGE_JSON=stdlib")
+    command = {"name": "customers/events", "data": {
+        "customer_ids": {"registered": "user5"}, "event_type": "product_detail",
+        "timestamp": 1764660000.123456, "properties": {"price": 15.25, "quantity": 3, "name": "Shirt"}}}
+    with mock.patch.object(policy, "_encode", side_effect=AssertionError("json was asked")):
+        text, size = encode_command(command)
+    assert text == _json_dumps(command) and size == len(text)
+
+
+def test_command_ids_are_new_in_a_forked_child() -> None:
+    """A real fork: the child's ids never repeat the parent's (a new prefix, counted from 1)."""
+    ids = CommandIds()
+    parent = [ids.next(), ids.next()]
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        try:
+            os.write(write, f"{ids.next()} {ids.next()}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = pipe.read().split()
+    os.waitpid(pid, 0)
+    assert len(child) == 2 and not set(child) & set(parent)
+    assert child[0].split("-")[0] != parent[0].split("-")[0]
+    assert [i.split("-")[1] for i in child] == ["1", "2"]
+    assert ids.next().rsplit("-", 1) == [parent[0].split("-")[0], "3"]  # the parent goes on
 
 
 @pytest.mark.parametrize(("command", "error", "message"), [
