@@ -40,7 +40,7 @@ from ga_ee_bridge.errors import show
 from ga_ee_bridge.readers._fields import ItemList, LenientField, warn
 from ga_ee_bridge.readers._schema import BaseSchema, blank
 
-__all__ = ["Dialect", "EventSpec", "build", "event_schema"]
+__all__ = ["NEEDS_ID", "Dialect", "EventSpec", "Item", "build", "event_schema", "item_of", "key_of"]
 
 #: Roles each model object takes from an item, in the model's field order.
 PRODUCT_ROLES = ("id", "name", "brand", "category", "variant", "price", "quantity", "coupon",
@@ -133,18 +133,24 @@ class Item:
     def unused(self, roles: set[str] | frozenset[str]) -> list[str]:
         """The pushed keys not read into any of ``roles``: unknown keys, keys of other roles and
         a second spelling of a role already read (blank values are absent, never dropped)."""
-        return [key for key, value in self.original.items() if not self._read(key, value, roles)]
+        table = self.table
+        keys = self.keys
+        found = []
+        for key, value in self.original.items():
+            entry = table.get(key)
+            if entry is None:
+                found.append(key)
+                continue
+            role = entry[0]
+            if _BASE_ROLES.get(role, role) not in roles or (
+                keys.get(role, key) != key and not blank(value)
+            ):
+                found.append(key)
+        return found
 
-    def _read(self, key: str, value: Any, roles: set[str] | frozenset[str]) -> bool:
-        entry = self.table.get(key)
-        if entry is None or _base_role(entry[0]) not in roles:
-            return False
-        return self.keys.get(entry[0], key) == key or blank(value)
 
-
-def _base_role(role: str) -> str:
-    """``category2``..``category5`` are levels of ``category``."""
-    return "category" if role in CATEGORY_LEVELS else role
+#: ``category2``..``category5`` are levels of ``category``.
+_BASE_ROLES = {level: "category" for level in CATEGORY_LEVELS}
 
 
 def _read_roles(
@@ -212,17 +218,28 @@ class ItemSchema(BaseSchema):
 
     def _build(self, data: dict[str, Any], original: Mapping[str, Any]) -> Item:
         values, raw, keys = _read_roles(self.roles, _by_data_key(data), original)
-        if "position" in values and self.position_offset:
-            values["position"] += self.position_offset
-            raw["position"] = values["position"]
-        levels = [values.pop(level) for level in CATEGORY_LEVELS if level in values]
-        if levels:
-            raw_levels = [raw.pop(level) for level in CATEGORY_LEVELS if level in raw]
-            values["category"] = "/".join(levels)
-            raw["category"] = raw_levels[0] if len(raw_levels) == 1 else values["category"]
-        # (an Item lives only while its event is read: the pushed object is not copied)
-        return _make_item(MappingProxyType(values), MappingProxyType(raw),
-                          MappingProxyType(keys), MappingProxyType(original), self.roles)
+        return item_of(self.roles, self.position_offset, values, raw, keys, original)
+
+
+def item_of(
+    table: Mapping[str, tuple[str, type[LenientField]]],
+    position_offset: int,
+    values: dict[str, Any],
+    raw: dict[str, Any],
+    keys: dict[str, str],
+    original: Mapping[str, Any],
+) -> Item:
+    """The :class:`Item` of an item's values by role: the position made 1-based, the category
+    levels joined. (An Item lives only while its event is read: nothing is copied or wrapped.)"""
+    if "position" in values and position_offset:
+        values["position"] += position_offset
+        raw["position"] = values["position"]
+    levels = [values.pop(level) for level in CATEGORY_LEVELS if level in values]
+    if levels:
+        raw_levels = [raw.pop(level) for level in CATEGORY_LEVELS if level in raw]
+        values["category"] = "/".join(levels)
+        raw["category"] = raw_levels[0] if len(raw_levels) == 1 else values["category"]
+    return _make_item(values, raw, keys, original, table)
 
 
 def _by_data_key(data: dict[str, Any]) -> dict[str, Any]:
@@ -281,7 +298,7 @@ class EventSchema(BaseSchema):
         errors: dict[str, Any] = {}
         table = self.dialect.param_keys
         if kind in NEEDS_ID:
-            key = _key_of(table, "id")
+            key = key_of(table, "id")
             if self._absent(data, original, key, f"f_{key}"):
                 errors[key] = [
                     f"missing: a {self.event} needs a {key}, found {show(original.get(key))}"
@@ -293,7 +310,7 @@ class EventSchema(BaseSchema):
                 params.get("items") or (), params.get("promotions") or (), values, raw
             )
             if not found or any(p.id is None and p.name is None for p in found):
-                key = "promotions" if self.dialect.promotion_keys else _key_of(table, "promo_id")
+                key = "promotions" if self.dialect.promotion_keys else key_of(table, "promo_id")
                 errors.setdefault(key, []).append(
                     f"missing: every promotion of a {self.event} needs an id or a name, found "
                     f"{show([dict(p.raw) for p in found])}"
@@ -306,7 +323,7 @@ class EventSchema(BaseSchema):
                      _by_data_key(data), original)
 
 
-def _key_of(table: Mapping[str, tuple[str, type[LenientField]]], role: str) -> str:
+def key_of(table: Mapping[str, tuple[str, type[LenientField]]], role: str) -> str:
     return next(key for key, (name, _) in table.items() if name == role)
 
 
@@ -383,7 +400,7 @@ def build(
                 unused = item.unused(_PRODUCT_USED)
                 section_items.append(_product(item, unused))
                 if chosen_list is not None and item.values.get("list") == chosen_list:
-                    unused = item.unused(_PRODUCT_USED | {"list"})
+                    unused = item.unused(_PRODUCT_LIST_USED)
                 item_dropped.extend(_paths("items", index, unused))
     used_keys.update(key for key, (role, _) in dialect.param_keys.items() if role in used_roles)
     top = [key for key in original if key not in used_keys]
@@ -446,6 +463,7 @@ def _action_field(
 
 _NO_ACTION_FIELD = ActionField()
 _PRODUCT_USED = frozenset(PRODUCT_ROLES)
+_PRODUCT_LIST_USED = _PRODUCT_USED | {"list"}
 _IMPRESSION_USED = frozenset(IMPRESSION_ROLES)
 _PROMOTION_USED = frozenset(PROMOTION_ROLES)
 #: Outside purchase and refund, UA gtag.js's ``value`` (its revenue) has no place: it is dropped.

@@ -1,5 +1,8 @@
 """Compiled read plans: the UA reader's hot path, built from its schemas' own fields.
 
+(:func:`value_lines`, the inline reading of one value, is also what GA4's plans are compiled
+from: :func:`~ga_ee_bridge.readers._events.event_plan`.)
+
 A plan reads an ``ecommerce`` object the way the schemas do when nothing in it needs a warning or
 an error, without marshmallow's machinery (no hooks, no per-field wrappers, no copies of what is
 only read): each value goes through its field's ``_read``, the one rule of what it means, and the
@@ -32,10 +35,12 @@ __all__ = [
     "Build",
     "EcommercePlan",
     "Slow",
+    "code_env",
     "compile_function",
     "ecommerce_plan",
     "local_names",
     "read_code",
+    "value_lines",
 ]
 
 #: ``plan(ecommerce, kinds)``: the model of a UA ``ecommerce`` dict, reading ``kinds`` only.
@@ -72,43 +77,11 @@ def read_code(schema: Any, *, require_id: bool = False) -> tuple[list[str], dict
     other value through its field's ``_read``; unknown keys are looked at only when there are
     some. ``require_id``: no id is :class:`Slow` (a purchase's or refund's actionField).
     """
-    env: dict[str, Any] = {
-        "MISSING": _MISSING, "Slow": Slow, "LIMIT": MAX_SAFE_INTEGER,
-        "memo": _MONEY_MEMOS[bool(schema.strict)], "MEMO_SIZE": _MEMO_SIZE,
-        "MEMO_TEXT": _MEMO_TEXT,
-        "unknown_keys": _unknown_keys(schema),
-        "NO_CUSTOM": _NO_CUSTOM, "plain": plain_number, "isfinite": math.isfinite,
-    }
+    env = code_env(schema.strict)
+    env.update(unknown_keys=_unknown_keys(schema), NO_CUSTOM=_NO_CUSTOM)
     lines = ["    get = obj.get", "    present = 0"]
     for number, (key, (_, field)) in enumerate(schema._by_key.items()):
-        env[f"read{number}"] = field._read
-        target = f"v{number}"
-        lines += [
-            f"    value = get({key!r}, MISSING)",
-            "    if value is MISSING:",
-            f"        {target} = None",
-            "    else:",
-            "        present += 1",
-            "        if value is None:",
-            f"            {target} = None",
-        ]
-        kind = type(field)._read
-        if kind is Text._read:  # Text and Identifier: what Text._read does with text
-            lines += ["        elif type(value) is str:",
-                      f"            {target} = value.strip() or None"]
-        elif kind is Count._read:  # what parse_int does with an int within 2**53
-            lines += ["        elif type(value) is int and -LIMIT <= value <= LIMIT:",
-                      f"            {target} = value"]
-        elif kind is Money._read:  # plain decimal text is float(text), as parse_number reads it
-            lines += ["        elif type(value) is str:",
-                      f"            {target} = memo.get(value, MISSING)",
-                      f"            if {target} is MISSING:",
-                      f"                {target} = float(value) if plain(value) else None",
-                      f"                if {target} is None or not isfinite({target}):",
-                      f"                    {target} = read{number}(value)",
-                      "                if len(memo) < MEMO_SIZE and len(value) <= MEMO_TEXT:",
-                      f"                    memo[value] = {target}"]
-        lines += ["        else:", f"            {target} = read{number}(value)"]
+        lines += value_lines(number, key, field, env)
     names = local_names(schema)
     # A value read as None was blank as pushed (anything else would have raised).
     if schema.needs_id_or_name:
@@ -121,6 +94,52 @@ def read_code(schema: Any, *, require_id: bool = False) -> tuple[list[str], dict
               "    else:",
               "        custom, dropped = unknown_keys(obj)"]
     return lines, env
+
+
+def value_lines(number: int, key: str, field: Any, env: dict[str, Any]) -> list[str]:
+    """Lines (indented for a function body) leaving in ``v<number>`` the value of ``obj[key]``
+    as ``field`` reads it (None when absent or blank), counting it in ``present``; ``value`` is
+    left holding the pushed value. The common value types are read inline (text stripped,
+    integers checked, money text parsed once per distinct text), every other value through the
+    field's ``_read``, which raises where a warning or an error is due. ``env`` (a
+    :func:`read_code` environment) gets the names the lines use."""
+    env[f"read{number}"] = field._read
+    target = f"v{number}"
+    lines = [
+        f"    value = get({key!r}, MISSING)",
+        "    if value is MISSING:",
+        f"        {target} = None",
+        "    else:",
+        "        present += 1",
+        "        if value is None:",
+        f"            {target} = None",
+    ]
+    kind = type(field)._read
+    if kind is Text._read:  # Text and Identifier: what Text._read does with text
+        lines += ["        elif type(value) is str:",
+                  f"            {target} = value.strip() or None"]
+    elif kind is Count._read:  # what parse_int does with an int within 2**53
+        lines += ["        elif type(value) is int and -LIMIT <= value <= LIMIT:",
+                  f"            {target} = value"]
+    elif kind is Money._read:  # plain decimal text is float(text), as parse_number reads it
+        lines += ["        elif type(value) is str:",
+                  f"            {target} = memo.get(value, MISSING)",
+                  f"            if {target} is MISSING:",
+                  f"                {target} = float(value) if plain(value) else None",
+                  f"                if {target} is None or not isfinite({target}):",
+                  f"                    {target} = read{number}(value)",
+                  "                if len(memo) < MEMO_SIZE and len(value) <= MEMO_TEXT:",
+                  f"                    memo[value] = {target}"]
+    return [*lines, "        else:", f"            {target} = read{number}(value)"]
+
+
+def code_env(strict: bool) -> dict[str, Any]:
+    """The names :func:`value_lines` uses, for a plan of mode ``strict``."""
+    return {
+        "MISSING": _MISSING, "Slow": Slow, "LIMIT": MAX_SAFE_INTEGER,
+        "memo": _MONEY_MEMOS[bool(strict)], "MEMO_SIZE": _MEMO_SIZE, "MEMO_TEXT": _MEMO_TEXT,
+        "plain": plain_number, "isfinite": math.isfinite,
+    }
 
 
 def local_names(schema: Any) -> dict[str, str]:

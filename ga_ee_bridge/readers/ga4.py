@@ -26,6 +26,7 @@ from marshmallow import ValidationError
 
 from ga_ee_bridge.core.model import Ecommerce
 from ga_ee_bridge.errors import EcommerceError
+from ga_ee_bridge.readers._event_plan import event_plan
 from ga_ee_bridge.readers._events import Dialect, EventSpec, event_schema, unsupported
 from ga_ee_bridge.readers._fields import (
     Count,
@@ -37,6 +38,7 @@ from ga_ee_bridge.readers._fields import (
     collecting,
     to_warnings,
 )
+from ga_ee_bridge.readers._plan import Slow
 
 __all__ = [
     "EVENTS",
@@ -140,6 +142,12 @@ def read_event(
         spec = dialect.events[event]
         if (spec.kind_of(params) if spec.kind_of else spec.kind) not in kinds:
             return Ecommerce(source=dialect.source)
+    plan = event_plan(dialect, event, strict)
+    if plan is not None:  # the hot path; what it cannot read exactly, the schema reads
+        try:
+            return plan(params)
+        except (Slow, ValidationError):
+            pass
     with collecting() as found:
         try:
             result: Ecommerce = event_schema(dialect, event, strict).load(params)
