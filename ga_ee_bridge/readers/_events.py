@@ -324,6 +324,7 @@ class EventSchema(BaseSchema):
 
 
 def key_of(table: Mapping[str, tuple[str, type[LenientField]]], role: str) -> str:
+    """The first key of ``table`` read into ``role`` (the one error messages name)."""
     return next(key for key, (name, _) in table.items() if name == role)
 
 
