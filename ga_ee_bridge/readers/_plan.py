@@ -1,7 +1,7 @@
 """Compiled read plans: the UA reader's hot path, built from its schemas' own fields.
 
 (:func:`value_lines`, the inline reading of one value, is also what GA4's plans are compiled
-from: :func:`~ga_ee_bridge.readers._events.event_plan`.)
+from: :func:`~ga_ee_bridge.readers._event_plan.event_plan`.)
 
 A plan reads an ``ecommerce`` object the way the schemas do when nothing in it needs a warning or
 an error, without marshmallow's machinery (no hooks, no per-field wrappers, no copies of what is
