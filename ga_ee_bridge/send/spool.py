@@ -189,6 +189,7 @@ class Spool:
         self._last_seconds = 0.0  # how long its commit took
         self._in_vain = False  # the last wait for them timed out
         self._unwaited = 0  # groups committed without waiting since then
+        self._awaited: set[int] = set()  # the threads a leader waits for that are not back yet
 
     def __repr__(self) -> str:
         return f"Spool({str(self.path)!r})"
@@ -373,7 +374,11 @@ class Spool:
                 self._waiting.append(write)
                 lead = not self._leading
                 self._leading = True
-                self._group.notify()  # a leader may be waiting for this thread to come back
+                awaited = self._awaited
+                if awaited and write.thread in awaited:
+                    awaited.discard(write.thread)
+                    if not awaited:  # the leader waits for the last of them only: one wake-up
+                        self._group.notify()
             if not lead:
                 write.wake.acquire()  # stored by a leader, or handed the lead
             if not write.finished:
@@ -419,15 +424,18 @@ class Spool:
         not count as a wait in vain).
         """
         deadline = time.monotonic() + min(REJOIN_LIMIT, self._last_seconds * REJOIN_FRACTION)
-        missing = expected - {w.thread for w in self._waiting}
-        left = missing
-        while left:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            self._group.wait(remaining)
-            left = missing - {w.thread for w in self._waiting}
-        return left != missing or not missing
+        missing = set(expected - {w.thread for w in self._waiting})
+        count = len(missing)
+        self._awaited = missing  # writers take themselves out; the last one notifies
+        try:
+            while missing:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._group.wait(remaining)
+        finally:
+            self._awaited = set()
+        return len(missing) < count or not count
 
     def _commit(self, writes: list[_Write], owner: str) -> None:
         """Store every write of a group in one transaction; each gets its ids or the error.

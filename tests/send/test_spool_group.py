@@ -153,6 +153,39 @@ def test_a_lone_caller_never_waits_for_others(tmp_path: Path,
     spool.close()
 
 
+def test_a_waiting_leader_is_woken_once_by_the_last_caller_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each wake-up of a waiting thread costs a context switch: the callers that come back one by
+    # one only take themselves off the list, and the last of them wakes the leader.
+    monkeypatch.setattr(spool_module, "REJOIN_LIMIT", 5.0)
+    spool = Spool(tmp_path / "s.db", synchronous="full")
+    spool._group = _CountingCondition(threading.Lock())
+    gate, _, sizes = _gated(spool)
+    gate.set()
+    go = [threading.Event() for _ in range(3)]
+
+    def caller(k: int) -> None:
+        assert go[k].wait(10)
+        spool.add([COMMAND])
+
+    callers = [_thread(lambda k=k: caller(k)) for k in range(3)]
+    spool._last_group = frozenset(t.ident for t in callers if t.ident is not None)
+    spool._last_seconds = 20.0  # the leader waits up to REJOIN_LIMIT
+    _CountingCondition.waits = 0
+    leader = _thread(lambda: spool.add([COMMAND]))
+    _wait_for(lambda: len(spool._awaited) == 3)
+    for k in range(2):
+        go[k].set()
+        _wait_for(lambda k=k: len(spool._waiting) == k + 2)
+    go[2].set()  # the last one back: the leader takes the four
+    for thread in (leader, *callers):
+        thread.join(10)
+    assert sizes == [4]  # one group: the leader waited for all three
+    assert _CountingCondition.waits == 1  # and slept once, not once for each of them
+    assert spool.counts()["pending"] == 4
+    spool.close()
+
+
 def _nested(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.one_of(st.lists(children, max_size=3),
                      st.dictionaries(st.text(max_size=12), children, max_size=3))
