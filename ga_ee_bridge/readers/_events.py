@@ -130,9 +130,27 @@ class Item:
     #: The dialect's table: key -> (role, field class).
     table: Mapping[str, tuple[str, type[LenientField]]]
 
-    def unused(self, roles: set[str] | frozenset[str]) -> list[str]:
+    def unused(self, roles: frozenset[str]) -> tuple[str, ...]:
         """The pushed keys not read into any of ``roles``: unknown keys, keys of other roles and
-        a second spelling of a role already read (blank values are absent, never dropped)."""
+        a second spelling of a role already read (blank values are absent, never dropped).
+
+        When every pushed key was read into a role of its own (the usual item), the answer
+        depends only on the keys and ``roles``: it is kept for the next item with the same keys.
+        """
+        original = self.original
+        if len(self.keys) != len(original):  # an unknown, blank or second-spelled key
+            return self._unused(roles)
+        table = self.table
+        memo_key = (id(table), roles, tuple(original))
+        memo = _UNUSED.get(memo_key)
+        if memo is not None and memo[0] is table:
+            return memo[1]
+        found = self._unused(roles)
+        if len(_UNUSED) < _UNUSED_LIMIT:
+            _UNUSED[memo_key] = (table, found)
+        return found
+
+    def _unused(self, roles: frozenset[str]) -> tuple[str, ...]:
         table = self.table
         keys = self.keys
         found = []
@@ -146,7 +164,14 @@ class Item:
                 keys.get(role, key) != key and not blank(value)
             ):
                 found.append(key)
-        return found
+        return tuple(found)
+
+
+#: :meth:`Item.unused` of items whose every key was read: (id(table), roles, keys) -> (table,
+#: the keys left out); bounded, as a shop pushes few shapes of item.
+_UNUSED: dict[tuple[int, frozenset[str], tuple[str, ...]],
+              tuple[Mapping[str, Any], tuple[str, ...]]] = {}
+_UNUSED_LIMIT = 4096
 
 
 #: ``category2``..``category5`` are levels of ``category``.
@@ -421,7 +446,7 @@ def build(
     )
 
 
-def _paths(list_key: str, index: int, keys: list[str]) -> list[str]:
+def _paths(list_key: str, index: int, keys: tuple[str, ...]) -> list[str]:
     return [f"{list_key}[{index}].{key}" for key in keys]
 
 
@@ -472,12 +497,12 @@ _NON_ORDER_ROLES = tuple(role for role in ACTION_ROLES if role != "revenue")
 _NON_PRODUCT_KINDS = frozenset({"impressions", *PROMOTION_KINDS})
 
 
-def _product(item: Item, unused: list[str]) -> Product:
+def _product(item: Item, unused: tuple[str, ...]) -> Product:
     """The product of an item; ``unused``: its keys left out (``item.unused(_PRODUCT_USED)``)."""
     get = item.values.get
     raw = {role: item.raw[role] for role in PRODUCT_ROLES if role in item.raw}
     return _make_product(
-        MappingProxyType(raw), _NO_CUSTOM, tuple(unused), *[get(role) for role in PRODUCT_ROLES]
+        MappingProxyType(raw), _NO_CUSTOM, unused, *[get(role) for role in PRODUCT_ROLES]
     )
 
 
@@ -488,15 +513,19 @@ _NO_CUSTOM: Mapping[str, Any] = MappingProxyType({})
 
 
 def _impression(item: Item, params: Mapping[str, Any], params_raw: Mapping[str, Any],
-                unused: list[str]) -> Impression:
-    values = {role: item.values[role] for role in IMPRESSION_ROLES if role in item.values}
-    raw = {role: item.raw[role] for role in IMPRESSION_ROLES if role in item.raw}
-    if "list" not in values and "list" in params:  # GA4: item-level list wins, else event-level
-        values["list"] = params["list"]
+                unused: tuple[str, ...]) -> Impression:
+    item_values, item_raw = item.values, item.raw
+    raw = {role: item_raw[role] for role in IMPRESSION_ROLES if role in item_raw}
+    values = [item_values.get(role) for role in IMPRESSION_ROLES]
+    if "list" not in item_values and "list" in params:  # GA4: item-level list wins, else event's
+        values[_IMPRESSION_LIST] = params["list"]
         raw["list"] = params_raw["list"]
-    return Impression(
-        raw=MappingProxyType(raw), dropped=tuple(unused), **values
-    )
+    return _make_impression(MappingProxyType(raw), _NO_CUSTOM, unused, *values)
+
+
+#: Impression's fields are raw, custom, dropped, then IMPRESSION_ROLES in order (a test pins it).
+_make_impression = maker(Impression)
+_IMPRESSION_LIST = IMPRESSION_ROLES.index("list")
 
 
 def _promotions(

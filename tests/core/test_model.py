@@ -49,3 +49,10 @@ def test_the_ga4_readers_positional_product_follows_the_models_field_order() -> 
 
     names = [spec.name for spec in dataclasses.fields(Product)]
     assert names == ["raw", "custom", "dropped", *PRODUCT_ROLES]
+
+
+def test_the_ga4_readers_positional_impression_follows_the_models_field_order() -> None:
+    from ga_ee_bridge.readers._events import IMPRESSION_ROLES
+
+    names = [spec.name for spec in dataclasses.fields(Impression)]
+    assert names == ["raw", "custom", "dropped", *IMPRESSION_ROLES]

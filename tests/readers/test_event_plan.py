@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from marshmallow import ValidationError
 
 from ga_ee_bridge.errors import EcommerceError
-from ga_ee_bridge.readers import ga4, gtag
+from ga_ee_bridge.readers import _events, ga4, gtag
 from ga_ee_bridge.readers._event_plan import event_plan
 from ga_ee_bridge.readers._plan import Slow
 
@@ -163,3 +163,42 @@ def test_the_plan_reads_google_s_purchase_and_leaves_promotions_to_the_schemas()
     assert planned.dropped_keys == ("items[0].item_list_name",)
     assert event_plan(ga4.GA4, "view_promotion", False) is None
     assert event_plan(gtag.UA_GTAG, "purchase", False) is None  # gtag.js has its promotions list
+
+
+_ROLE_SETS = [_events._PRODUCT_USED, _events._PRODUCT_LIST_USED, _events._IMPRESSION_USED,
+              _events._PROMOTION_USED]
+
+
+def _left_out(item: Any) -> list[tuple[str, ...]]:
+    return [item.unused(roles) for roles in _ROLE_SETS]
+
+
+@_MODES
+@settings(max_examples=200)
+@given(data=st.data())
+def test_an_items_left_out_keys_are_the_same_remembered_or_not(strict: bool,
+                                                               data: st.DataObject) -> None:
+    # Item.unused remembers its answer for items whose every key was read; items with the same
+    # keys but a blank, dirty or second-spelled value must still get their own.
+    clean = data.draw(_CLEAN_ITEM)
+    variant = dict(clean)
+    variant[data.draw(st.sampled_from([*clean, *_ODD_KEYS, "item_category_2"]))] = data.draw(
+        _DIRTY | _CLEAN_TEXT)
+    schema = _events.item_schema(ga4.GA4, strict)
+    for obj in (clean, variant, clean, variant):
+        try:
+            item = schema.load(obj)
+        except ValidationError:
+            continue
+        assert _left_out(item) == [item._unused(roles) for roles in _ROLE_SETS]
+
+
+def test_items_with_the_same_keys_and_a_blank_second_spelling_differ() -> None:
+    schema = _events.item_schema(ga4.GA4, False)
+    pushed = schema.load({"item_id": "A", "item_category2": "x", "item_category_2": "y"})
+    blank = schema.load({"item_id": "A", "item_category2": "x", "item_category_2": " "})
+    for _ in range(2):  # the second round may come from the memo
+        assert pushed.unused(_events._PRODUCT_USED) == ("item_category_2",)
+        assert blank.unused(_events._PRODUCT_USED) == ()
+        assert schema.load({"item_id": "A", "quantity": 2}).unused(
+            _events._IMPRESSION_USED) == ("quantity",)
