@@ -18,6 +18,7 @@ from ga_ee_bridge.core.timestamps import micros_to_seconds, next_stamp
 from ga_ee_bridge.errors import EcommerceError
 from ga_ee_bridge.mappings import get_mapping, resolve_kinds
 from ga_ee_bridge.mappings.compiled import CompiledEvents, SplitEvent, compile_ua
+from ga_ee_bridge.mappings.taxonomy import TaxonomyMapping
 
 __all__ = ["Emitter", "Groups"]
 
@@ -55,6 +56,8 @@ class Emitter:
         )
         #: The encoder's variant for :class:`SplitEvent` s (None: they are merged for it).
         self.split = SPLIT_ENCODERS.get(encode)
+        #: The model's events come in parts too (a taxonomy mapping, an encoder that joins them).
+        self._split_model = self.split is not None and isinstance(self.mapping, TaxonomyMapping)
 
     def raw_groups(self, ecommerce: Any) -> tuple[Groups, EcommerceError | None, tuple[Any, ...]]:
         """The events of a raw UA ``ecommerce`` object (:attr:`raw` mappings), grouped as
@@ -89,10 +92,17 @@ class Emitter:
         """The mapping's events of ``parsed``, the purchase's in a group of their own."""
         mapping, tracked_via = self.mapping, self.tracked_via
         purchase = parsed.sections.get("purchase")
+        events_of: Callable[[tuple[str, ...]], list[Any]]
+        if self._split_model:
+            taxonomy: Any = mapping
+            events_of = lambda kinds: taxonomy.events(  # noqa: E731
+                parsed, kinds, tracked_via=tracked_via, split=True)
+        else:
+            events_of = lambda kinds: mapping.events(  # noqa: E731
+                parsed, kinds, tracked_via=tracked_via)
         return self._grouped(
             parsed.sections, purchase.action_field.id if purchase is not None else None,
-            lambda kinds: mapping.events(parsed, kinds, tracked_via=tracked_via),
-        )
+            events_of)
 
     def compiled_groups(self, compiled: CompiledEvents) -> Groups:
         """:meth:`groups` of a UA object the compiled mapping converted."""

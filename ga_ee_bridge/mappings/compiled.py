@@ -35,6 +35,8 @@ from ga_ee_bridge.mappings.taxonomy import (
     PROMOTION_PROPERTIES,
     REFUND_TYPE,
     SECTION_EVENTS,
+    Shared,
+    SplitEvent,
     TaxonomyMapping,
     typed,
     typed_currency,
@@ -58,38 +60,6 @@ _TABLES: dict[type, tuple[tuple[str, str], ...]] = {
     ActionField: ACTION_FIELD_PROPERTIES,
 }
 _event = maker(TrackEvent)
-
-
-class Shared:
-    """The properties a section's events share (``tracked_via``, the currency, its actionField's)
-    and, once an encoder made it, their JSON: encoded once for all the section's items."""
-
-    __slots__ = ("json", "open", "properties")
-
-    def __init__(self, properties: dict[str, Any]):
-        self.properties = properties
-        #: ``dumps(properties)`` and it without its ``}``, followed by ``, `` (None until made).
-        self.json: str | None = None
-        self.open: str | None = None
-
-
-class SplitEvent:
-    """A compiled event in its parts, for the converter (``compile_ua(..., split=True)``): the
-    section's :class:`Shared` properties, then the item's own (None for the section's summary
-    event). The two have no key in common, so the whole is ``shared | item`` in that order, and
-    its JSON is theirs joined: the shared part is encoded once a section, not once an item."""
-
-    __slots__ = ("event_type", "item", "shared")
-
-    def __init__(self, event_type: str, shared: Shared, item: dict[str, Any] | None):
-        self.event_type = event_type
-        self.shared = shared
-        self.item = item
-
-    def properties_dict(self) -> dict[str, Any]:
-        """A new dict of the properties, as :meth:`TrackEvent.properties_dict` gives them."""
-        item = self.item
-        return self.shared.properties.copy() if item is None else self.shared.properties | item
 
 
 class CompiledEvents(NamedTuple):

@@ -32,6 +32,8 @@ __all__ = [
     "PRODUCT_PROPERTIES",
     "PROMOTION_PROPERTIES",
     "SECTION_EVENTS",
+    "Shared",
+    "SplitEvent",
     "TaxonomyMapping",
     "section_events",
     "too_many_properties",
@@ -126,6 +128,39 @@ def typed_currency(ecommerce: Ecommerce) -> Any:
 _event = maker(TrackEvent)
 
 
+class Shared:
+    """The properties a section's events share (``tracked_via``, the currency, its actionField's)
+    and, once an encoder made it, their JSON: encoded once for all the section's items."""
+
+    __slots__ = ("json", "open", "properties")
+
+    def __init__(self, properties: dict[str, Any]):
+        self.properties = properties
+        #: ``dumps(properties)`` and it without its ``}``, followed by ``, `` (None until made).
+        self.json: str | None = None
+        self.open: str | None = None
+
+
+class SplitEvent:
+    """An event in its parts, for the converter (``split=True`` of :func:`section_events` and
+    of the compiled UA mapping): the section's :class:`Shared` properties, then the item's own
+    (None for the section's summary event). The two have no key in common, so the whole is
+    ``shared | item`` in that order, and its JSON is theirs joined: the shared part is encoded
+    once a section, not once an item."""
+
+    __slots__ = ("event_type", "item", "shared")
+
+    def __init__(self, event_type: str, shared: Shared, item: dict[str, Any] | None):
+        self.event_type = event_type
+        self.shared = shared
+        self.item = item
+
+    def properties_dict(self) -> dict[str, Any]:
+        """A new dict of the properties, as :meth:`TrackEvent.properties_dict` gives them."""
+        item = self.item
+        return self.shared.properties.copy() if item is None else self.shared.properties | item
+
+
 def section_events(
     section: Section,
     *,
@@ -133,30 +168,51 @@ def section_events(
     tracked_via: str,
     read: Reader,
     keep_custom: bool,
-) -> list[TrackEvent]:
-    """The events of one section, in the SDK's order: one per item, then the summary event."""
+    split: bool = False,
+) -> list[Any]:
+    """The events of one section, in the SDK's order: one per item, then the summary event.
+
+    ``split``: :class:`SplitEvent` s (the same properties, the section's shared ones apart, for
+    the converter's encoders) instead of :class:`TrackEvent` s.
+    """
     item_event, summary_event = SECTION_EVENTS[section.kind]
     base: dict[str, Any] = {"tracked_via": tracked_via}
     if currency is not None:
         base["currency_code"] = currency
     if section.kind != "impressions" and section.kind not in PROMOTION_KINDS:
         _copier(ACTION_FIELD_PROPERTIES, read)(base, section.action_field)
-    events: list[TrackEvent] = []
+    events: list[Any] = []
     proxy = MappingProxyType
+    shared = Shared(base) if split else None
     if item_event is not None:
         copy = _copier(ITEM_PROPERTIES[section.kind], read)
         for index, item in enumerate(section.items):
-            properties = base.copy()
-            copy(properties, item)
-            if keep_custom and item.custom:
-                properties.update(item.custom)
-                if len(properties) > MAX_PROPERTIES:
-                    raise too_many_properties(section.kind, index, len(properties))
-            events.append(_event(item_event, proxy(properties), None))
+            if shared is not None:
+                own: dict[str, Any] = {}
+                copy(own, item)
+                if keep_custom and item.custom:
+                    own.update(item.custom)
+                if base.keys().isdisjoint(own):
+                    if keep_custom and item.custom and len(base) + len(own) > MAX_PROPERTIES:
+                        raise too_many_properties(section.kind, index, len(base) + len(own))
+                    events.append(SplitEvent(item_event, shared, own))
+                    continue
+                properties = base | own  # a shared key keeps its place, the item's value
+            else:
+                properties = base.copy()
+                copy(properties, item)
+                if keep_custom and item.custom:
+                    properties.update(item.custom)
+            if keep_custom and item.custom and len(properties) > MAX_PROPERTIES:
+                raise too_many_properties(section.kind, index, len(properties))
+            events.append(SplitEvent(item_event, Shared(properties), None) if split
+                          else _event(item_event, proxy(properties), None))
     if summary_event is not None:
-        if section.kind == "refund":
-            base[REFUND_TYPE] = "partial" if section.has_products else "full"
-        events.append(_event(summary_event, proxy(base), None))
+        if section.kind == "refund":  # a dict of its own: the items' shared one stays as it is
+            base = {**base, REFUND_TYPE: "partial" if section.has_products else "full"}
+            shared = Shared(base) if split else None
+        events.append(SplitEvent(summary_event, shared, None) if shared is not None
+                      else _event(summary_event, proxy(base), None))
     return events
 
 
@@ -215,18 +271,20 @@ class TaxonomyMapping:
     reads_raw: bool = False
 
     def events(
-        self, ecommerce: Ecommerce, kinds: tuple[str, ...], *, tracked_via: str
-    ) -> list[TrackEvent]:
-        """The events of every section of ``kinds`` present in ``ecommerce``, in ``kinds`` order."""
+        self, ecommerce: Ecommerce, kinds: tuple[str, ...], *, tracked_via: str,
+        split: bool = False,
+    ) -> list[Any]:
+        """The events of every section of ``kinds`` present in ``ecommerce``, in ``kinds`` order
+        (``split``: as :class:`SplitEvent` s, for the converter)."""
         currency = self.currency(ecommerce)
-        events: list[TrackEvent] = []
+        events: list[Any] = []
         for kind in kinds:
             section = ecommerce.sections.get(kind)
             if section is not None:
                 events.extend(
                     section_events(
                         section, currency=currency, tracked_via=tracked_via, read=self.read,
-                        keep_custom=self.keep_custom,
+                        keep_custom=self.keep_custom, split=split,
                     )
                 )
         return events
