@@ -44,6 +44,7 @@ class Emitter:
     def __init__(self, options: ConvertOptions, encode: Encoder):
         self.encode = encode
         self.kinds = resolve_kinds(options.kind)
+        self._kind_set = frozenset(self.kinds)
         self.mapping = get_mapping(options.mapping)
         self.tracked_via = options.tracked_via or self.mapping.tracked_via
         self.dedup = not options.keep_duplicates and "purchase" in self.kinds
@@ -107,6 +108,9 @@ class Emitter:
     def compiled_groups(self, compiled: CompiledEvents) -> Groups:
         """:meth:`groups` of a UA object the compiled mapping converted."""
         events = compiled.events
+        if len(events) == 1 and not (self.dedup and "purchase" in events):  # the usual push
+            ((kind, found),) = events.items()
+            return [(None, list(found) if kind in self._kind_set else [])]
         return self._grouped(
             events, compiled.transaction,
             lambda kinds: [event for kind in kinds if kind in events for event in events[kind]],
