@@ -45,7 +45,8 @@ from ga_ee_bridge.convert.shapes import NOT_FOR_ANALYTICS, Shapes
 from ga_ee_bridge.convert.updates import Updater
 from ga_ee_bridge.core.model import Ecommerce
 from ga_ee_bridge.errors import EcommerceError
-from ga_ee_bridge.readers import READ_SOURCES
+from ga_ee_bridge.mappings.compiled import CompiledEvents
+from ga_ee_bridge.readers import READ_SOURCES, ga4_params
 from ga_ee_bridge.readers.gtag import arguments_of
 
 __all__ = ["Converter"]
@@ -80,6 +81,10 @@ class Converter:
         self._only = self.resolver.state_paths | Updater.state_paths(options.updates)
         #: The mapping compiled for UA objects (the hot path), when the reader is the built-in.
         self._compiled = self.emitter.compiled if self._reader is push_to_ecommerce else None
+        #: ... and for GA4 events (``--source auto`` or ``ga4``).
+        self._compiled_ga4 = self.emitter.compiled_ga4 if (
+            self._reader is push_to_ecommerce and self._source in ("auto", "ga4")) else None
+        self._forced_ga4 = self._source == "ga4"
 
     # -- records ---------------------------------------------------------------------------
 
@@ -179,12 +184,15 @@ class Converter:
                 if ecommerce is not None:
                     converted = compiled(ecommerce)
                     if converted is not None:  # else the model says what it could not read
-                        stats.ecommerce += 1
-                        if converted.dropped:
-                            self.ledger.dropped(line, self.ledger.container(page, index),
-                                                converted.dropped, "ecommerce.")
-                        self._place(page, line, index, push,
-                                    self.emitter.compiled_groups(converted))
+                        self._place_compiled(page, line, index, push, converted)
+                        return
+            compiled_ga4 = self._compiled_ga4
+            if compiled_ga4 is not None:
+                found = ga4_params(shaped, forced=self._forced_ga4)
+                if found is not None:
+                    converted = compiled_ga4(*found)
+                    if converted is not None:
+                        self._place_compiled(page, line, index, push, converted)
                         return
             if self.emitter.raw:
                 ecommerce = raw_ua_ecommerce(shaped, self._source)
@@ -216,6 +224,15 @@ class Converter:
                           self.ledger.container(page, index))
         except Exception as err:  # contained: a reject, and the run goes on
             self._failed(line, index, push, err)
+
+    def _place_compiled(self, page: PageState, line: int, index: int | None, push: Any,
+                        converted: CompiledEvents) -> None:
+        """A push the compiled mapping converted: what it left out counted, its events placed."""
+        self.stats.ecommerce += 1
+        if converted.dropped:
+            self.ledger.dropped(line, self.ledger.container(page, index), converted.dropped,
+                                "ecommerce.")
+        self._place(page, line, index, push, self.emitter.compiled_groups(converted))
 
     def _failed(self, line: int, index: int | None, push: Any, err: Exception) -> None:
         """A unit that failed in a way no rule foresees: a reject with the reason and cause."""

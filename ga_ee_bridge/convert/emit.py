@@ -18,6 +18,7 @@ from ga_ee_bridge.core.timestamps import micros_to_seconds, next_stamp
 from ga_ee_bridge.errors import EcommerceError
 from ga_ee_bridge.mappings import get_mapping, resolve_kinds
 from ga_ee_bridge.mappings.compiled import CompiledEvents, SplitEvent, compile_ua
+from ga_ee_bridge.mappings.compiled_ga4 import compile_ga4
 from ga_ee_bridge.mappings.taxonomy import TaxonomyMapping
 
 __all__ = ["Emitter", "Groups"]
@@ -54,6 +55,10 @@ class Emitter:
         #: (None: the mapping cannot be compiled; it gives None where the model must be read).
         self.compiled = None if self.raw else compile_ua(
             self.mapping, tracked_via=self.tracked_via, strict=options.strict, split=True
+        )
+        #: ``compiled_ga4(event_name, params)``: the same for GA4 events (None: not compiled).
+        self.compiled_ga4 = None if self.raw else compile_ga4(
+            self.mapping, tracked_via=self.tracked_via, strict=options.strict
         )
         #: The encoder's variant for :class:`SplitEvent` s (None: they are merged for it).
         self.split = SPLIT_ENCODERS.get(encode)
@@ -106,7 +111,7 @@ class Emitter:
             events_of)
 
     def compiled_groups(self, compiled: CompiledEvents) -> Groups:
-        """:meth:`groups` of a UA object the compiled mapping converted."""
+        """:meth:`groups` of a UA object (or GA4 event) the compiled mapping converted."""
         events = compiled.events
         if len(events) == 1 and not (self.dedup and "purchase" in events):  # the usual push
             ((kind, found),) = events.items()

@@ -35,6 +35,7 @@ __all__ = [
     "Shared",
     "SplitEvent",
     "TaxonomyMapping",
+    "copier",
     "section_events",
     "too_many_properties",
     "typed",
@@ -180,12 +181,12 @@ def section_events(
     if currency is not None:
         base["currency_code"] = currency
     if section.kind != "impressions" and section.kind not in PROMOTION_KINDS:
-        _copier(ACTION_FIELD_PROPERTIES, read)(base, section.action_field)
+        copier(ACTION_FIELD_PROPERTIES, read)(base, section.action_field)
     events: list[Any] = []
     proxy = MappingProxyType
     shared = Shared(base) if split else None
     if item_event is not None:
-        copy = _copier(ITEM_PROPERTIES[section.kind], read)
+        copy = copier(ITEM_PROPERTIES[section.kind], read)
         for index, item in enumerate(section.items):
             if shared is not None:
                 own: dict[str, Any] = {}
@@ -229,7 +230,7 @@ def too_many_properties(kind: str, index: int, count: int) -> EcommerceError:
 
 
 @cache
-def _copier(
+def copier(
     table: tuple[tuple[str, str], ...], read: Reader
 ) -> Callable[[dict[str, Any], FieldObject | ActionField], None]:
     """``copy(target, source)``: the properties of ``table`` that ``read`` gives (None left out),

@@ -14,7 +14,8 @@ from ga_ee_bridge.core.model import KINDS, Ecommerce
 from ga_ee_bridge.errors import EcommerceError, show
 from ga_ee_bridge.readers import ga4, gtag, gtm_classic, ua
 
-__all__ = ["READ_SOURCES", "detect_source", "parse_ecommerce", "read_push", "ua_object"]
+__all__ = ["READ_SOURCES", "detect_source", "ga4_params", "parse_ecommerce", "read_push",
+           "ua_object"]
 
 #: The values of ``source`` :func:`read_push` takes besides ``"auto"``.
 READ_SOURCES: tuple[str, ...] = ("ua", "ga4", "gtag", gtm_classic.SOURCE)
@@ -51,6 +52,24 @@ def detect_source(push: Any) -> str | None:
     if push.get("event") in _GA4_EVENTS or "items" in ecommerce:
         return "ga4"
     return "ua"
+
+
+def ga4_params(push: Any, *, forced: bool = False) -> tuple[str, dict[str, Any]] | None:
+    """``(event name, params)`` of a plain GA4 ecommerce push, for the converter's hot path: a
+    ``dict`` with a text event name and a non-empty ``ecommerce`` dict that :func:`detect_source`
+    reads as GA4 (any such push when ``forced``: ``--source ga4``); None for anything else, which
+    :func:`read_push` reads the long way."""
+    if type(push) is not dict or "0" in push:
+        return None
+    ecommerce = push.get("ecommerce")
+    event = push.get("event")
+    if type(ecommerce) is not dict or not ecommerce or type(event) is not str:
+        return None
+    if not forced and (not _UA_KEYS.isdisjoint(ecommerce)
+                       or (event not in _GA4_EVENTS and "items" not in ecommerce)):
+        return None
+    name = event.strip()
+    return (name, ecommerce) if name else None
 
 
 def ua_object(data: Any) -> dict[str, Any] | None:

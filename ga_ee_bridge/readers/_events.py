@@ -40,7 +40,11 @@ from ga_ee_bridge.errors import show
 from ga_ee_bridge.readers._fields import ItemList, LenientField, warn
 from ga_ee_bridge.readers._schema import BaseSchema, blank
 
-__all__ = ["NEEDS_ID", "Dialect", "EventSpec", "Item", "build", "event_schema", "item_of", "key_of"]
+__all__ = [
+    "CATEGORY_LEVELS", "IMPRESSION_USED", "LIST_KINDS", "NEEDS_ID", "NON_PRODUCT_KINDS",
+    "PRODUCT_LIST_USED", "PRODUCT_USED", "Dialect", "EventSpec", "Item", "action_field_of",
+    "build", "event_schema", "item_of", "key_of", "keys_read", "read_roles", "unused_keys",
+]
 
 #: Roles each model object takes from an item, in the model's field order.
 PRODUCT_ROLES = ("id", "name", "brand", "category", "variant", "price", "quantity", "coupon",
@@ -131,40 +135,45 @@ class Item:
     table: Mapping[str, tuple[str, type[LenientField]]]
 
     def unused(self, roles: frozenset[str]) -> tuple[str, ...]:
-        """The pushed keys not read into any of ``roles``: unknown keys, keys of other roles and
-        a second spelling of a role already read (blank values are absent, never dropped).
+        """The pushed keys not read into any of ``roles`` (see :func:`unused_keys`)."""
+        return unused_keys(self.table, self.keys, self.original, roles)
 
-        When every pushed key was read into a role of its own (the usual item), the answer
-        depends only on the keys and ``roles``: it is kept for the next item with the same keys.
-        """
-        original = self.original
-        if len(self.keys) != len(original):  # an unknown, blank or second-spelled key
-            return self._unused(roles)
-        table = self.table
-        memo_key = (id(table), roles, tuple(original))
-        memo = _UNUSED.get(memo_key)
-        if memo is not None and memo[0] is table:
-            return memo[1]
-        found = self._unused(roles)
-        if len(_UNUSED) < _UNUSED_LIMIT:
-            _UNUSED[memo_key] = (table, found)
-        return found
 
-    def _unused(self, roles: frozenset[str]) -> tuple[str, ...]:
-        table = self.table
-        keys = self.keys
-        found = []
-        for key, value in self.original.items():
-            entry = table.get(key)
-            if entry is None:
-                found.append(key)
-                continue
-            role = entry[0]
-            if _BASE_ROLES.get(role, role) not in roles or (
-                keys.get(role, key) != key and not blank(value)
-            ):
-                found.append(key)
-        return tuple(found)
+def unused_keys(table: Mapping[str, tuple[str, type[LenientField]]], keys: Mapping[str, str],
+                original: Mapping[str, Any], roles: frozenset[str]) -> tuple[str, ...]:
+    """An item's pushed keys not read into any of ``roles``: unknown keys, keys of other roles
+    and a second spelling of a role already read (blank values are absent, never dropped).
+    ``keys``: role -> the key it was read from.
+
+    When every pushed key was read into a role of its own (the usual item), the answer depends
+    only on the keys and ``roles``: it is kept for the next item with the same keys.
+    """
+    if len(keys) != len(original):  # an unknown, blank or second-spelled key
+        return _unused(table, keys, original, roles)
+    memo_key = (id(table), roles, tuple(original))
+    memo = _UNUSED.get(memo_key)
+    if memo is not None and memo[0] is table:
+        return memo[1]
+    found = _unused(table, keys, original, roles)
+    if len(_UNUSED) < _UNUSED_LIMIT:
+        _UNUSED[memo_key] = (table, found)
+    return found
+
+
+def _unused(table: Mapping[str, tuple[str, type[LenientField]]], keys: Mapping[str, str],
+            original: Mapping[str, Any], roles: frozenset[str]) -> tuple[str, ...]:
+    found = []
+    for key, value in original.items():
+        entry = table.get(key)
+        if entry is None:
+            found.append(key)
+            continue
+        role = entry[0]
+        if _BASE_ROLES.get(role, role) not in roles or (
+            keys.get(role, key) != key and not blank(value)
+        ):
+            found.append(key)
+    return tuple(found)
 
 
 #: :meth:`Item.unused` of items whose every key was read: (id(table), roles, keys) -> (table,
@@ -178,7 +187,7 @@ _UNUSED_LIMIT = 4096
 _BASE_ROLES = {level: "category" for level in CATEGORY_LEVELS}
 
 
-def _read_roles(
+def read_roles(
     by_key: Mapping[str, tuple[str, type[LenientField]]],
     data: dict[str, Any],
     original: Mapping[str, Any],
@@ -242,7 +251,7 @@ class ItemSchema(BaseSchema):
             raise ValidationError(errors)
 
     def _build(self, data: dict[str, Any], original: Mapping[str, Any]) -> Item:
-        values, raw, keys = _read_roles(self.roles, _by_data_key(data), original)
+        values, raw, keys = read_roles(self.roles, _by_data_key(data), original)
         return item_of(self.roles, self.position_offset, values, raw, keys, original)
 
 
@@ -330,7 +339,7 @@ class EventSchema(BaseSchema):
                 ]
         if kind in PROMOTION_KINDS:
             params = _by_data_key(data)
-            values, raw, _ = _read_roles(table, params, original)
+            values, raw, _ = read_roles(table, params, original)
             found = _promotions(
                 params.get("items") or (), params.get("promotions") or (), values, raw
             )
@@ -389,53 +398,42 @@ def build(
     """The model of one event's loaded ``params`` (keyed as pushed) as section ``kind``."""
     if kind is None:
         return unsupported(dialect, event, original)
-    values, raw, keys = _read_roles(dialect.param_keys, params, original)
-    used_roles: set[str] = {"currency"}
-    used_keys: set[str] = {"items"}
+    values, raw, keys = read_roles(dialect.param_keys, params, original)
     item_dropped: list[str] = []
     items: tuple[Item, ...] = params.get("items") or ()
     section_items: list[Product | Impression | Promotion] = []
     action_field = _NO_ACTION_FIELD
-    if spec.kind_of is not None:
-        used_roles.add("content_type")
     if kind == "impressions":
-        used_roles.add("list")
         for index, item in enumerate(items):
-            unused = item.unused(_IMPRESSION_USED)
+            unused = item.unused(IMPRESSION_USED)
             section_items.append(_impression(item, values, raw, unused))
             item_dropped.extend(_paths("items", index, unused))
     elif kind in PROMOTION_KINDS:
-        used_roles.update(PROMOTION_ROLES)
-        used_keys.add("promotions")
         promotions: tuple[Item, ...] = params.get("promotions") or ()
         section_items.extend(_promotions(items, promotions, values, raw))
         for index, item in enumerate(items):
-            item_dropped.extend(_paths("items", index, item.unused(_PROMOTION_USED)))
+            item_dropped.extend(_paths("items", index, item.unused(PROMOTION_USED)))
         for index, item in enumerate(promotions):
-            item_dropped.extend(_paths("promotions", index, item.unused(_PROMOTION_USED)))
+            item_dropped.extend(_paths("promotions", index, item.unused(PROMOTION_USED)))
     else:
-        action_field, chosen_list = _action_field(dialect, spec, kind, values, raw, items)
-        used_roles.update(ACTION_ROLES if kind in NEEDS_ID else _NON_ORDER_ROLES)
-        used_roles.update(role for role in (spec.step_role, spec.option_role) if role)
-        if kind in LIST_KINDS:
-            used_roles.add("list")
-        if kind == "checkout_option":
-            used_keys.discard("items")  # a checkout option carries no products in UA
-        else:
+        first_list = next((item.values["list"] for item in items if "list" in item.values),
+                          None) if kind in LIST_KINDS and not values.get("list") else None
+        action_field, chosen_list = action_field_of(dialect, spec, kind, values, raw, first_list)
+        if kind != "checkout_option":  # a checkout option carries no products in UA
             for index, item in enumerate(items):
-                unused = item.unused(_PRODUCT_USED)
+                unused = item.unused(PRODUCT_USED)
                 section_items.append(_product(item, unused))
                 if chosen_list is not None and item.values.get("list") == chosen_list:
-                    unused = item.unused(_PRODUCT_LIST_USED)
+                    unused = item.unused(PRODUCT_LIST_USED)
                 item_dropped.extend(_paths("items", index, unused))
-    used_keys.update(key for key, (role, _) in dialect.param_keys.items() if role in used_roles)
+    used_keys = keys_read(dialect, spec, kind)
     top = [key for key in original if key not in used_keys]
     currency_key = keys.get("currency")
     section = Section(
         kind=kind,
         action_field=action_field,
         items=tuple(section_items),
-        has_products=bool(section_items) and kind not in _NON_PRODUCT_KINDS,
+        has_products=bool(section_items) and kind not in NON_PRODUCT_KINDS,
     )
     return Ecommerce(
         currency_code=values.get("currency"),
@@ -446,27 +444,57 @@ def build(
     )
 
 
+def keys_read(dialect: Dialect, spec: EventSpec, kind: str) -> frozenset[str]:
+    """The event's param keys that section ``kind`` reads (the others are dropped), built once."""
+    memo_key = (id(dialect), id(spec), kind)
+    known = _KEYS_READ.get(memo_key)
+    if known is not None and known[0] is dialect and known[1] is spec:
+        return known[2]
+    used_roles: set[str] = {"currency"}
+    used_keys: set[str] = {"items"}
+    if spec.kind_of is not None:
+        used_roles.add("content_type")
+    if kind == "impressions":
+        used_roles.add("list")
+    elif kind in PROMOTION_KINDS:
+        used_roles.update(PROMOTION_ROLES)
+        used_keys.add("promotions")
+    else:
+        used_roles.update(ACTION_ROLES if kind in NEEDS_ID else _NON_ORDER_ROLES)
+        used_roles.update(role for role in (spec.step_role, spec.option_role) if role)
+        if kind in LIST_KINDS:
+            used_roles.add("list")
+        if kind == "checkout_option":
+            used_keys.discard("items")
+    used_keys.update(key for key, (role, _) in dialect.param_keys.items() if role in used_roles)
+    found = frozenset(used_keys)
+    _KEYS_READ[memo_key] = (dialect, spec, found)
+    return found
+
+
+_KEYS_READ: dict[tuple[int, int, str], tuple[Dialect, EventSpec, frozenset[str]]] = {}
+
+
 def _paths(list_key: str, index: int, keys: tuple[str, ...]) -> list[str]:
     return [f"{list_key}[{index}].{key}" for key in keys]
 
 
-def _action_field(
+def action_field_of(
     dialect: Dialect,
     spec: EventSpec,
     kind: str,
     values: Mapping[str, Any],
     raw: Mapping[str, Any],
-    items: tuple[Item, ...],
+    first_list: str | None,
 ) -> tuple[ActionField, str | None]:
-    """The actionField of a product section (or checkout option), and the list name it took."""
+    """The actionField of a product section (or checkout option), and the list name it took:
+    the event's, else ``first_list`` (the first item's that has one)."""
     roles = ACTION_ROLES if kind in NEEDS_ID else _NON_ORDER_ROLES
     typed = {role: values[role] for role in roles if role in values}
     pushed = {role: raw[role] for role in roles if role in raw}
     chosen: str | None = None
     if kind in LIST_KINDS:  # the event's list, else the first item's (GA4 and gtag put it there)
-        chosen = values.get("list") or next(
-            (item.values["list"] for item in items if "list" in item.values), None
-        )
+        chosen = values.get("list") or first_list
         if chosen is not None:
             typed["list"] = chosen
             pushed["list"] = raw.get("list", chosen)
@@ -488,17 +516,17 @@ def _action_field(
 
 
 _NO_ACTION_FIELD = ActionField()
-_PRODUCT_USED = frozenset(PRODUCT_ROLES)
-_PRODUCT_LIST_USED = _PRODUCT_USED | {"list"}
-_IMPRESSION_USED = frozenset(IMPRESSION_ROLES)
-_PROMOTION_USED = frozenset(PROMOTION_ROLES)
+PRODUCT_USED = frozenset(PRODUCT_ROLES)
+PRODUCT_LIST_USED = PRODUCT_USED | {"list"}
+IMPRESSION_USED = frozenset(IMPRESSION_ROLES)
+PROMOTION_USED = frozenset(PROMOTION_ROLES)
 #: Outside purchase and refund, UA gtag.js's ``value`` (its revenue) has no place: it is dropped.
 _NON_ORDER_ROLES = tuple(role for role in ACTION_ROLES if role != "revenue")
-_NON_PRODUCT_KINDS = frozenset({"impressions", *PROMOTION_KINDS})
+NON_PRODUCT_KINDS = frozenset({"impressions", *PROMOTION_KINDS})
 
 
 def _product(item: Item, unused: tuple[str, ...]) -> Product:
-    """The product of an item; ``unused``: its keys left out (``item.unused(_PRODUCT_USED)``)."""
+    """The product of an item; ``unused``: its keys left out (``item.unused(PRODUCT_USED)``)."""
     get = item.values.get
     raw = {role: item.raw[role] for role in PRODUCT_ROLES if role in item.raw}
     return _make_product(

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from marshmallow import ValidationError
+from support.ga4_params import CLEAN_ITEM, CLEAN_TEXT, DIRTY, ODD_KEYS, event_params
 
 from ga_ee_bridge.errors import EcommerceError
 from ga_ee_bridge.readers import _events, ga4, gtag
@@ -23,74 +24,6 @@ from ga_ee_bridge.readers._plan import Slow
 
 _MODES = pytest.mark.parametrize("strict", [False, True])
 _PLANNED = [event for event in ga4.EVENTS if event_plan(ga4.GA4, event, False) is not None]
-
-_CLEAN_TEXT = st.sampled_from(["SKU-1", "Shirt", "Acme", "Apparel", "Black", "Search", "T-1"])
-_DIRTY = st.one_of(
-    st.none(), st.sampled_from(["", "  ", " Shirt ", "9.50", "$1,299.00", "n/a", "-3", "2.0",
-                                "inf", "1e5", "eur"]),
-    st.integers(-5, 30), st.integers(2**53 - 1, 2**60), st.floats(allow_nan=True),
-    st.booleans(), st.just(["x"]), st.just({"a": 1}),
-)
-
-
-def _clean_value(kind: type) -> st.SearchStrategy[Any]:
-    if kind is ga4.Money:
-        return st.one_of(st.floats(0, 1e6, allow_nan=False), st.integers(0, 10**6),
-                         st.sampled_from(["9.50", "120", "0.99"]))
-    if kind is ga4.Count:
-        return st.integers(0, 50)
-    if kind is ga4.Currency:
-        return st.sampled_from(["EUR", "USD", "CZK"])
-    return _CLEAN_TEXT
-
-
-def _object(table: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
-    keys = [key for key in table if "_category_" not in key]  # one spelling a role
-    return st.lists(st.sampled_from(keys), unique=True, max_size=12).flatmap(
-        lambda chosen: st.fixed_dictionaries(
-            {key: _clean_value(table[key][1]) for key in chosen}))
-
-
-_CLEAN_ITEM = _object(ga4.ITEM_KEYS).map(lambda obj: {"item_id": "SKU-9", **obj})
-_ODD_KEYS = ["item_foo", "dimension1", "items_x"]
-
-
-def _clean_params(event: str) -> st.SearchStrategy[dict[str, Any]]:
-    params = st.tuples(_object(ga4.PARAM_KEYS), st.lists(_CLEAN_ITEM, max_size=4)).map(
-        lambda pair: {**pair[0], "items": pair[1]})
-    if event in ("purchase", "refund"):
-        params = params.map(lambda obj: {"transaction_id": "T-1", **obj})
-    return params
-
-
-@st.composite
-def _dirty_params(draw: st.DrawFn, event: str) -> dict[str, Any]:
-    """Clean params with one or two dirty values (any key, odd keys too, a second spelling of a
-    category level, a negative index...) put in the event or in one of its items."""
-    params = draw(_clean_params(event))
-    for _ in range(draw(st.integers(1, 2))):
-        items = params["items"]
-        if type(items) is list and items and type(items[0]) is dict and draw(st.booleans()):
-            target = items[draw(st.integers(0, len(items) - 1))]  # (items are all dicts)
-            key = draw(st.sampled_from([*ga4.ITEM_KEYS, *_ODD_KEYS]))
-            odd = draw(st.sampled_from(["value", "both spellings", "negative index"]))
-            if odd == "both spellings":  # a category level under both spellings
-                level = draw(st.integers(2, 5))
-                target[f"item_category{level}"] = draw(_CLEAN_TEXT)
-                key = f"item_category_{level}"
-            elif odd == "negative index":
-                target["index"] = draw(st.integers(-3, -1))
-                continue
-        else:
-            target = params
-            key = draw(st.sampled_from([*ga4.PARAM_KEYS, *_ODD_KEYS, "items"]))
-        target[key] = draw(_DIRTY | _CLEAN_TEXT)
-    return params
-
-
-def _params(event: str, dirty: bool) -> st.SearchStrategy[dict[str, Any]]:
-    return _dirty_params(event) if dirty else _clean_params(event)
-
 
 def _read(event: str, params: Any, strict: bool) -> Any:
     """The model read by the entry point, or the messages of the error raised."""
@@ -118,7 +51,7 @@ def _through_plan(event: str, params: dict[str, Any], strict: bool) -> Any:
 @given(data=st.data())
 def test_the_plan_agrees_with_the_schemas(strict: bool, data: st.DataObject) -> None:
     event = data.draw(st.sampled_from(_PLANNED))
-    params = data.draw(_params(event, dirty=data.draw(st.booleans())))
+    params = data.draw(event_params(event, dirty=data.draw(st.booleans())))
     planned = _through_plan(event, params, strict)
     if planned is not None:
         assert planned == _through_schemas(event, params, strict)
@@ -130,7 +63,7 @@ def test_the_plan_agrees_with_the_schemas(strict: bool, data: st.DataObject) -> 
 @given(data=st.data())
 def test_the_plan_reads_clean_events(strict: bool, data: st.DataObject) -> None:
     event = data.draw(st.sampled_from(_PLANNED))
-    params = data.draw(_params(event, dirty=False))
+    params = data.draw(event_params(event, dirty=False))
     assert _through_plan(event, params, strict) == _through_schemas(event, params, strict)
 
 
@@ -165,8 +98,8 @@ def test_the_plan_reads_google_s_purchase_and_leaves_promotions_to_the_schemas()
     assert event_plan(gtag.UA_GTAG, "purchase", False) is None  # gtag.js has its promotions list
 
 
-_ROLE_SETS = [_events._PRODUCT_USED, _events._PRODUCT_LIST_USED, _events._IMPRESSION_USED,
-              _events._PROMOTION_USED]
+_ROLE_SETS = [_events.PRODUCT_USED, _events.PRODUCT_LIST_USED, _events.IMPRESSION_USED,
+              _events.PROMOTION_USED]
 
 
 def _left_out(item: Any) -> list[tuple[str, ...]]:
@@ -180,17 +113,18 @@ def test_an_items_left_out_keys_are_the_same_remembered_or_not(strict: bool,
                                                                data: st.DataObject) -> None:
     # Item.unused remembers its answer for items whose every key was read; items with the same
     # keys but a blank, dirty or second-spelled value must still get their own.
-    clean = data.draw(_CLEAN_ITEM)
+    clean = data.draw(CLEAN_ITEM)
     variant = dict(clean)
-    variant[data.draw(st.sampled_from([*clean, *_ODD_KEYS, "item_category_2"]))] = data.draw(
-        _DIRTY | _CLEAN_TEXT)
+    variant[data.draw(st.sampled_from([*clean, *ODD_KEYS, "item_category_2"]))] = data.draw(
+        DIRTY | CLEAN_TEXT)
     schema = _events.item_schema(ga4.GA4, strict)
     for obj in (clean, variant, clean, variant):
         try:
             item = schema.load(obj)
         except ValidationError:
             continue
-        assert _left_out(item) == [item._unused(roles) for roles in _ROLE_SETS]
+        assert _left_out(item) == [_events._unused(item.table, item.keys, item.original, roles)
+                                   for roles in _ROLE_SETS]
 
 
 def test_items_with_the_same_keys_and_a_blank_second_spelling_differ() -> None:
@@ -198,7 +132,7 @@ def test_items_with_the_same_keys_and_a_blank_second_spelling_differ() -> None:
     pushed = schema.load({"item_id": "A", "item_category2": "x", "item_category_2": "y"})
     blank = schema.load({"item_id": "A", "item_category2": "x", "item_category_2": " "})
     for _ in range(2):  # the second round may come from the memo
-        assert pushed.unused(_events._PRODUCT_USED) == ("item_category_2",)
-        assert blank.unused(_events._PRODUCT_USED) == ()
+        assert pushed.unused(_events.PRODUCT_USED) == ("item_category_2",)
+        assert blank.unused(_events.PRODUCT_USED) == ()
         assert schema.load({"item_id": "A", "quantity": 2}).unused(
-            _events._IMPRESSION_USED) == ("quantity",)
+            _events.IMPRESSION_USED) == ("quantity",)
