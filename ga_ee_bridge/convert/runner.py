@@ -252,6 +252,8 @@ def candidate_lines(block: bytes) -> list[int]:
     starts: set[int] = set()
     find, rfind = block.find, block.rfind
     for needle in _NEEDLES:
+        if needle == b"\\u" and find(b"\\") < 0:  # one byte is found 20 times faster than two
+            continue
         at = find(needle)
         while at >= 0:
             starts.add(rfind(b"\n", 0, at) + 1)
