@@ -72,11 +72,12 @@ def compile_ga4(mapping: Any, *, tracked_via: str, strict: bool) -> CompiledGA4 
         and mapping.currency is typed_currency
     ):
         return None
-    return _compiled(tracked_via, strict)
+    return _compiled(mapping, tracked_via, strict)
 
 
 @cache
-def _compiled(tracked_via: str, strict: bool) -> CompiledGA4:
+def _compiled(mapping: TaxonomyMapping, tracked_via: str, strict: bool) -> CompiledGA4:
+    # One per mapping, as for UA (GA4 items carry no custom values: keep_custom changes nothing).
     plans: dict[str, Callable[[dict[str, Any]], CompiledEvents] | None] = {}
 
     def events(event: str, params: Any) -> CompiledEvents | None:
