@@ -3,9 +3,10 @@
 For the converter's hot path, as :mod:`.compiled` is for UA: a mapping that reads the typed values
 (``sdk``) gives, for a GA4 event whose params the event's plan can read, the very events and
 dropped paths that reading the model and mapping it give, without the items, products and
-sections in between: each item's values go from the compiled reader (the lines the plans are made
-of, :func:`~ga_ee_bridge.readers._plan.value_lines`) straight into its event's properties, and the
-event-level rules are the reader's own (:func:`~ga_ee_bridge.readers._events.keys_read`,
+sections in between: each item's values go from the compiled reader (the GA4 plans' own lines,
+:func:`~ga_ee_bridge.readers._event_plan.item_lines`, and their params loader) straight into its
+event's properties, and the event-level rules are the reader's own
+(:func:`~ga_ee_bridge.readers._events.keys_read`,
 :func:`~ga_ee_bridge.readers._events.action_field_of`,
 :func:`~ga_ee_bridge.readers._events.unused_keys`). What a plan cannot read exactly gives None,
 and the caller takes the model's path (tests/mappings/test_compiled_ga4.py compares the two).
@@ -33,23 +34,22 @@ from ga_ee_bridge.mappings.taxonomy import (
     typed_currency,
 )
 from ga_ee_bridge.readers import ga4
+from ga_ee_bridge.readers._event_plan import item_lines, params_loader
 from ga_ee_bridge.readers._events import (
     CATEGORY_LEVELS,
     IMPRESSION_USED,
     LIST_KINDS,
-    NEEDS_ID,
     NON_PRODUCT_KINDS,
     PRODUCT_LIST_USED,
     PRODUCT_USED,
     Dialect,
     action_field_of,
     event_schema,
-    key_of,
     keys_read,
     read_roles,
     unused_keys,
 )
-from ga_ee_bridge.readers._plan import Slow, code_env, compile_function, value_lines
+from ga_ee_bridge.readers._plan import Slow, code_env, compile_function
 
 __all__ = ["CompiledGA4", "compile_ga4"]
 
@@ -113,8 +113,7 @@ def _event_plan(dialect: Dialect, event: str, strict: bool, tracked_via: str
     read_item = _item_plan(item_schema, kind)
     if read_item is None:
         return None
-    reads = {key: field._read for key, (_, field) in schema._by_key.items() if key != "items"}
-    order_key = key_of(dialect.param_keys, "id") if kind in NEEDS_ID else None
+    load = params_loader(dialect, schema, kind)
     used = keys_read(dialect, spec, kind)
     param_keys, table = dialect.param_keys, item_schema.roles
     item_event, summary_event = SECTION_EVENTS[kind]
@@ -123,24 +122,8 @@ def _event_plan(dialect: Dialect, event: str, strict: bool, tracked_via: str
     listed = kind in LIST_KINDS
 
     def plan(params: dict[str, Any]) -> CompiledEvents:
-        loaded: dict[str, Any] = {}
-        pushed_items: list[dict[str, Any]] = []
-        for key, value in params.items():
-            if key == "items":
-                if value is not None:
-                    if type(value) is not list:
-                        raise Slow("items is not a list")
-                    for obj in value:
-                        if type(obj) is not dict:
-                            raise Slow("an item that is no object")
-                    pushed_items = value
-                loaded[key] = value
-                continue
-            read_value = reads.get(key)
-            if read_value is not None:
-                loaded[key] = None if value is None else read_value(value)
-        if order_key is not None and loaded.get(order_key) is None:
-            raise Slow("needs an order id")
+        loaded = load(params, _dicts)
+        pushed_items: list[dict[str, Any]] = loaded.get("items") or []
         values, raw, _ = read_roles(param_keys, loaded, params)
         event_list = values.get("list")
         read = [read_item(obj, event_list) for obj in pushed_items]
@@ -185,36 +168,31 @@ def _event_plan(dialect: Dialect, event: str, strict: bool, tracked_via: str
     return plan
 
 
+def _dicts(items: list[Any]) -> list[dict[str, Any]]:
+    """The items as pushed, when every one is an object (else the model's path says why)."""
+    for obj in items:
+        if type(obj) is not dict:
+            raise Slow("an item that is no object")
+    return items
+
+
 @cache
 def _item_plan(schema: Any, kind: str) -> Callable[..., _ItemRead] | None:
     """``read(obj, event_list) -> (properties, list, keys)``: one item's event properties in the
     table's order (its category levels joined, its index made 1-based, an impression's list
     the event's where it has none), its own list name, and role -> the key read; or None when an
     id key shares its role with another key (the model's path decides)."""
-    table = schema.roles
-    spellings: dict[str, int] = {}
-    for role, _ in table.values():
-        spellings[role] = spellings.get(role, 0) + 1
-    id_roles = [table[key][0] for key in schema.id_keys]
-    if any(spellings[role] > 1 for role in id_roles):
-        return None
     env = code_env(schema.strict)
-    roles = list(dict.fromkeys(role for role, _ in table.values()))
+    roles = list(dict.fromkeys(role for role, _ in schema.roles.values()))
+
+    def store(number: int, key: str, role: str) -> list[str]:  # a local per role
+        return [f"        r_{role} = v{number}", f"        keys[{role!r}] = {key!r}"]
+
+    body = item_lines(schema, env, is_set=lambda role: f"r_{role} is not None", store=store)
+    if body is None:
+        return None
     lines = ["def read(obj, event_list):", "    get = obj.get", "    present = 0",
-             "    keys = {}", *[f"    r_{role} = None" for role in roles]]
-    for number, (key, (_, spec)) in enumerate(schema._by_key.items()):
-        role = table[key][0]
-        lines += value_lines(number, key, spec, env)
-        lines.append(f"    if v{number} is not None:")
-        if role == "position" and schema.position_offset:
-            lines += [f"        if v{number} < 0:", "            raise Slow('a negative index')"]
-        if spellings[role] > 1:  # the schema tells which spelling wins, and drops the other
-            lines += [f"        if r_{role} is not None:",
-                      "            raise Slow('a role pushed twice')"]
-        lines += [f"        r_{role} = v{number}", f"        keys[{role!r}] = {key!r}"]
-    if id_roles:
-        lines += ["    if " + " and ".join(f"r_{role} is None" for role in id_roles) + ":",
-                  "        raise Slow('needs an id or a name')"]
+             "    keys = {}", *[f"    r_{role} = None" for role in roles], *body]
     if "position" in roles and schema.position_offset:
         lines += ["    if r_position is not None:",
                   f"        r_position += {int(schema.position_offset)}"]

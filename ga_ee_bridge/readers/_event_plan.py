@@ -27,7 +27,7 @@ from ga_ee_bridge.readers._events import (
 )
 from ga_ee_bridge.readers._plan import Slow, code_env, compile_function, value_lines
 
-__all__ = ["EventPlan", "event_plan"]
+__all__ = ["EventPlan", "event_plan", "item_lines", "params_loader"]
 
 #: ``plan(params)``: the model of one event's params (see :func:`event_plan`).
 EventPlan = Callable[[Mapping[str, Any]], Ecommerce]
@@ -50,11 +50,29 @@ def event_plan(dialect: Dialect, event: str, strict: bool) -> EventPlan | None:
     read_item = _item_plan(schema._by_key["items"][1].schema)
     if read_item is None:
         return None
-    reads = {key: field._read for key, (_, field) in schema._by_key.items() if key != "items"}
-    order_key = key_of(dialect.param_keys, "id") if spec.kind in NEEDS_ID else None
+    load = params_loader(dialect, schema, spec.kind)
     kind = spec.kind
 
+    def items_of(value: list[Any]) -> tuple[Item, ...]:
+        return tuple([_object(read_item, obj) for obj in value])
+
     def read(params: Mapping[str, Any]) -> Ecommerce:
+        return build(dialect, event, spec, kind, load(params, items_of), params)
+
+    read.__qualname__ = f"plan({schema.__class__.__name__})"
+    return read
+
+
+def params_loader(dialect: Dialect, schema: Any, kind: str
+                  ) -> Callable[[Any, Callable[[list[Any]], Any]], dict[str, Any]]:
+    """``load(params, items)``: an event's params loaded as its schema loads them when nothing
+    needs a warning or an error, each value through its field's ``_read`` and the ``items``
+    list through ``items``; :class:`Slow` for what the schema must say (params that are no
+    ``dict``, items that are no list, a purchase or refund without its order id)."""
+    reads = {key: field._read for key, (_, field) in schema._by_key.items() if key != "items"}
+    order_key = key_of(dialect.param_keys, "id") if kind in NEEDS_ID else None
+
+    def load(params: Any, items: Callable[[list[Any]], Any]) -> dict[str, Any]:
         if type(params) is not dict:
             raise Slow("not a dict")
         loaded: dict[str, Any] = {}
@@ -63,7 +81,7 @@ def event_plan(dialect: Dialect, event: str, strict: bool) -> EventPlan | None:
                 if value is not None:
                     if type(value) is not list:
                         raise Slow("items is not a list")
-                    value = tuple([_object(read_item, obj) for obj in value])
+                    value = items(value)
                 loaded[key] = value
                 continue
             read_value = reads.get(key)
@@ -71,10 +89,9 @@ def event_plan(dialect: Dialect, event: str, strict: bool) -> EventPlan | None:
                 loaded[key] = None if value is None else read_value(value)
         if order_key is not None and loaded.get(order_key) is None:
             raise Slow("needs an order id")
-        return build(dialect, event, spec, kind, loaded, params)
+        return loaded
 
-    read.__qualname__ = f"plan({schema.__class__.__name__})"
-    return read
+    return load
 
 
 def _object(read: Callable[[dict[str, Any]], Item], obj: Any) -> Item:
@@ -85,8 +102,34 @@ def _object(read: Callable[[dict[str, Any]], Item], obj: Any) -> Item:
 
 @cache
 def _item_plan(schema: Any) -> Callable[[dict[str, Any]], Item] | None:
-    """The compiled reader of one item, from its schema's fields (:func:`value_lines`), or None
+    """The compiled reader of one item, from its schema's fields (:func:`item_lines`), or None
     when an id key shares its role with another key (the schema then decides)."""
+    env = code_env(schema.strict)
+    env.update(finish=item_of, TABLE=schema.roles, OFFSET=schema.position_offset)
+
+    def store(number: int, key: str, role: str) -> list[str]:  # values, raw, keys by role
+        return [f"        values[{role!r}] = v{number}", f"        raw[{role!r}] = value",
+                f"        keys[{role!r}] = {key!r}"]
+
+    body = item_lines(schema, env, is_set=lambda role: f"{role!r} in values", store=store)
+    if body is None:
+        return None
+    lines = ["def read(obj):", "    get = obj.get", "    present = 0", "    values = {}",
+             "    raw = {}", "    keys = {}", *body,
+             "    return finish(TABLE, OFFSET, values, raw, keys, obj)"]
+    read = compile_function("read", lines, env)
+    read.__qualname__ = f"plan({schema.__class__.__name__})"
+    return read
+
+
+def item_lines(schema: Any, env: dict[str, Any], *, is_set: Callable[[str], str],
+               store: Callable[[int, str, str], list[str]]) -> list[str] | None:
+    """The lines (a function body, ``get = obj.get`` and ``present`` set before them) that read
+    one item as its schema does when nothing needs a warning or an error: each key's value
+    (:func:`value_lines`), then ``store(number, key, role)``'s lines for a value that is not None.
+    A negative index, a role pushed under two spellings (``is_set(role)``: the expression telling
+    that a role has a value) and an item with neither id key raise :class:`Slow`. None when an id
+    key shares its role with another key (the schema then decides which one wins)."""
     table = schema.roles
     spellings: dict[str, int] = {}
     for role, _ in table.values():
@@ -94,10 +137,7 @@ def _item_plan(schema: Any) -> Callable[[dict[str, Any]], Item] | None:
     id_roles = [table[key][0] for key in schema.id_keys]
     if any(spellings[role] > 1 for role in id_roles):
         return None
-    env = code_env(schema.strict)
-    env.update(finish=item_of, TABLE=table, OFFSET=schema.position_offset)
-    lines = ["def read(obj):", "    get = obj.get", "    present = 0",
-             "    values = {}", "    raw = {}", "    keys = {}"]
+    lines: list[str] = []
     for number, (key, (_, spec)) in enumerate(schema._by_key.items()):
         role = table[key][0]
         lines += value_lines(number, key, spec, env)
@@ -105,14 +145,10 @@ def _item_plan(schema: Any) -> Callable[[dict[str, Any]], Item] | None:
         if role == "position" and schema.position_offset:
             lines += [f"        if v{number} < 0:", "            raise Slow('a negative index')"]
         if spellings[role] > 1:  # the schema tells which spelling wins, and drops the other
-            lines += [f"        if {role!r} in values:",
+            lines += [f"        if {is_set(role)}:",
                       "            raise Slow('a role pushed twice')"]
-        lines += [f"        values[{role!r}] = v{number}", f"        raw[{role!r}] = value",
-                  f"        keys[{role!r}] = {key!r}"]
+        lines += store(number, key, role)
     if id_roles:
-        lines += ["    if " + " and ".join(f"{role!r} not in values" for role in id_roles) + ":",
+        lines += ["    if " + " and ".join(f"not ({is_set(role)})" for role in id_roles) + ":",
                   "        raise Slow('needs an id or a name')"]
-    lines.append("    return finish(TABLE, OFFSET, values, raw, keys, obj)")
-    read = compile_function("read", lines, env)
-    read.__qualname__ = f"plan({schema.__class__.__name__})"
-    return read
+    return lines
