@@ -176,7 +176,7 @@ def _unused(table: Mapping[str, tuple[str, type[LenientField]]], keys: Mapping[s
     return tuple(found)
 
 
-#: :meth:`Item.unused` of items whose every key was read: (id(table), roles, keys) -> (table,
+#: :func:`unused_keys` of items whose every key was read: (id(table), roles, keys) -> (table,
 #: the keys left out); bounded, as a shop pushes few shapes of item.
 _UNUSED: dict[tuple[int, frozenset[str], tuple[str, ...]],
               tuple[Mapping[str, Any], tuple[str, ...]]] = {}
