@@ -39,13 +39,13 @@ from ga_ee_bridge.readers._events import (
     CATEGORY_LEVELS,
     IMPRESSION_USED,
     LIST_KINDS,
-    NON_PRODUCT_KINDS,
     PRODUCT_LIST_USED,
     PRODUCT_USED,
     Dialect,
     action_field_of,
     event_schema,
     keys_read,
+    list_paths,
     read_roles,
     unused_keys,
 )
@@ -116,7 +116,8 @@ def _event_plan(dialect: Dialect, event: str, strict: bool, tracked_via: str
     load = params_loader(dialect, schema, kind)
     used = keys_read(dialect, spec, kind)
     param_keys, table = dialect.param_keys, item_schema.roles
-    item_event, summary_event = SECTION_EVENTS[kind]
+    item_event, summary_event = SECTION_EVENTS[kind]  # (every kind here has an item event)
+    assert item_event is not None
     copy_action = copier(ACTION_FIELD_PROPERTIES, typed)
     impressions = kind == "impressions"
     listed = kind in LIST_KINDS
@@ -150,17 +151,14 @@ def _event_plan(dialect: Dialect, event: str, strict: bool, tracked_via: str
             if chosen is not None and item_list == chosen:
                 unused = unused_keys(table, keys, obj, PRODUCT_LIST_USED)
             if unused:
-                paths.extend([f"items[{index}].{key}" for key in unused])
-            if item_event is None:
-                continue
+                paths.extend(list_paths("items", index, unused))
             if base.keys().isdisjoint(own):
                 made.append(SplitEvent(item_event, shared, own))
             else:  # a shared key keeps its place, the item's value
                 made.append(SplitEvent(item_event, Shared(base | own), None))
         if summary_event is not None:
             if kind == "refund":  # a dict of its own: the items' shared one stays as it is
-                has_products = bool(read) and kind not in NON_PRODUCT_KINDS
-                shared = Shared({**base, REFUND_TYPE: "partial" if has_products else "full"})
+                shared = Shared({**base, REFUND_TYPE: "partial" if read else "full"})
             made.append(SplitEvent(summary_event, shared, None))
         return CompiledEvents({kind: made}, transaction, tuple(paths))
 

@@ -43,7 +43,8 @@ from ga_ee_bridge.readers._schema import BaseSchema, blank
 __all__ = [
     "CATEGORY_LEVELS", "IMPRESSION_USED", "LIST_KINDS", "NEEDS_ID", "NON_PRODUCT_KINDS",
     "PRODUCT_LIST_USED", "PRODUCT_USED", "Dialect", "EventSpec", "Item", "action_field_of",
-    "build", "event_schema", "item_of", "key_of", "keys_read", "read_roles", "unused_keys",
+    "build", "event_schema", "item_of", "key_of", "keys_read", "list_paths", "read_roles",
+    "unused_keys",
 ]
 
 #: Roles each model object takes from an item, in the model's field order.
@@ -407,14 +408,14 @@ def build(
         for index, item in enumerate(items):
             unused = item.unused(IMPRESSION_USED)
             section_items.append(_impression(item, values, raw, unused))
-            item_dropped.extend(_paths("items", index, unused))
+            item_dropped.extend(list_paths("items", index, unused))
     elif kind in PROMOTION_KINDS:
         promotions: tuple[Item, ...] = params.get("promotions") or ()
         section_items.extend(_promotions(items, promotions, values, raw))
         for index, item in enumerate(items):
-            item_dropped.extend(_paths("items", index, item.unused(PROMOTION_USED)))
+            item_dropped.extend(list_paths("items", index, item.unused(PROMOTION_USED)))
         for index, item in enumerate(promotions):
-            item_dropped.extend(_paths("promotions", index, item.unused(PROMOTION_USED)))
+            item_dropped.extend(list_paths("promotions", index, item.unused(PROMOTION_USED)))
     else:
         first_list = next((item.values["list"] for item in items if "list" in item.values),
                           None) if kind in LIST_KINDS and not values.get("list") else None
@@ -425,7 +426,7 @@ def build(
                 section_items.append(_product(item, unused))
                 if chosen_list is not None and item.values.get("list") == chosen_list:
                     unused = item.unused(PRODUCT_LIST_USED)
-                item_dropped.extend(_paths("items", index, unused))
+                item_dropped.extend(list_paths("items", index, unused))
     used_keys = keys_read(dialect, spec, kind)
     top = [key for key in original if key not in used_keys]
     currency_key = keys.get("currency")
@@ -475,7 +476,8 @@ def keys_read(dialect: Dialect, spec: EventSpec, kind: str) -> frozenset[str]:
 _KEYS_READ: dict[tuple[int, int, str], tuple[Dialect, EventSpec, frozenset[str]]] = {}
 
 
-def _paths(list_key: str, index: int, keys: tuple[str, ...]) -> list[str]:
+def list_paths(list_key: str, index: int, keys: tuple[str, ...]) -> list[str]:
+    """The dropped paths of ``keys`` of one list entry: ``items[2].sku``."""
     return [f"{list_key}[{index}].{key}" for key in keys]
 
 
