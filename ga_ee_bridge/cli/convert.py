@@ -34,6 +34,7 @@ from ga_ee_bridge.convert.outputs import (
     RejectsWriter,
     format_summary,
     is_special_file,
+    standard_output,
 )
 from ga_ee_bridge.convert.pushes import SOURCES
 from ga_ee_bridge.convert.reasons import RejectReason
@@ -368,7 +369,7 @@ def run(args: argparse.Namespace) -> int:
             writer = CsvWriter(output)
         else:
             if output is None:
-                writer = CommandsWriter(sys.stdout)
+                writer = CommandsWriter(standard_output())
             else:
                 files.append(AtomicFile(output))
                 writer = CommandsWriter(files[-1].stream)

@@ -14,7 +14,7 @@ from ga_ee_bridge.convert.results import (
     Segment,
 )
 from ga_ee_bridge.core.model import Ecommerce
-from ga_ee_bridge.core.timestamps import micros_to_seconds, next_stamp
+from ga_ee_bridge.core.timestamps import next_stamps
 from ga_ee_bridge.errors import EcommerceError
 from ga_ee_bridge.mappings import get_mapping, resolve_kinds
 from ga_ee_bridge.mappings.compiled import CompiledEvents, SplitEvent, compile_ua
@@ -151,13 +151,14 @@ class Emitter:
         last = page.last_us
         segments = []
         for transaction, events in held.groups:
+            if not events:
+                continue
+            if ts is None:
+                stamps: list[float] | list[None] = [None] * len(events)
+            else:
+                stamps, last = next_stamps(last, ts, len(events))
             encoded = []
-            for event in events:
-                if ts is None:
-                    seconds = None
-                else:
-                    last = next_stamp(last, ts)
-                    seconds = micros_to_seconds(last)
+            for event, seconds in zip(events, stamps, strict=True):
                 if split is not None and type(event) is SplitEvent:
                     encoded.append((event.event_type,
                                     split(ids, ids_json, event.event_type, seconds, event)))
@@ -169,7 +170,6 @@ class Emitter:
                 encoded.append(
                     (event.event_type, encode(ids, ids_json, event.event_type, seconds, properties))
                 )
-            if encoded:
-                segments.append(Segment(transaction, encoded))
+            segments.append(Segment(transaction, encoded))
         page.last_us = last
         return segments

@@ -14,7 +14,7 @@ from typing import Any
 
 from ga_ee_bridge.core.events import EVENT_COMMAND
 
-__all__ = ["ENCODERS", "SPLIT_ENCODERS", "Encoder", "dumps"]
+__all__ = ["ENCODERS", "SPLIT_ENCODERS", "Encoder", "dumps", "object_json"]
 
 
 def _refuse(value: Any) -> Any:
@@ -47,6 +47,63 @@ def _make_dumps() -> Callable[[Any], str]:
 #: ``json.dumps`` refusing NaN and infinities, which the Tracking API cannot read.
 dumps = _make_dumps()
 
+#: The objects encoded by a code of their own, by their keys (bounded: the keys are the shop's).
+_SHAPES: dict[tuple[str, ...], Callable[[dict[str, Any], str], str]] = {}
+_MAX_SHAPES = 1024
+#: How :func:`_shape_encoder` writes a value of each type (``@``: the value) and checks that a
+#: later value in its place has that type too: json writes ``float.__repr__`` and ``str`` of an
+#: int, and refuses NaN and infinities (which so reach ``dumps`` and its error). Other values
+#: (lists, objects) are written by ``dumps``.
+_WRITE = {
+    str: ("{esc(@)}", "type(@) is str"),
+    float: ("{@!r}", "type(@) is float and -inf < @ < inf"),
+    int: ("{@}", "type(@) is int"),
+    bool: ("{'true' if @ else 'false'}", "type(@) is bool"),
+    type(None): ("null", "@ is None"),
+}
+_ANY = ("{dumps(@)}", "")
+
+
+def object_json(value: dict[str, Any], head: str = "{") -> str:
+    """``dumps(value)`` of a dict with its ``{`` replaced by ``head`` (``""``: the text to join
+    on after other properties). The same text, faster for the flat objects a converter writes
+    millions of (events' properties, items): each shape of keys gets code of its own."""
+    keys = tuple(value)
+    encode = _SHAPES.get(keys)
+    if encode is None:
+        if not value or len(_SHAPES) >= _MAX_SHAPES or any(type(key) is not str for key in keys):
+            return head + dumps(value)[1:]
+        encode = _SHAPES[keys] = _shape_encoder(keys, tuple(map(type, value.values())))
+    return encode(value, head)
+
+
+def _shape_encoder(keys: tuple[str, ...], types: tuple[type, ...]
+                   ) -> Callable[[dict[str, Any], str], str]:
+    """``encode(value, head)`` for dicts of these string keys: one f-string of the values when
+    each has the type its place had here, else ``dumps``."""
+    env: dict[str, Any] = {"dumps": dumps, "esc": json.encoder.encode_basestring_ascii,
+                           "inf": float("inf")}
+    names, checks, parts = [], [], []
+    for index, (key, kind) in enumerate(zip(keys, types, strict=True)):
+        name = f"v{index}"
+        text, check = _WRITE.get(kind, _ANY)
+        env[f"k{index}"] = ("" if index == 0 else ", ") + dumps(key) + ": "
+        names.append(name)
+        parts.append(f"{{k{index}}}" + text.replace("@", name))
+        if check:
+            checks.append(check.replace("@", name))
+    lines = [
+        "def encode(value, head):",
+        f"    {', '.join(names)}, = value.values()",
+        f"    if {' and '.join(checks) or 'True'}:",
+        '        return f"{head}' + "".join(parts) + '}}"',
+        "    return head + dumps(value)[1:]",
+    ]
+    exec("\n".join(lines), env)  # the code names only its own locals and the env's
+    encode: Callable[[dict[str, Any], str], str] = env["encode"]
+    return encode
+
+
 #: ``encode(customer_ids, ids_json, event_type, timestamp_seconds_or_None, properties)``.
 Encoder = Callable[[dict[str, Any], str, str, float | None, dict[str, Any]], Any]
 
@@ -58,7 +115,7 @@ def encode_command(
     properties: dict[str, Any],
 ) -> str:
     """One JSONL line, byte for byte ``json.dumps(command) + "\\n"`` of the batch command."""
-    return _command_line(ids_json, event_type, seconds, dumps(properties))
+    return _command_line(ids_json, event_type, seconds, object_json(properties))
 
 
 def encode_command_split(
@@ -69,12 +126,12 @@ def encode_command_split(
     shared = event.shared
     head = shared.open
     if head is None:
-        whole = dumps(shared.properties)
+        whole = object_json(shared.properties)
         head = shared.open = f"{whole[:-1]}, " if len(whole) > 2 else "{"
         shared.json = whole
     item = event.item
     return _command_line(ids_json, event_type, seconds,
-                         f"{head}{dumps(item)[1:]}" if item else shared.json)
+                         object_json(item, head) if item else shared.json)
 
 
 def _command_line(ids_json: str, event_type: str, seconds: float | None,
@@ -100,7 +157,8 @@ def encode_csv(
     properties: dict[str, Any],
 ) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     """A spool line ``[ids, timestamp, properties]`` and the id and property names it has."""
-    line = f"[{ids_json}, {'null' if seconds is None else repr(seconds)}, {dumps(properties)}]\n"
+    stamp = "null" if seconds is None else repr(seconds)
+    line = f"[{ids_json}, {stamp}, {object_json(properties)}]\n"
     return line, tuple(ids), tuple(properties)
 
 

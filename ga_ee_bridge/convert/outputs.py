@@ -13,6 +13,7 @@ import json
 import os
 import re
 import stat
+import sys
 import tempfile
 from collections import Counter
 from types import TracebackType
@@ -27,6 +28,7 @@ from ga_ee_bridge.convert.results import (
 from ga_ee_bridge.convert.updates import CUSTOMERS
 
 __all__ = [
+    "WRITE_BUFFER",
     "AtomicFile",
     "CommandsWriter",
     "CsvWriter",
@@ -37,6 +39,7 @@ __all__ = [
     "format_summary",
     "is_special_file",
     "prepare_directory",
+    "standard_output",
 ]
 
 
@@ -51,6 +54,26 @@ def is_special_file(path: str) -> bool:
     except OSError:
         return False
     return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+#: The write buffer of a regular output file. With the default 8 KiB a converter makes a system
+#: call every 20 lines, a tenth of its time (705k command lines, 285 MB: 1.3 s CPU, 0.36 s with
+#: 1 MiB). A special file (a FIFO, a terminal) keeps the default so its reader sees lines soon.
+WRITE_BUFFER = 1 << 20
+
+
+def standard_output() -> IO[str]:
+    """Standard output for the commands: redirected to a regular file, a stream of its own with
+    :data:`WRITE_BUFFER` (closed by nobody: flush it); anything else, ``sys.stdout`` itself."""
+    try:
+        regular = stat.S_ISREG(os.fstat(sys.stdout.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError):  # no descriptor (a test's capture): as it is
+        regular = False
+    if not regular:
+        return sys.stdout
+    sys.stdout.flush()
+    return open(sys.stdout.fileno(), "w", encoding=sys.stdout.encoding,  # noqa: SIM115
+                errors=sys.stdout.errors, newline="", buffering=WRITE_BUFFER, closefd=False)
 
 
 def prepare_directory(path: str) -> None:
@@ -76,7 +99,7 @@ class AtomicFile:
         directory, name = os.path.split(os.path.abspath(path))
         prepare_directory(directory)
         fd, self._temp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".part")
-        self.stream = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        self.stream = os.fdopen(fd, "w", encoding="utf-8", newline="", buffering=WRITE_BUFFER)
 
     def commit(self) -> None:
         """Close the file and give it its final name."""

@@ -17,7 +17,14 @@ from ga_ee_bridge.core.limits import MILLIS_BELOW as _MILLIS_BELOW
 from ga_ee_bridge.core.limits import SECONDS_BELOW as _SECONDS_BELOW
 from ga_ee_bridge.errors import TimestampError, show
 
-__all__ = ["TIE_STEP_US", "TimestampError", "micros_to_seconds", "next_stamp", "to_micros"]
+__all__ = [
+    "TIE_STEP_US",
+    "TimestampError",
+    "micros_to_seconds",
+    "next_stamp",
+    "next_stamps",
+    "to_micros",
+]
 
 # Magnitude bounds (core.limits): below 1e11 a number is seconds (up to the year 5138), below
 # 1e14 milliseconds, below 1e17 microseconds. Nanoseconds are refused rather than guessed.
@@ -90,6 +97,17 @@ def next_stamp(last_us: int, ts_us: int) -> int:
     events in order on the server, which sorts by time.
     """
     return ts_us if ts_us > last_us else last_us + TIE_STEP_US
+
+
+def next_stamps(last_us: int, ts_us: int, count: int) -> tuple[list[float], int]:
+    """:func:`next_stamp` applied ``count`` times from ``last_us`` (``count`` >= 1): the Unix
+    seconds of each and the last in microseconds. After the first, each is 1 ms after the one
+    before (the first is at or after ``ts_us``), so a page's events are stamped in one call."""
+    first = ts_us if ts_us > last_us else last_us + TIE_STEP_US
+    if count == 1:
+        return [first / 1_000_000], first
+    stamps = range(first, first + count * TIE_STEP_US, TIE_STEP_US)
+    return [stamp / 1_000_000 for stamp in stamps], stamps[-1]
 
 
 def micros_to_seconds(micros: int) -> float:

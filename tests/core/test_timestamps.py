@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ga_ee_bridge.core.timestamps import TimestampError, micros_to_seconds, to_micros
+from ga_ee_bridge.core.timestamps import (
+    TimestampError,
+    micros_to_seconds,
+    next_stamp,
+    next_stamps,
+    to_micros,
+)
 
 SECOND = 1_709_294_400  # 2024-03-01T12:00:00Z
 
@@ -63,3 +69,13 @@ def test_millisecond_steps_print_exactly(millis):
     seconds = micros_to_seconds(millis * 1000)
     assert repr(seconds) == repr(millis / 1000)
     assert round(seconds * 1000) == millis
+
+
+@given(last=st.integers(0, 2**52), ts=st.integers(0, 2**52), count=st.integers(1, 30))
+def test_next_stamps_is_next_stamp_again_and_again(last: int, ts: int, count: int) -> None:
+    expected = []
+    at = last
+    for _ in range(count):
+        at = next_stamp(at, ts)
+        expected.append(micros_to_seconds(at))
+    assert next_stamps(last, ts, count) == (expected, at)
