@@ -49,7 +49,7 @@ dumps = _make_dumps()
 
 #: The objects encoded by a code of their own, by their keys (bounded: the keys are the shop's).
 _SHAPES: dict[tuple[str, ...], Callable[[dict[str, Any], str], str]] = {}
-_MAX_SHAPES = 1024
+_MAX_SHAPES = 256
 #: How :func:`_shape_encoder` writes a value of each type (``@``: the value) and checks that a
 #: later value in its place has that type too: json writes ``float.__repr__`` and ``str`` of an
 #: int, and refuses NaN and infinities (which so reach ``dumps`` and its error). Other values
