@@ -47,12 +47,13 @@ def _make_dumps() -> Callable[[Any], str]:
 #: ``json.dumps`` refusing NaN and infinities, which the Tracking API cannot read.
 dumps = _make_dumps()
 
-#: The objects encoded by a code of their own, by their keys (bounded: the keys are the shop's).
+#: The code of each shape of keys encoded so far (bounded: the keys are the shop's; about 5 KB
+#: each). A shape whose values later have other types than its first object's gets ``dumps``.
 _SHAPES: dict[tuple[str, ...], Callable[[dict[str, Any], str], str]] = {}
 _MAX_SHAPES = 256
 #: How :func:`_shape_encoder` writes a value of each type (``@``: the value) and checks that a
-#: later value in its place has that type too: json writes ``float.__repr__`` and ``str`` of an
-#: int, and refuses NaN and infinities (which so reach ``dumps`` and its error). Other values
+#: later value in its place has that type too. json writes ``float.__repr__`` and ``str`` of an
+#: int; NaN and infinities fail the check, so ``dumps`` refuses them as before. Other values
 #: (lists, objects) are written by ``dumps``.
 _WRITE = {
     str: ("{esc(@)}", "type(@) is str"),

@@ -72,7 +72,7 @@ def standard_output() -> IO[str]:
     if not regular:
         return sys.stdout
     sys.stdout.flush()
-    return open(sys.stdout.fileno(), "w", encoding=sys.stdout.encoding,  # noqa: SIM115
+    return open(sys.stdout.fileno(), "w", encoding=sys.stdout.encoding,
                 errors=sys.stdout.errors, newline="", buffering=WRITE_BUFFER, closefd=False)
 
 
