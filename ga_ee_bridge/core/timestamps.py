@@ -31,6 +31,8 @@ __all__ = [
 _NUMERIC = re.compile(r"\s*-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MICRO = timedelta(microseconds=1)
+#: Microseconds a second (an int divided by it is the correctly rounded float of the seconds).
+_PER_SECOND = 1_000_000
 
 
 def _number_to_micros(value: float | int, original: Any) -> int:
@@ -39,7 +41,7 @@ def _number_to_micros(value: float | int, original: Any) -> int:
     if value < 0:
         raise TimestampError(f"negative timestamp: {show(original)}")
     if value < _SECONDS_BELOW:
-        return int(value * 1_000_000) if isinstance(value, int) else round(value * 1_000_000)
+        return int(value * _PER_SECOND) if isinstance(value, int) else round(value * _PER_SECOND)
     if value < _MILLIS_BELOW:
         return int(value * 1_000) if isinstance(value, int) else round(value * 1_000)
     if value < _MICROS_BELOW:
@@ -105,11 +107,11 @@ def next_stamps(last_us: int, ts_us: int, count: int) -> tuple[list[float], int]
     before (the first is at or after ``ts_us``), so a page's events are stamped in one call."""
     first = ts_us if ts_us > last_us else last_us + TIE_STEP_US
     if count == 1:
-        return [first / 1_000_000], first
+        return [first / _PER_SECOND], first
     stamps = range(first, first + count * TIE_STEP_US, TIE_STEP_US)
-    return [stamp / 1_000_000 for stamp in stamps], stamps[-1]
+    return [stamp / _PER_SECOND for stamp in stamps], stamps[-1]
 
 
 def micros_to_seconds(micros: int) -> float:
     """Integer microseconds -> float Unix seconds (correctly rounded, so 1.001 prints as 1.001)."""
-    return micros / 1_000_000
+    return micros / _PER_SECOND
