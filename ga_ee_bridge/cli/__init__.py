@@ -119,6 +119,18 @@ def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpa
     return args
 
 
+def _interrupted(err: BaseException) -> bool:
+    """Whether ``err`` was raised while a KeyboardInterrupt was being handled (its context)."""
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__context__
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 failure, 2 usage, 3 partial,
     130 interrupted, 141 standard output closed)."""
@@ -150,6 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{command}: error: {where}{err.strerror or err}", file=sys.stderr)
         return EXIT_FAILURE
     except Exception as err:  # the promise: one line, never a traceback
+        if _interrupted(err):  # Ctrl-C, and a library's clean-up failed on the way out
+            print(f"{command}: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
         sqlite3 = sys.modules.get("sqlite3")  # imported only by a command with a spool
         if sqlite3 is not None and isinstance(err, sqlite3.DatabaseError):
             print(f"{command}: error: the spool cannot be used: {err}", file=sys.stderr)

@@ -182,7 +182,8 @@ class Spool:
 
     def _init_locks(self) -> None:
         self._lock = threading.Lock()  # the connection
-        self._group = threading.Condition(threading.Lock())  # the waiting writers, who leads
+        # The waiting writers, who leads; an RLock for a wait Ctrl-C cannot break (see Sender).
+        self._group = threading.Condition(threading.RLock())
         self._waiting: list[_Write] = []
         self._leading = False
         self._last_group: frozenset[int] = frozenset()  # caller threads of the last group

@@ -8,7 +8,8 @@ an empty input, ``-o /dev/null``, ``-o`` into missing directories, Ctrl-C: subpr
 ``validate`` (missing input, options it does not have, a PNG, ``| head``: subprocess); ``send``
 (missing input, a dataLayer dump, a PNG, ``--spool`` the input, no credentials, misspelt option,
 Ctrl-C: subprocess); ``spool list|export|retry`` (missing spool, a directory, a file that is no
-spool, a misspelt action, ``list | head`` and ``export | head``: subprocess).
+spool, a misspelt action, ``list | head`` and ``export | head``: subprocess); Ctrl-C whose
+clean-up fails on the way out.
 """
 
 from __future__ import annotations
@@ -261,3 +262,23 @@ def test_every_help_has_examples_and_no_rst(command: list[str],
     assert "\nExamples:\n  ga-ee-bridge " in out and "``" not in out
     for line in out.split("Examples:")[1].splitlines()[1::2]:
         assert line.startswith("  ga-ee-bridge "), line
+
+
+def test_ctrl_c_whose_clean_up_fails_still_exits_130(monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    import ga_ee_bridge.cli.validate as validate
+
+    class BrokenLock:  # a ``with`` whose exit fails as Ctrl-C passes through it
+        def __enter__(self) -> None:
+            return None
+
+        def __exit__(self, *exc: object) -> None:
+            raise RuntimeError("release unlocked lock")
+
+    def interrupted_then_broken(args: object) -> int:
+        with BrokenLock():
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(validate, "run", interrupted_then_broken)
+    assert main(["validate", str(DUMPS / "thank-you-reloaded.jsonl")]) == 130
+    assert capsys.readouterr().err.strip() == "ga-ee-bridge validate: interrupted"

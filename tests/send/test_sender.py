@@ -11,6 +11,7 @@ import sys
 import textwrap
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from support import REPO
 
 from ga_ee_bridge.send.client import Exponea
 from ga_ee_bridge.send.sender import DeliveryError, QueueFullError
+from ga_ee_bridge.send.spool import Spool
 from ga_ee_bridge.testing.server import ExponeaServer, Fault
 
 ROOT = REPO
@@ -279,3 +281,31 @@ def test_fork_child_tracks_and_flushes(exponea_server: ExponeaServer) -> None:
     assert sorted(names) == ["after-fork", "before-fork", "in-child"]  # nothing sent twice
     child_event = next(e for e in exponea_server.events if e["event_type"] == "in-child")
     assert child_event["properties"]["pid"] == pid
+
+
+@pytest.mark.parametrize("holder", ["sender", "spool"])
+def test_ctrl_c_as_a_wait_takes_its_lock_back_cannot_break_the_lock(
+        holder: str, exponea_server: ExponeaServer, tmp_path: Path) -> None:
+    # CPython gh-118433: with a plain Lock, Condition.wait takes the lock back in a Python
+    # method, where a KeyboardInterrupt can land before the lock is taken; the ``with`` then
+    # releases an unlocked lock and Ctrl-C ends in "internal error: RuntimeError". A tracer
+    # raising at that method's first line puts the interrupt exactly there, every time.
+    client = client_for(exponea_server, spool=Spool(tmp_path / "s.db"))
+    condition = client._sender._cond if holder == "sender" else client.spool._group
+
+    def interrupt(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code.co_name == "_acquire_restore":
+            raise KeyboardInterrupt
+
+    before = sys.gettrace()
+    sys.settrace(interrupt)
+    try:
+        with condition:
+            condition.wait(0.001)
+    except KeyboardInterrupt:
+        pass  # a Ctrl-C may end the wait, as long as the lock is left as it was
+    finally:
+        sys.settrace(before)
+    assert condition.acquire(blocking=False)  # not left held, nor released twice
+    condition.release()
+    client.close(0)
