@@ -70,7 +70,6 @@ def test_what_json_cannot_carry_is_refused_in_either_part(
         encode_command_split(IDS, IDS_JSON, "e", None, SplitEvent("e", Shared(shared), item))
 
 
-
 class _Float(float):
     """json writes ``float.__repr__`` of a subclass, never its own ``repr``."""
 
@@ -91,8 +90,9 @@ class _Int(int):
 
 
 _VALUES = st.one_of(
-    st.text(), st.sampled_from(["", "\x7f", "é", "\"{}\\", "\U0001f600"]), st.builds(_Float, st.floats()),
-    st.integers(), st.integers(min_value=2**63), st.builds(_Int, st.integers()), st.booleans(), st.none(),
+    st.text(), st.sampled_from(["", "\x7f", "é", "\"{}\\", "\U0001f600"]),
+    st.integers(), st.integers(min_value=2**63), st.booleans(), st.none(),
+    st.builds(_Float, st.floats()), st.builds(_Int, st.integers()),
     st.floats(), st.sampled_from([0.0, -0.0, 1e-7, 1e16, 1e300, math.inf, -math.inf, math.nan]),
     st.lists(st.integers() | st.text(), max_size=3),
     st.dictionaries(st.text(max_size=3), st.integers() | st.floats(allow_nan=False), max_size=2),
