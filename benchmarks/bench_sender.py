@@ -21,7 +21,9 @@ floor (one thread's calls each wait for their own fsync: it cannot beat that flo
 *track() latency*: the distribution (p50, p99, p999, max) of one ``track()`` call without a spool,
 the queue never full and the sender sending, with the server in a child process (as a real one
 is) and in this process; wall time, and the calling thread's CPU time (on a shared machine the
-wall tail is mostly other processes' time slices). ``--latency-only`` runs only that.
+wall tail is mostly other processes' time slices). The control row *fixed work, same p50*
+times a fixed piece of pure-Python work sized to the same median: its p99 is this machine's
+own tail, the least any call of that size can show here. ``--latency-only`` runs only that.
 """
 
 from __future__ import annotations
@@ -392,8 +394,33 @@ def track_latency(url: str, token: str, key_id: str, secret: str, events: int
     return {**_percentiles(wall), **_percentiles(cpu, "cpu_"), "cpu": process / events * 1e6}
 
 
+def fixed_work_latency(p50_us: float, samples: int) -> dict[str, float]:
+    """The distribution of one fixed piece of pure-Python work (``json.dumps`` of a small dict,
+    repeated to take about ``p50_us`` of CPU), timed as :func:`track_latency` times a call.
+
+    The control for the p99 target: every sample does exactly the same work, so its tail
+    (p99 over p50) is the machine's own (timer ticks, other virtual machines' slices, caches),
+    which no code of ours can go below.
+    """
+    value = _properties(1)
+    clock, thread_clock = time.perf_counter_ns, time.thread_time_ns
+    before = thread_clock()
+    for _ in range(2000):
+        json.dumps(value)
+    repeat = max(1, round(p50_us * 1e3 / ((thread_clock() - before) / 2000)))
+    wall, cpu = [0] * samples, [0] * samples
+    for n in range(samples):
+        start, start_cpu = clock(), thread_clock()
+        for _ in range(repeat):
+            json.dumps(value)
+        cpu[n] = thread_clock() - start_cpu
+        wall[n] = clock() - start
+    return {**_percentiles(wall), **_percentiles(cpu, "cpu_"), "cpu": 0.0}
+
+
 def measure_latency(events: int, rounds: int) -> dict[str, dict[str, float]]:
-    """``track()`` latency with the server in a child process and in this one; medians."""
+    """``track()`` latency with the server in a child process and in this one, and the fixed
+    work of the same p50 (:func:`fixed_work_latency`); medians."""
     results: dict[str, dict[str, float]] = {}
     parent, child = multiprocessing.Pipe()
     process = multiprocessing.get_context("spawn").Process(target=_serve, args=(child,))
@@ -413,6 +440,9 @@ def measure_latency(events: int, rounds: int) -> dict[str, dict[str, float]]:
         runs = [track_latency(*where, events) for _ in range(rounds)]
     results["server in this process"] = {k: statistics.median(r[k] for r in runs)
                                          for k in runs[0]}
+    p50 = results["server in a child process"]["cpu_p50"]
+    runs = [fixed_work_latency(p50, events) for _ in range(rounds)]
+    results["fixed work, same p50"] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     return results
 
 
