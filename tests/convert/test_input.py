@@ -210,3 +210,22 @@ def test_not_a_dump_says_what_it_looks_like_without_its_bytes(head: bytes, what:
     if not what.startswith(("CSV", "TSV", "plain", "an HTML", "JSON")):
         assert "starts with" not in message  # binary is never echoed
     assert "\ufffd" not in message and "\\x" not in message
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_blank_and_whitespace_lines_are_skipped_and_counted_by_both_readers(tmp_path, jobs):
+    # One process reads lines one by one, --jobs splits blocks: both skip every kind of blank
+    # line (ASCII whitespace only), read a line that starts with spaces, and number lines alike.
+    from ga_ee_bridge.convert.api import convert_dump
+    from ga_ee_bridge.convert.results import ConvertStats, Reject
+
+    detail = {"event": "x", "ecommerce": {"detail": {"products": [{"id": "P1", "name": "Mug"}]}}}
+    lines = [json.dumps(detail), "", " ", "\t\r", "\x0b\x0c ", "  " + json.dumps(detail),
+             "{broken", "", json.dumps(detail)]
+    path = write(tmp_path / "blank.jsonl", "\n".join(lines) + "\n")
+    stats = ConvertStats()
+    items = list(convert_dump(path, stats=stats, jobs=jobs, ids=["registered=user.email"],
+                              no_timestamp_ok=True))
+    rejects = [item for item in items if isinstance(item, Reject)]
+    assert [reject.line for reject in rejects] == [7]
+    assert stats.pushes == 3 and stats.events["product_detail"] == 3
