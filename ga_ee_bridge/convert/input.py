@@ -273,7 +273,7 @@ class JsonLinesForm:
                     yield number, None, None, too_large(number, size, line, max_record)
                     if error is not None:
                         raise error
-                elif line[:1] > b" " or line.strip():  # (no copy of a line that starts a value)
+                elif line.strip():
                     yield number, None, line, UNDECODED
         except READ_ERRORS as err:
             yield number + 1, None, None, unreadable(err, f"line {number + 1}")

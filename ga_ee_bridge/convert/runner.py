@@ -140,7 +140,7 @@ def _feed_lines(converter: Converter, pieces: list[Piece]) -> None:
             feed((first, None, None, data))
             continue
         for number, line in enumerate(data.split(b"\n"), first):
-            if line[:1] > b" " or line.strip():  # (no copy of a line that starts a value)
+            if line.strip():
                 feed((number, None, line, UNDECODED))
 
 
