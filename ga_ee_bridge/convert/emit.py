@@ -14,7 +14,7 @@ from ga_ee_bridge.convert.results import (
     Segment,
 )
 from ga_ee_bridge.core.model import Ecommerce
-from ga_ee_bridge.core.timestamps import next_stamps
+from ga_ee_bridge.core.timestamps import next_stamp_texts
 from ga_ee_bridge.errors import EcommerceError
 from ga_ee_bridge.mappings import get_mapping, resolve_kinds
 from ga_ee_bridge.mappings.compiled import CompiledEvents, SplitEvent, compile_ua
@@ -154,21 +154,21 @@ class Emitter:
             if not events:
                 continue
             if ts is None:
-                stamps: list[float] | list[None] = [None] * len(events)
+                stamps: list[str] | list[None] = [None] * len(events)
             else:
-                stamps, last = next_stamps(last, ts, len(events))
+                stamps, last = next_stamp_texts(last, ts, len(events))
             encoded = []
-            for event, seconds in zip(events, stamps, strict=True):
+            for event, stamp in zip(events, stamps, strict=True):
                 if split is not None and type(event) is SplitEvent:
                     encoded.append((event.event_type,
-                                    split(ids, ids_json, event.event_type, seconds, event)))
+                                    split(ids, ids_json, event.event_type, stamp, event)))
                     continue
                 properties = event.properties_dict()
                 if defaults:
                     for key, value in defaults.items():
                         properties.setdefault(key, value)
                 encoded.append(
-                    (event.event_type, encode(ids, ids_json, event.event_type, seconds, properties))
+                    (event.event_type, encode(ids, ids_json, event.event_type, stamp, properties))
                 )
             segments.append(Segment(transaction, encoded))
         page.last_us = last

@@ -105,22 +105,24 @@ def _shape_encoder(keys: tuple[str, ...], types: tuple[type, ...]
     return encode
 
 
-#: ``encode(customer_ids, ids_json, event_type, timestamp_seconds_or_None, properties)``.
-Encoder = Callable[[dict[str, Any], str, str, float | None, dict[str, Any]], Any]
+#: ``encode(customer_ids, ids_json, event_type, stamp, properties)``: ``stamp`` is the JSON text
+#: of the Unix seconds (``repr`` of the float, as :func:`~ga_ee_bridge.core.timestamps.
+#: next_stamp_texts` writes it) or None (no timestamp: the server's receive time).
+Encoder = Callable[[dict[str, Any], str, str, str | None, dict[str, Any]], Any]
 
 _COMMAND_HEAD = '{"name": ' + dumps(EVENT_COMMAND) + ', "data": {"customer_ids": '
 
 
 def encode_command(
-    ids: dict[str, Any], ids_json: str, event_type: str, seconds: float | None,
+    ids: dict[str, Any], ids_json: str, event_type: str, stamp: str | None,
     properties: dict[str, Any],
 ) -> str:
     """One JSONL line, byte for byte ``json.dumps(command) + "\\n"`` of the batch command."""
-    return _command_line(ids_json, event_type, seconds, object_json(properties))
+    return _command_line(ids_json, event_type, stamp, object_json(properties))
 
 
 def encode_command_split(
-    ids: dict[str, Any], ids_json: str, event_type: str, seconds: float | None, event: Any,
+    ids: dict[str, Any], ids_json: str, event_type: str, stamp: str | None, event: Any,
 ) -> str:
     """:func:`encode_command` of a :class:`~ga_ee_bridge.mappings.compiled.SplitEvent`, the same
     bytes: its section's shared properties are encoded once, each item's own joined on."""
@@ -131,21 +133,21 @@ def encode_command_split(
         head = shared.open = f"{whole[:-1]}, " if len(whole) > 2 else "{"
         shared.json = whole
     item = event.item
-    return _command_line(ids_json, event_type, seconds,
+    return _command_line(ids_json, event_type, stamp,
                          object_json(item, head) if item else shared.json)
 
 
-def _command_line(ids_json: str, event_type: str, seconds: float | None,
+def _command_line(ids_json: str, event_type: str, stamp: str | None,
                   properties_json: str) -> str:
     event_json = _EVENT_TYPES.get(event_type)
     if event_json is None:
         event_json = dumps(event_type)
         if len(_EVENT_TYPES) < 1024:  # a mapping's few names (bounded: aliases are the user's)
             _EVENT_TYPES[event_type] = event_json
-    if seconds is None:
+    if stamp is None:
         return (f'{_COMMAND_HEAD}{ids_json}, "event_type": {event_json}, '
                 f'"properties": {properties_json}}}}}\n')
-    return (f'{_COMMAND_HEAD}{ids_json}, "event_type": {event_json}, "timestamp": {seconds!r}, '
+    return (f'{_COMMAND_HEAD}{ids_json}, "event_type": {event_json}, "timestamp": {stamp}, '
             f'"properties": {properties_json}}}}}\n')
 
 
@@ -154,30 +156,29 @@ _EVENT_TYPES: dict[str, str] = {}
 
 
 def encode_csv(
-    ids: dict[str, Any], ids_json: str, event_type: str, seconds: float | None,
+    ids: dict[str, Any], ids_json: str, event_type: str, stamp: str | None,
     properties: dict[str, Any],
 ) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     """A spool line ``[ids, timestamp, properties]`` and the id and property names it has."""
-    stamp = "null" if seconds is None else repr(seconds)
-    line = f"[{ids_json}, {stamp}, {object_json(properties)}]\n"
+    line = f"[{ids_json}, {'null' if stamp is None else stamp}, {object_json(properties)}]\n"
     return line, tuple(ids), tuple(properties)
 
 
 def encode_dict(
-    ids: dict[str, Any], ids_json: str, event_type: str, seconds: float | None,
+    ids: dict[str, Any], ids_json: str, event_type: str, stamp: str | None,
     properties: dict[str, Any],
 ) -> dict[str, Any]:
     """The batch command as a dict (what :meth:`TrackEvent.to_command` returns)."""
     dumps(properties)  # the same NaN check as the other formats
     data: dict[str, Any] = {"customer_ids": dict(ids), "event_type": event_type}
-    if seconds is not None:
-        data["timestamp"] = seconds
+    if stamp is not None:
+        data["timestamp"] = float(stamp)  # the float whose repr the text is
     data["properties"] = properties
     return {"name": EVENT_COMMAND, "data": data}
 
 
 def encode_none(
-    ids: dict[str, Any], ids_json: str, event_type: str, seconds: float | None,
+    ids: dict[str, Any], ids_json: str, event_type: str, stamp: str | None,
     properties: dict[str, Any],
 ) -> None:
     """Nothing (``validate``), after the same NaN check as the other formats."""

@@ -40,7 +40,8 @@ def _customer_line(ids: dict[str, Any], ids_json: str, seconds: float | None,
 
 def _customer_csv(ids: dict[str, Any], ids_json: str, seconds: float | None,
                   properties: dict[str, Any]) -> Any:
-    return ENCODERS["csv"](ids, ids_json, CUSTOMERS, seconds, properties)  # the same spool
+    stamp = None if seconds is None else repr(seconds)
+    return ENCODERS["csv"](ids, ids_json, CUSTOMERS, stamp, properties)  # the same spool
 
 
 def _customer_dict(ids: dict[str, Any], ids_json: str, seconds: float | None,

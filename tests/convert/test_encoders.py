@@ -43,14 +43,15 @@ def test_a_split_events_line_is_its_whole_events(
     for found in compiled.events.values():
         for event in found:
             whole = event.properties_dict()
-            line = encode_command_split(IDS, IDS_JSON, event.event_type, seconds, event)
-            assert line == encode_command(IDS, IDS_JSON, event.event_type, seconds, whole)
+            stamp = None if seconds is None else repr(seconds)
+            line = encode_command_split(IDS, IDS_JSON, event.event_type, stamp, event)
+            assert line == encode_command(IDS, IDS_JSON, event.event_type, stamp, whole)
             assert line == _expected(event.event_type, seconds, whole)
 
 
 def test_the_shared_part_is_encoded_once_and_every_shape_joins() -> None:
     shared = Shared({"tracked_via": "x", "currency_code": "EUR"})
-    lines = [encode_command_split(IDS, IDS_JSON, "e", 1.5, SplitEvent("e", shared, item))
+    lines = [encode_command_split(IDS, IDS_JSON, "e", "1.5", SplitEvent("e", shared, item))
              for item in ({"product_id": "P1", "price": 2.5}, {}, None)]
     assert shared.json == '{"tracked_via": "x", "currency_code": "EUR"}'
     assert lines == [_expected("e", 1.5, {"tracked_via": "x", "currency_code": "EUR",

@@ -44,7 +44,8 @@ def _segment(event_type: str, ids: dict[str, str], seconds: float | None):  # ty
     from ga_ee_bridge.convert.encoders import ENCODERS, dumps
     from ga_ee_bridge.convert.results import Segment
 
-    line = ENCODERS["commands"](ids, dumps(ids), event_type, seconds, {"price": 1.0})
+    stamp = None if seconds is None else repr(seconds)
+    line = ENCODERS["commands"](ids, dumps(ids), event_type, stamp, {"price": 1.0})
     return Segment(None, [(event_type, line)])
 
 

@@ -10,7 +10,7 @@ from ga_ee_bridge.core.timestamps import (
     TimestampError,
     micros_to_seconds,
     next_stamp,
-    next_stamps,
+    next_stamp_texts,
     to_micros,
 )
 
@@ -71,11 +71,34 @@ def test_millisecond_steps_print_exactly(millis):
     assert round(seconds * 1000) == millis
 
 
-@given(last=st.integers(0, 2**52), ts=st.integers(0, 2**52), count=st.integers(1, 30))
-def test_next_stamps_is_next_stamp_again_and_again(last: int, ts: int, count: int) -> None:
+def _stamps(last: int, ts: int, count: int) -> tuple[list[str], int]:
+    """What next_stamp_texts must give: next_stamp again and again, each float's repr."""
     expected = []
     at = last
     for _ in range(count):
         at = next_stamp(at, ts)
-        expected.append(micros_to_seconds(at))
-    assert next_stamps(last, ts, count) == (expected, at)
+        expected.append(repr(micros_to_seconds(at)))
+    return expected, at
+
+
+@given(last=st.integers(0, 2**52), ts=st.integers(0, 2**52), count=st.integers(1, 30))
+def test_next_stamp_texts_is_next_stamp_again_and_again(last: int, ts: int, count: int) -> None:
+    assert next_stamp_texts(last, ts, count) == _stamps(last, ts, count)
+
+
+# Whole milliseconds (the texts written without a float): any second up to 2**33 and around it,
+# and beyond 2**43 (floats more than 1 ms apart); any millisecond; groups that end in the same
+# second or cross into the next one.
+@given(seconds=st.integers(0, 2**33 + 5) | st.sampled_from([0, 2**33 - 1, 2**33, 2**43 + 1]),
+       millis=st.integers(0, 999), last=st.integers(0, 3) | st.integers(0, 2**52),
+       count=st.integers(1, 1200))
+def test_stamps_on_whole_milliseconds_are_the_floats_repr(seconds: int, millis: int, last: int,
+                                                        count: int) -> None:
+    ts = seconds * 1_000_000 + millis * 1000
+    assert next_stamp_texts(last, ts, count) == _stamps(last, ts, count)
+
+
+def test_every_millisecond_of_a_second_is_written_as_its_float() -> None:
+    for second in (1, 59, SECOND, 2**33 - 1):
+        texts, _ = next_stamp_texts(0, second * 1_000_000, 1000)
+        assert texts == [repr((second * 1_000_000 + n * 1000) / 1_000_000) for n in range(1000)]

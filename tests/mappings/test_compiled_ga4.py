@@ -59,8 +59,8 @@ def _agree(event: str, params: dict[str, Any], strict: bool) -> bool:
     ids, ids_json = {"cookie": "c"}, '{"cookie": "c"}'
     for a, b in zip(whole, split, strict=True):
         assert type(b) is SplitEvent
-        assert encode_command_split(ids, ids_json, b.event_type, 1.5, b) == encode_command(
-            ids, ids_json, a.event_type, 1.5, a.properties_dict())
+        assert encode_command_split(ids, ids_json, b.event_type, "1.5", b) == encode_command(
+            ids, ids_json, a.event_type, "1.5", a.properties_dict())
     return True
 
 

@@ -35,8 +35,9 @@ def _agree(whole: list[Any], split: list[Any]) -> None:
         if b.item is not None:
             assert b.shared.properties.keys().isdisjoint(b.item)
         seconds = 1.7e9 + n / 1000
-        assert encode_command_split(_IDS, _IDS_JSON, b.event_type, seconds, b) == (
-            encode_command(_IDS, _IDS_JSON, a.event_type, seconds, a.properties_dict()))
+        stamp = repr(seconds)
+        assert encode_command_split(_IDS, _IDS_JSON, b.event_type, stamp, b) == (
+            encode_command(_IDS, _IDS_JSON, a.event_type, stamp, a.properties_dict()))
 
 
 @settings(max_examples=200)
