@@ -54,6 +54,8 @@ def test_the_fast_decoder_gives_the_values_json_gives(value, ascii_only, end) ->
     b"[" * 1010 + b"]" * 1010, b"[" * 300 + b"]" * 300, b"-0", b"-0.0", b"5e-324",
     b"1.7976931348623157e308", b'{"a": 1, "a": 2}', b"[1] [2]", b"{", b"", b"\xff{}",
     '{"a": "\udc80"}', b'"\xed\xa0\x80"', "\ufeff{}", b"1" * 5000,
+    # Objects and lists in turn, 201 levels and 200 (the limit): neither kind alone is too many.
+    b'{"a": [' * 100 + b'{"a": 1}' + b"]}" * 100, b'{"a": [' * 100 + b"1" + b"]}" * 100,
 ])
 def test_the_edges_where_orjson_and_json_differ_give_what_json_gives(raw) -> None:
     _same(raw)
