@@ -62,6 +62,10 @@ class Slow(Exception):
 _MEMO_SIZE = 16384
 #: The longest text a memo keeps (prices are short; a long one is read, not kept).
 _MEMO_TEXT = 40
+#: The most shapes (sequences of keys) a field object's schema keeps, and the most keys of a
+#: shape kept: a list's objects share theirs, so a few are kept, never a key per object.
+_SHAPE_MEMO_SIZE = 256
+_SHAPE_KEYS = 64
 #: Money text -> what ``Money._read`` gives, per mode: one memo for every plan's money fields.
 _MONEY_MEMOS: dict[bool, dict[str, Any]] = {False: {}, True: {}}
 
@@ -219,30 +223,47 @@ MODEL: Build = _ModelBuild()
 
 def _unknown_keys(schema: Any) -> Callable[[dict[str, Any]], tuple[Any, tuple[str, ...]]]:
     """``(custom, dropped)`` of an object with keys its schema does not know, as the schema's
-    ``_validate`` and ``_build`` make them (a custom value that cannot be read raises)."""
+    ``_validate`` and ``_build`` make them (a custom value that cannot be read raises).
+
+    Objects of one list share their keys, so what each key is (known, custom text, custom
+    number, dropped) is worked out once per sequence of keys (its shape) and kept: what is left
+    per object is its custom values.
+    """
     known = schema._by_key
     keeps_custom = schema.keeps_custom
     pattern = schema.custom_key.fullmatch
     strict = schema.strict
-    is_custom: dict[str, bool] = {}  # key -> whether it names a custom value (keys repeat)
+    # keys -> ((custom key, whether a metric), ...), dropped keys
+    shapes: dict[tuple[str, ...], tuple[tuple[tuple[str, bool], ...], tuple[str, ...]]] = {}
+
+    def shape_of(keys: tuple[str, ...]) -> tuple[tuple[tuple[str, bool], ...], tuple[str, ...]]:
+        unknown = [key for key in keys if key not in known]
+        if not keeps_custom:
+            return (), tuple(unknown)
+        custom = tuple((key, key.startswith("metric")) for key in unknown
+                       if pattern(key) is not None)
+        return custom, tuple(key for key in unknown if pattern(key) is None)
 
     def unknown_keys(obj: dict[str, Any]) -> tuple[Any, tuple[str, ...]]:
-        unknown = [key for key in obj if key not in known]
-        if not keeps_custom:
-            return _NO_CUSTOM, tuple(unknown)
+        keys = tuple(obj)
+        shape = shapes.get(keys)
+        if shape is None:
+            shape = shape_of(keys)
+            if len(shapes) < _SHAPE_MEMO_SIZE and len(keys) <= _SHAPE_KEYS:
+                shapes[keys] = shape
+        customs, dropped = shape
+        if not customs:
+            return _NO_CUSTOM, dropped
         custom: dict[str, Any] = {}
-        dropped = []
-        for key in unknown:
-            custom_key = is_custom.get(key)
-            if custom_key is None:
-                custom_key = pattern(key) is not None
-                if len(is_custom) < _MEMO_SIZE and len(key) <= _MEMO_TEXT:
-                    is_custom[key] = custom_key
-            if not custom_key:
-                dropped.append(key)
-            elif not blank(obj[key]):
-                custom[key] = custom_value(key, obj[key], strict=strict)
-        return (MappingProxyType(custom) if custom else _NO_CUSTOM), tuple(dropped)
+        for key, metric in customs:
+            value = obj[key]
+            if type(value) is str and not metric:  # a dimension's text: custom_value's strip
+                value = value.strip()
+                if value:
+                    custom[key] = value
+            elif not blank(value):
+                custom[key] = custom_value(key, value, strict=strict)
+        return (MappingProxyType(custom) if custom else _NO_CUSTOM), dropped
 
     return unknown_keys
 

@@ -136,3 +136,51 @@ def test_the_memos_keep_short_texts_only() -> None:
     assert long_price not in _plan._MONEY_MEMOS[False]
     ua.read_ecommerce({"add": {"products": [{"id": "P1", "price": "12.5"}]}})
     assert _plan._MONEY_MEMOS[False]["12.5"] == 12.5
+
+
+def _custom_products(values: list[tuple[Any, Any]]) -> list[dict[str, Any]]:
+    return [{"id": f"P{n}", "dimension1": text, "metric2": number, "sku": "s"}
+            for n, (text, number) in enumerate(values)]
+
+
+@_MODES
+def test_objects_of_one_shape_keep_each_their_own_custom_values(strict: bool) -> None:
+    # One sequence of keys is worked out once: every object still gets its own values, blank
+    # ones left out, and the same keys in another order are a shape of their own.
+    products = _custom_products([(" a ", "1.5"), ("", 2), ("  ", None), (None, ""), ("b", " 3 ")])
+    products.append({"sku": "s", "metric2": 4, "dimension1": "c", "id": "P9"})
+    obj = {"add": {"products": products}}
+    planned = _through_plan(obj, strict)
+    assert planned is not None
+    assert planned == _through_schemas(obj, strict)
+    got = [(list(p.custom.items()), p.dropped) for p in planned.sections["add"].items]
+    assert got == [([("dimension1", "a"), ("metric2", 1.5)], ("sku",)),
+                   ([("metric2", 2)], ("sku",)), ([], ("sku",)), ([], ("sku",)),
+                   ([("dimension1", "b"), ("metric2", 3)], ("sku",)),
+                   ([("metric2", 4), ("dimension1", "c")], ("sku",))]  # in the pushed order
+
+
+def test_a_custom_value_to_warn_about_in_a_known_shape_goes_to_the_schemas() -> None:
+    good = {"add": {"products": _custom_products([("a", "1")])}}
+    assert _through_plan(good, strict=False) is not None  # the shape is known now
+    bad = {"add": {"products": _custom_products([("a", "n/a")])}}
+    assert _through_plan(bad, strict=False) is None
+    assert [w.path for w in _read(bad, strict=False).warnings] == ["add.products[0].metric2"]
+    # strict: a number where a dimension's text belongs is an error, read by the schemas
+    number = {"add": {"products": _custom_products([(5, "1")])}}
+    assert _through_plan(number, strict=True) is None
+    assert _read(number, strict=True)[0] == "error"
+
+
+@_MODES
+def test_more_shapes_than_are_kept_and_longer_ones_read_alike(strict: bool) -> None:
+    from ga_ee_bridge.readers import _plan
+
+    many = [{"id": "P", f"dimension{n}": f"v{n}", f"x{n}": 1}
+            for n in range(1, _plan._SHAPE_MEMO_SIZE + 50)]
+    long = {"id": "P", **{f"dimension{n}": str(n) for n in range(1, _plan._SHAPE_KEYS + 10)}}
+    for products in (many, [long, long], many):
+        obj = {"add": {"products": products}}
+        planned = _through_plan(obj, strict)
+        assert planned is not None
+        assert planned == _through_schemas(obj, strict)
