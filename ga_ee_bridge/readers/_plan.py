@@ -104,7 +104,8 @@ def value_lines(number: int, key: str, field: Any, env: dict[str, Any]) -> list[
     """Lines (indented for a function body) leaving in ``v<number>`` the value of ``obj[key]``
     as ``field`` reads it (None when absent or blank), counting it in ``present``; ``value`` is
     left holding the pushed value. The common value types are read inline (text stripped,
-    integers checked, money text parsed once per distinct text), every other value through the
+    integers checked, money text parsed once per distinct text, money as a finite JSON number
+    taken as its float), every other value through the
     field's ``_read``, which raises where a warning or an error is due. ``env`` (a
     :func:`read_code` environment) gets the names the lines use."""
     env[f"read{number}"] = field._read
@@ -133,7 +134,12 @@ def value_lines(number: int, key: str, field: Any, env: dict[str, Any]) -> list[
                   f"                if {target} is None or not isfinite({target}):",
                   f"                    {target} = read{number}(value)",
                   "                if len(memo) < MEMO_SIZE and len(value) <= MEMO_TEXT:",
-                  f"                    memo[value] = {target}"]
+                  f"                    memo[value] = {target}",
+                  # a JSON number: parse_number's float() of it, where that is finite
+                  "        elif type(value) is float and isfinite(value):",
+                  f"            {target} = value",
+                  "        elif type(value) is int and -LIMIT <= value <= LIMIT:",
+                  f"            {target} = float(value)"]
     return [*lines, "        else:", f"            {target} = read{number}(value)"]
 
 

@@ -7,6 +7,7 @@ corrupted objects included, and it must read the clean objects shops push (else 
 
 from __future__ import annotations
 
+import math
 from types import MappingProxyType
 from typing import Any
 
@@ -125,6 +126,26 @@ def test_money_text_reads_as_the_schemas_read_it(strict: bool, price: str) -> No
         assert planned == _through_schemas(obj, strict)
     for _ in range(2):  # the second read comes from the memo
         assert _read(obj, strict) == _through_schemas(obj, strict)
+
+
+_MONEY_NUMBERS = [15.25, 0, -0.0, -3, 1e308, 2**53, -(2**53), 2**53 + 1, 10**400, True,
+                  float("inf"), float("nan")]
+
+
+@_MODES
+@pytest.mark.parametrize("price", _MONEY_NUMBERS)
+def test_money_numbers_read_as_the_schemas_read_them(strict: bool, price: Any) -> None:
+    obj = {"add": {"products": [{"id": "P1", "price": price}], "actionField": {"tax": price}}}
+    planned = _through_plan(obj, strict)
+    expected = _through_schemas(obj, strict)
+    inline = (type(price) is float and math.isfinite(price)) or (
+        type(price) is int and abs(price) <= 2**53)
+    if inline:  # read inline, as a float
+        assert planned == expected
+        assert type(planned.sections["add"].items[0].price) is float
+    elif planned is not None:
+        assert planned == expected
+    assert _read(obj, strict) == expected
 
 
 def test_the_memos_keep_short_texts_only() -> None:
