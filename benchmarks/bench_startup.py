@@ -7,7 +7,9 @@ from ``wait4``: the quietest run is the closest to what the code costs). Rows:
 - ``import ga_ee_bridge``: the package (its names are imported lazily);
 - ``convert one push``: ``python -m ga_ee_bridge convert ONE.jsonl -o OUT -q`` on a one-line dump
   (one purchase): what every small conversion pays, and a share of every big one;
-- ``validate one push`` and ``convert --help``: the same for ``validate`` and for the help page.
+- ``validate one push`` and ``convert --help``: the same for ``validate`` and for the help page;
+- ``one Exponea client`` and ``ten Exponea clients`` (each made and closed): the difference over
+  nine is what each further client costs (its TLS settings are made once a process).
 
 Every run finds its bytecode cached, as an installed package does: the processes keep it under
 their own ``PYTHONPYCACHEPREFIX`` (a temporary directory, filled by one warm-up run of each row),
@@ -37,6 +39,11 @@ PURCHASE = {
 }
 
 
+#: ``n`` clients made and closed, one after the other (no request: what making one costs).
+_CLIENTS = ("import ga_ee_bridge as g\n"
+            "for _ in range({n}): g.Exponea('project', public_token='token').close()")
+
+
 def cpu_seconds(args: list[str], cache: str) -> float:
     """Run a process to its end, its bytecode under ``cache``; its CPU seconds (user + system)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONPYCACHEPREFIX": cache}
@@ -64,6 +71,8 @@ def main() -> None:
                                  "-q"],
             "validate one push": [python, "-m", "ga_ee_bridge", "validate", str(dump), "-q"],
             "convert --help": [python, "-m", "ga_ee_bridge", "convert", "--help"],
+            "one Exponea client": [python, "-c", _CLIENTS.format(n=1)],
+            "ten Exponea clients": [python, "-c", _CLIENTS.format(n=10)],
         }
         print(f"load average {os.getloadavg()[0]:.2f}; CPU seconds, least of {args.repeat} runs")
         floor = None

@@ -25,6 +25,7 @@ from ga_ee_bridge.send.request import (
     encode_body,
     network_error,
     request_headers,
+    tls_context,
 )
 
 __all__ = ["AsyncTrackingAPI"]
@@ -41,7 +42,7 @@ class AsyncTrackingAPI(APIBase[httpx.AsyncBaseTransport, httpx.AsyncClient]):
     def _new_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(timeout=httpx.Timeout(self.timeout),
                                  headers=request_headers(self.credentials),
-                                 transport=self._transport)
+                                 transport=self._transport, verify=tls_context())
 
     async def aclose(self) -> None:
         """Close the connection pool."""

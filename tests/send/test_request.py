@@ -130,3 +130,29 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("soon") is None
     later = email.utils.formatdate(time.time() + 30, usegmt=True)
     assert 25 <= (parse_retry_after(later) or 0) <= 31
+
+
+def test_new_clients_reuse_the_one_tls_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Loading the CA bundle costs 40-60 ms: it is done once a process, not per client (or per
+    # forked child's new client). httpx makes a context with ssl.create_default_context.
+    import ssl
+
+    from ga_ee_bridge.send.async_request import AsyncTrackingAPI
+    from ga_ee_bridge.send.request import tls_context
+
+    shared = tls_context()
+    made: list[object] = []
+    real = ssl.create_default_context
+
+    def counted(*args: object, **kwargs: object) -> ssl.SSLContext:
+        made.append((args, kwargs))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ssl, "create_default_context", counted)
+    api = TrackingAPI("p", Credentials(public_token="t"))
+    api.reset_after_fork()
+    api.close()
+    AsyncTrackingAPI("p", Credentials(public_token="t"))
+    assert made == []
+    assert tls_context() is shared
+    assert shared.verify_mode == ssl.CERT_REQUIRED and shared.check_hostname  # still verifies
