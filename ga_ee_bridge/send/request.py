@@ -13,6 +13,7 @@ import base64
 import email.utils
 import logging
 import math
+import os
 import ssl
 import threading
 import time
@@ -117,21 +118,34 @@ def request_headers(credentials: Credentials) -> dict[str, str]:
     }
 
 
-_TLS: list[ssl.SSLContext] = []  # the one context, once made
+_TLS: dict[int, ssl.SSLContext] = {}  # process id -> its context
 _TLS_LOCK = threading.Lock()
 
 
 def tls_context() -> ssl.SSLContext:
     """The TLS settings every client of this process shares: httpx's defaults (certifi's CA
-    bundle, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` as set when the first client is made).
+    bundle, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` as set when the process's first client is
+    made).
 
-    Made once: loading the CA bundle costs 40-60 ms of CPU, which each new client (and each
-    forked child's) would otherwise pay again.
+    Made once a process: loading the CA bundle costs 40-60 ms of CPU, which each new client
+    would otherwise pay again. A forked child makes its own: OpenSSL locks inside a context
+    that another thread held at the fork would stay locked in the child.
     """
+    pid = os.getpid()
     with _TLS_LOCK:
-        if not _TLS:
-            _TLS.append(httpx.create_ssl_context())
-        return _TLS[0]
+        context = _TLS.get(pid)
+        if context is None:
+            _TLS.clear()
+            context = _TLS[pid] = httpx.create_ssl_context()
+        return context
+
+
+def _tls_after_fork() -> None:
+    global _TLS_LOCK
+    _TLS_LOCK = threading.Lock()  # another thread may have held it at the fork
+
+
+os.register_at_fork(after_in_child=_tls_after_fork)
 
 
 def encode_body(body: Mapping[str, Any] | bytes) -> bytes:

@@ -156,3 +156,31 @@ def test_new_clients_reuse_the_one_tls_context(monkeypatch: pytest.MonkeyPatch) 
     assert made == []
     assert tls_context() is shared
     assert shared.verify_mode == ssl.CERT_REQUIRED and shared.check_hostname  # still verifies
+
+
+def test_a_forked_child_makes_its_own_tls_context() -> None:
+    # A real fork, with the context's lock held at that moment (as a thread making the first
+    # client would): the child neither inherits the parent's context nor its held lock.
+    import os
+    import signal
+
+    from ga_ee_bridge.send import request
+
+    parent = request.tls_context()
+    read, write = os.pipe()
+    with request._TLS_LOCK:
+        pid = os.fork()
+        if pid == 0:  # the child
+            signal.alarm(10)  # a lock left held would hang it: this ends it instead
+            try:
+                child = request.tls_context()
+                same = request.tls_context() is child
+                os.write(write, b"own" if child is not parent and same else b"shared")
+            finally:
+                os._exit(0)
+    os.close(write)
+    got = os.read(read, 16)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert got == b"own"
+    assert request.tls_context() is parent
