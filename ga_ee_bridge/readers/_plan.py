@@ -62,10 +62,12 @@ class Slow(Exception):
 _MEMO_SIZE = 16384
 #: The longest text a memo keeps (prices are short; a long one is read, not kept).
 _MEMO_TEXT = 40
-#: The most shapes (sequences of keys) a field object's schema keeps, and the most keys of a
-#: shape kept: a list's objects share theirs, so a few are kept, never a key per object.
-_SHAPE_MEMO_SIZE = 256
+#: The most shapes (sequences of keys) a field object's reader keeps, and the most keys and
+#: characters of a shape kept: a list's objects share theirs, so a few are kept (at most about
+#: 200 KB a reader), never one per object.
+_SHAPE_MEMO_SIZE = 128
 _SHAPE_KEYS = 64
+_SHAPE_TEXT = 1024
 #: Money text -> what ``Money._read`` gives, per mode: one memo for every plan's money fields.
 _MONEY_MEMOS: dict[bool, dict[str, Any]] = {False: {}, True: {}}
 
@@ -255,7 +257,8 @@ def _unknown_keys(schema: Any) -> Callable[[dict[str, Any]], tuple[Any, tuple[st
         shape = shapes.get(keys)
         if shape is None:
             shape = shape_of(keys)
-            if len(shapes) < _SHAPE_MEMO_SIZE and len(keys) <= _SHAPE_KEYS:
+            if len(shapes) < _SHAPE_MEMO_SIZE and len(keys) <= _SHAPE_KEYS and (
+                    sum(map(len, keys)) <= _SHAPE_TEXT):
                 shapes[keys] = shape
         customs, dropped = shape
         if not customs:

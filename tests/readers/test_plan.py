@@ -200,7 +200,8 @@ def test_more_shapes_than_are_kept_and_longer_ones_read_alike(strict: bool) -> N
     many = [{"id": "P", f"dimension{n}": f"v{n}", f"x{n}": 1}
             for n in range(1, _plan._SHAPE_MEMO_SIZE + 50)]
     long = {"id": "P", **{f"dimension{n}": str(n) for n in range(1, _plan._SHAPE_KEYS + 10)}}
-    for products in (many, [long, long], many):
+    wide = {"id": "P", "x" * (_plan._SHAPE_TEXT + 1): 1, "dimension1": " w "}
+    for products in (many, [long, long], [wide, wide], many):
         obj = {"add": {"products": products}}
         planned = _through_plan(obj, strict)
         assert planned is not None
