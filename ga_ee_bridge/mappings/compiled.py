@@ -48,6 +48,7 @@ from ga_ee_bridge.readers._plan import (
     ecommerce_plan,
     local_names,
     read_code,
+    shaped_items,
 )
 
 __all__ = ["Compiled", "CompiledEvents", "Shared", "SplitEvent", "compile_ua"]
@@ -92,18 +93,35 @@ class _EventsBuild:
         return self._items[key]
 
     def _item(self, schema: Any, require_id: bool) -> Callable[[dict[str, Any]], Any]:
-        lines, env = read_code(schema, require_id=require_id)
+        read = self._compile(schema, require_id, None, None)
+
+        def shaped(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], Any] | None:
+            if not all(type(key) is str for key in keys):
+                return None
+            return self._compile(schema, require_id, keys, read)
+
+        shaped_items(read, shaped)
+        return read
+
+    def _compile(self, schema: Any, require_id: bool, shape: tuple[str, ...] | None,
+                 generic: Callable[[dict[str, Any]], Any] | None
+                 ) -> Callable[[dict[str, Any]], Any]:
+        """The reader of ``schema``'s objects (of keys ``shape`` only, others to ``generic``)."""
+        lines, env = read_code(schema, require_id=require_id, shape=shape)
+        env["generic"] = generic
         names = local_names(schema)
         lines = ["def read(obj):", *lines, "    properties = {}"]
         for key, name in _TABLES[schema.model]:
-            if key in names:  # (a key the model has but UA's schema has not is always None)
+            # (a key the model has but UA's schema has not, or the shape has not, is None)
+            if key in names and (shape is None or key in shape):
                 lines += [f"    if {names[key]} is not None:",
                           f"        properties[{name!r}] = {names[key]}"]
         if self.keep_custom:
             lines += ["    if custom:", "        properties.update(custom)"]
         lines.append(f"    return properties, dropped, {names['id']}")
         read = compile_function("read", lines, env)
-        read.__qualname__ = f"compiled({schema.__class__.__name__})"
+        kind = "compiled" if shape is None else f"compiled{list(shape)}"
+        read.__qualname__ = f"{kind}({schema.__class__.__name__})"
         return read
 
     def section(self, kind: str, action_field: Any, items: tuple[Any, ...],

@@ -40,6 +40,7 @@ __all__ = [
     "ecommerce_plan",
     "local_names",
     "read_code",
+    "shaped_items",
     "value_lines",
 ]
 
@@ -68,11 +69,14 @@ _MEMO_TEXT = 40
 _SHAPE_MEMO_SIZE = 128
 _SHAPE_KEYS = 64
 _SHAPE_TEXT = 1024
+#: The most readers compiled for shapes of one field object's reader (each a few KB of code).
+_SHAPED_READERS = 32
 #: Money text -> what ``Money._read`` gives, per mode: one memo for every plan's money fields.
 _MONEY_MEMOS: dict[bool, dict[str, Any]] = {False: {}, True: {}}
 
 
-def read_code(schema: Any, *, require_id: bool = False) -> tuple[list[str], dict[str, Any]]:
+def read_code(schema: Any, *, require_id: bool = False, shape: tuple[str, ...] | None = None
+              ) -> tuple[list[str], dict[str, Any]]:
     """The body of a compiled reader of one UA field object ``obj`` (product, impression,
     promotion, actionField), from its schema's fields, and the names it uses.
 
@@ -82,12 +86,36 @@ def read_code(schema: Any, *, require_id: bool = False) -> tuple[list[str], dict
     inline (text stripped, integers checked, money text parsed once per distinct text), every
     other value through its field's ``_read``; unknown keys are looked at only when there are
     some. ``require_id``: no id is :class:`Slow` (a purchase's or refund's actionField).
+
+    ``shape``: the body of a reader of objects with exactly these keys, which reads each at once,
+    knows the others are absent and what its unknown keys are (:func:`key_roles`). Its first
+    lines hand any other object to ``generic(obj)`` (see :func:`shaped_items`).
     """
     env = code_env(schema.strict)
     env.update(unknown_keys=_unknown_keys(schema), NO_CUSTOM=_NO_CUSTOM)
-    lines = ["    get = obj.get", "    present = 0"]
+    keys = list(schema._by_key)
+    if shape is None:
+        lines = ["    get = obj.get", "    present = 0"]
+    else:
+        taken = [f"p{keys.index(key)}" if key in schema._by_key else f"c{number}"
+                 for number, key in enumerate(shape)]
+        lines = [f"    if len(obj) != {len(shape)}:",
+                 "        return generic(obj)",
+                 "    try:",
+                 f"        {', '.join(taken)}, = {', '.join(f'obj[{key!r}]' for key in shape)},",
+                 "    except KeyError:  # other keys as many",
+                 "        return generic(obj)"]
+        if len(shape) - sum(key in schema._by_key for key in shape) > 1:
+            # the same keys in another order: the custom and dropped keys keep the pushed order
+            env["SHAPE"] = shape
+            lines += ["    if tuple(obj) != SHAPE:", "        return generic(obj)"]
     for number, (key, (_, field)) in enumerate(schema._by_key.items()):
-        lines += value_lines(number, key, field, env)
+        if shape is None:
+            lines += value_lines(number, key, field, env)
+        elif key in shape:
+            lines += value_lines(number, key, field, env, given=f"p{number}")
+        else:
+            lines.append(f"    v{number} = None")
     names = local_names(schema)
     # A value read as None was blank as pushed (anything else would have raised).
     if schema.needs_id_or_name:
@@ -95,54 +123,74 @@ def read_code(schema: Any, *, require_id: bool = False) -> tuple[list[str], dict
                   "        raise Slow('needs an id or a name')"]
     if require_id:
         lines += [f"    if {names['id']} is None:", "        raise Slow('needs an id')"]
-    lines += ["    if present == len(obj):",
-              "        custom, dropped = NO_CUSTOM, ()",
-              "    else:",
-              "        custom, dropped = unknown_keys(obj)"]
+    if shape is not None:
+        customs, dropped = key_roles(schema, shape)
+        env.update(DROPPED=dropped, blank=blank, custom_value=custom_value, proxy=MappingProxyType,
+                   STRICT=schema.strict)
+        lines += ["    custom = {}"] if customs else []
+        for key, metric in customs:  # as unknown_keys reads them
+            value = f"c{shape.index(key)}"
+            if not metric:
+                lines += [f"    if type({value}) is str:",
+                          f"        if text := {value}.strip():",
+                          f"            custom[{key!r}] = text",
+                          f"    elif not blank({value}):"]
+            else:
+                lines.append(f"    if not blank({value}):")
+            lines.append(f"        custom[{key!r}] = custom_value({key!r}, {value}, strict=STRICT)")
+        lines.append("    custom = proxy(custom) if custom else NO_CUSTOM" if customs
+                     else "    custom = NO_CUSTOM")
+        lines.append("    dropped = DROPPED")
+    else:
+        lines += ["    if present == len(obj):",
+                  "        custom, dropped = NO_CUSTOM, ()",
+                  "    else:",
+                  "        custom, dropped = unknown_keys(obj)"]
     return lines, env
 
 
-def value_lines(number: int, key: str, field: Any, env: dict[str, Any]) -> list[str]:
+def value_lines(number: int, key: str, field: Any, env: dict[str, Any], *,
+                given: str | None = None) -> list[str]:
     """Lines (indented for a function body) leaving in ``v<number>`` the value of ``obj[key]``
     as ``field`` reads it (None when absent or blank), counting it in ``present``; ``value`` is
     left holding the pushed value. The common value types are read inline (text stripped,
     integers checked, money text parsed once per distinct text, money as a finite JSON number
-    taken as its float), every other value through the
-    field's ``_read``, which raises where a warning or an error is due. ``env`` (a
-    :func:`read_code` environment) gets the names the lines use."""
+    taken as its float), every other value through the field's ``_read``, which raises where a
+    warning or an error is due. ``env`` (a :func:`read_code` environment) gets the names the
+    lines use. ``given``: the local already holding the value (the key is there; not counted)."""
     env[f"read{number}"] = field._read
     target = f"v{number}"
-    lines = [
-        f"    value = get({key!r}, MISSING)",
-        "    if value is MISSING:",
-        f"        {target} = None",
-        "    else:",
-        "        present += 1",
-        "        if value is None:",
-        f"            {target} = None",
-    ]
+    branches = ["        if value is None:", f"            {target} = None"]
     kind = type(field)._read
     if kind is Text._read:  # Text and Identifier: what Text._read does with text
-        lines += ["        elif type(value) is str:",
-                  f"            {target} = value.strip() or None"]
+        branches += ["        elif type(value) is str:",
+                     f"            {target} = value.strip() or None"]
     elif kind is Count._read:  # what parse_int does with an int within 2**53
-        lines += ["        elif type(value) is int and -LIMIT <= value <= LIMIT:",
-                  f"            {target} = value"]
+        branches += ["        elif type(value) is int and -LIMIT <= value <= LIMIT:",
+                     f"            {target} = value"]
     elif kind is Money._read:  # plain decimal text is float(text), as parse_number reads it
-        lines += ["        elif type(value) is str:",
-                  f"            {target} = memo.get(value, MISSING)",
-                  f"            if {target} is MISSING:",
-                  f"                {target} = float(value) if plain(value) else None",
-                  f"                if {target} is None or not isfinite({target}):",
-                  f"                    {target} = read{number}(value)",
-                  "                if len(memo) < MEMO_SIZE and len(value) <= MEMO_TEXT:",
-                  f"                    memo[value] = {target}",
-                  # a JSON number: parse_number's float() of it, where that is finite
-                  "        elif type(value) is float and isfinite(value):",
-                  f"            {target} = value",
-                  "        elif type(value) is int and -LIMIT <= value <= LIMIT:",
-                  f"            {target} = float(value)"]
-    return [*lines, "        else:", f"            {target} = read{number}(value)"]
+        branches += ["        elif type(value) is str:",
+                     f"            {target} = memo.get(value, MISSING)",
+                     f"            if {target} is MISSING:",
+                     f"                {target} = float(value) if plain(value) else None",
+                     f"                if {target} is None or not isfinite({target}):",
+                     f"                    {target} = read{number}(value)",
+                     "                if len(memo) < MEMO_SIZE and len(value) <= MEMO_TEXT:",
+                     f"                    memo[value] = {target}",
+                     # a JSON number: parse_number's float() of it, where that is finite
+                     "        elif type(value) is float and isfinite(value):",
+                     f"            {target} = value",
+                     "        elif type(value) is int and -LIMIT <= value <= LIMIT:",
+                     f"            {target} = float(value)"]
+    branches += ["        else:", f"            {target} = read{number}(value)"]
+    if given is not None:
+        return [f"    value = {given}", *(line[4:] for line in branches)]
+    return [f"    value = get({key!r}, MISSING)",
+            "    if value is MISSING:",
+            f"        {target} = None",
+            "    else:",
+            "        present += 1",
+            *branches]
 
 
 def code_env(strict: bool) -> dict[str, Any]:
@@ -229,6 +277,23 @@ class _ModelBuild:
 MODEL: Build = _ModelBuild()
 
 
+#: What the keys of an object its schema does not know are: ``((custom key, whether it is a
+#: metric), ...)`` in order, and the keys dropped.
+KeyRoles = tuple[tuple[tuple[str, bool], ...], tuple[str, ...]]
+
+
+def key_roles(schema: Any, keys: tuple[str, ...]) -> KeyRoles:
+    """:data:`KeyRoles` of an object of ``schema`` with ``keys``, as its ``_validate`` and
+    ``_build`` tell them (custom dimensions and metrics kept where the schema keeps them)."""
+    unknown = [key for key in keys if key not in schema._by_key]
+    if not schema.keeps_custom:
+        return (), tuple(unknown)
+    pattern = schema.custom_key.fullmatch
+    custom = tuple((key, key.startswith("metric")) for key in unknown
+                   if pattern(key) is not None)
+    return custom, tuple(key for key in unknown if pattern(key) is None)
+
+
 def _unknown_keys(schema: Any) -> Callable[[dict[str, Any]], tuple[Any, tuple[str, ...]]]:
     """``(custom, dropped)`` of an object with keys its schema does not know, as the schema's
     ``_validate`` and ``_build`` make them (a custom value that cannot be read raises).
@@ -237,20 +302,12 @@ def _unknown_keys(schema: Any) -> Callable[[dict[str, Any]], tuple[Any, tuple[st
     number, dropped) is worked out once per sequence of keys (its shape) and kept: what is left
     per object is its custom values.
     """
-    known = schema._by_key
-    keeps_custom = schema.keeps_custom
-    pattern = schema.custom_key.fullmatch
     strict = schema.strict
     # keys -> ((custom key, whether a metric), ...), dropped keys
-    shapes: dict[tuple[str, ...], tuple[tuple[tuple[str, bool], ...], tuple[str, ...]]] = {}
+    shapes: dict[tuple[str, ...], KeyRoles] = {}
 
-    def shape_of(keys: tuple[str, ...]) -> tuple[tuple[tuple[str, bool], ...], tuple[str, ...]]:
-        unknown = [key for key in keys if key not in known]
-        if not keeps_custom:
-            return (), tuple(unknown)
-        custom = tuple((key, key.startswith("metric")) for key in unknown
-                       if pattern(key) is not None)
-        return custom, tuple(key for key in unknown if pattern(key) is None)
+    def shape_of(keys: tuple[str, ...]) -> KeyRoles:
+        return key_roles(schema, keys)
 
     def unknown_keys(obj: dict[str, Any]) -> tuple[Any, tuple[str, ...]]:
         keys = tuple(obj)
@@ -277,9 +334,43 @@ def _unknown_keys(schema: Any) -> Callable[[dict[str, Any]], tuple[Any, tuple[st
     return unknown_keys
 
 
+#: A field object's reader -> ``shaped(first)``: the reader for a list whose first object is
+#: ``first`` (one compiled for its keys, or the reader itself). See :func:`shaped_items`.
+SHAPED: dict[Callable[[dict[str, Any]], Any], Callable[[Any], Callable[[dict[str, Any]], Any]]] = {}
+
+
+def shaped_items(read: Callable[[dict[str, Any]], Any],
+                 shaped: Callable[[tuple[str, ...]], Callable[[dict[str, Any]], Any] | None]
+                 ) -> Callable[[Any], Callable[[dict[str, Any]], Any]]:
+    """Register for ``read`` the readers of lists whose objects share their keys (the objects
+    of one list almost always do): ``shaped(keys)`` compiles the one of a shape (None: there is
+    none), for at most :data:`_SHAPED_READERS` small shapes; the others are read by ``read``.
+    Each such reader hands an object of other keys to ``read``."""
+    readers: dict[tuple[str, ...], Callable[[dict[str, Any]], Any]] = {}
+
+    def reader_for(first: Any) -> Callable[[dict[str, Any]], Any]:
+        if type(first) is not dict:
+            return read
+        keys = tuple(first)
+        found = readers.get(keys)
+        if found is None:
+            small = len(keys) <= _SHAPE_KEYS and sum(map(len, keys)) <= _SHAPE_TEXT
+            found = (shaped(keys) if small and len(readers) < _SHAPED_READERS else None) or read
+            if len(readers) < _SHAPE_MEMO_SIZE:
+                readers[keys] = found
+        return found
+
+    SHAPED[read] = reader_for
+    return reader_for
+
+
 def _items(read: Callable[[dict[str, Any]], Any], value: Any) -> tuple[Any, ...]:
     if type(value) is not list:
         raise Slow("not a list")
+    if len(value) > 1:
+        shaped = SHAPED.get(read)
+        if shaped is not None:
+            read = shaped(value[0])
     items = []
     for item in value:
         if type(item) is not dict:

@@ -173,3 +173,65 @@ def test_to_exponea_events_gives_what_the_model_gives(
     fast = convert()
     with _model_only():
         assert convert() == fast
+
+
+_EXTRA_KEYS = st.dictionaries(
+    st.sampled_from(["dimension1", "dimension12", "metric1", "metric3", "sku", "x"]),
+    st.one_of(st.none(), st.text(max_size=3), st.integers(-3, 3),
+              st.sampled_from(["", " ", " 2.5 ", "n/a", "7"])),
+    max_size=4)
+
+
+@_MODES
+@settings(max_examples=200)
+@given(data=st.data())
+def test_lists_of_one_shape_convert_as_the_model_does(strict: bool, data: st.DataObject) -> None:
+    # The objects of a list share their keys: a reader is compiled for the first one's, and
+    # every object with other keys (one more, one less, one another, the same in another order)
+    # is read as any other. Values differ from object to object.
+    pool = data.draw(gst.products(dirty=True, max_size=5).filter(bool))
+    first = {**pool[0], **data.draw(_EXTRA_KEYS)}
+    keys = list(first)
+    products = []
+    for product in pool:
+        same = {key: product.get(key, first[key]) for key in keys}
+        change = data.draw(st.sampled_from(["same", "same", "reversed", "more", "fewer",
+                                            "swapped"]))
+        if change == "reversed":
+            same = dict(reversed(list(same.items())))
+        elif change == "more":
+            same["dimension7"] = "more"
+        elif change == "fewer" and len(keys) > 1:
+            same.pop(keys[-1])
+        elif change == "swapped":  # as many keys, one of them another
+            same.pop(keys[-1])
+            same["dimension8"] = "swapped"
+        products.append(same)
+    kind = data.draw(st.sampled_from(["impressions", "detail", "add", "purchase", "refund"]))
+    section: Any = products if kind == "impressions" else {
+        "actionField": {"id": "T1"}, "products": products}
+    obj = {"currencyCode": "EUR", kind: section}
+    compiled = _compiled(obj, strict)
+    if compiled is not None:
+        expected = _by_model(obj, strict)
+        assert expected is not None
+        events, transaction, dropped = expected
+        assert _shown(compiled.events) == _shown(events)  # property order included
+        assert (compiled.transaction, compiled.dropped) == (transaction, dropped)
+
+
+def test_a_list_of_one_shape_is_read_by_a_reader_of_its_own() -> None:
+    from ga_ee_bridge.readers import _plan
+
+    products = [{"id": f"P{n}", "price": f"{n}.5", "dimension2": f" d{n} ", "metric1": n,
+                 "sku": "s"} for n in range(3)]
+    products.append({"metric1": 9, "id": "P9", "sku": "s", "dimension2": "x", "price": "1"})
+    obj = {"add": {"products": products}}
+    compiled = _compiled(obj, strict=False)
+    assert compiled is not None
+    assert _shown(compiled.events) == _shown(_by_model(obj, strict=False)[0])
+    assert compiled.dropped == tuple(f"add.products[{n}].sku" for n in range(4))
+    last = compiled.events["add"][3].properties
+    assert list(last)[-2:] == ["metric1", "dimension2"]  # the pushed order, not the first's
+    shaped = [reader_for(products[0]) for reader_for in _plan.SHAPED.values()]
+    assert any(reader.__qualname__.startswith("compiled[") for reader in shaped)
