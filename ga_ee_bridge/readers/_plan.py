@@ -125,22 +125,11 @@ def read_code(schema: Any, *, require_id: bool = False, shape: tuple[str, ...] |
         lines += [f"    if {names['id']} is None:", "        raise Slow('needs an id')"]
     if shape is not None:
         customs, dropped = key_roles(schema, shape)
-        env.update(DROPPED=dropped, blank=blank, custom_value=custom_value, proxy=MappingProxyType,
+        env.update(DROPPED=dropped, CUSTOMS=customs, custom_values=custom_values,
                    STRICT=schema.strict)
-        lines += ["    custom = {}"] if customs else []
-        for key, metric in customs:  # as unknown_keys reads them
-            value = f"c{shape.index(key)}"
-            if not metric:
-                lines += [f"    if type({value}) is str:",
-                          f"        if text := {value}.strip():",
-                          f"            custom[{key!r}] = text",
-                          f"    elif not blank({value}):"]
-            else:
-                lines.append(f"    if not blank({value}):")
-            lines.append(f"        custom[{key!r}] = custom_value({key!r}, {value}, strict=STRICT)")
-        lines.append("    custom = proxy(custom) if custom else NO_CUSTOM" if customs
-                     else "    custom = NO_CUSTOM")
-        lines.append("    dropped = DROPPED")
+        lines += ["    custom = custom_values(obj, CUSTOMS, STRICT)" if customs
+                  else "    custom = NO_CUSTOM",
+                  "    dropped = DROPPED"]
     else:
         lines += ["    if present == len(obj):",
                   "        custom, dropped = NO_CUSTOM, ()",
@@ -303,35 +292,36 @@ def _unknown_keys(schema: Any) -> Callable[[dict[str, Any]], tuple[Any, tuple[st
     per object is its custom values.
     """
     strict = schema.strict
-    # keys -> ((custom key, whether a metric), ...), dropped keys
     shapes: dict[tuple[str, ...], KeyRoles] = {}
-
-    def shape_of(keys: tuple[str, ...]) -> KeyRoles:
-        return key_roles(schema, keys)
 
     def unknown_keys(obj: dict[str, Any]) -> tuple[Any, tuple[str, ...]]:
         keys = tuple(obj)
         shape = shapes.get(keys)
         if shape is None:
-            shape = shape_of(keys)
+            shape = key_roles(schema, keys)
             if len(shapes) < _SHAPE_MEMO_SIZE and len(keys) <= _SHAPE_KEYS and (
                     sum(map(len, keys)) <= _SHAPE_TEXT):
                 shapes[keys] = shape
         customs, dropped = shape
-        if not customs:
-            return _NO_CUSTOM, dropped
-        custom: dict[str, Any] = {}
-        for key, metric in customs:
-            value = obj[key]
-            if type(value) is str and not metric:  # a dimension's text: custom_value's strip
-                value = value.strip()
-                if value:
-                    custom[key] = value
-            elif not blank(value):
-                custom[key] = custom_value(key, value, strict=strict)
-        return (MappingProxyType(custom) if custom else _NO_CUSTOM), dropped
+        return (custom_values(obj, customs, strict) if customs else _NO_CUSTOM), dropped
 
     return unknown_keys
+
+
+def custom_values(obj: dict[str, Any], customs: tuple[tuple[str, bool], ...], strict: bool
+                  ) -> Any:
+    """The custom values of ``obj`` (its ``customs``, from :func:`key_roles`), blank ones left
+    out, as a read-only mapping; a value that cannot be read raises (``custom_value``)."""
+    custom: dict[str, Any] = {}
+    for key, metric in customs:
+        value = obj[key]
+        if type(value) is str and not metric:  # a dimension's text: custom_value's strip
+            value = value.strip()
+            if value:
+                custom[key] = value
+        elif not blank(value):
+            custom[key] = custom_value(key, value, strict=strict)
+    return MappingProxyType(custom) if custom else _NO_CUSTOM
 
 
 #: A field object's reader -> ``shaped(first)``: the reader for a list whose first object is
