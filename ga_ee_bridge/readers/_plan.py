@@ -97,6 +97,8 @@ def read_code(schema: Any, *, require_id: bool = False, shape: tuple[str, ...] |
     if shape is None:
         lines = ["    get = obj.get", "    present = 0"]
     else:
+        # Every key of the shape is taken (a missing one is another shape); the unknown ones'
+        # values (c...) are read again by custom_values, the known ones' (p...) below.
         taken = [f"p{keys.index(key)}" if key in schema._by_key else f"c{number}"
                  for number, key in enumerate(shape)]
         lines = [f"    if len(obj) != {len(shape)}:",
